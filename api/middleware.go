@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/carecheck/carecheck/store"
+)
+
+type ctxKey int
+
+const agencyKey ctxKey = 1
+
+// agencyID is the authenticated agency of the request.
+func agencyID(r *http.Request) string {
+	id, _ := r.Context().Value(agencyKey).(string)
+	return id
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requireAgency authenticates the agency API key.
+func requireAgency(d Deps) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := bearer(r)
+			if key == "" {
+				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "missing Authorization: Bearer <api key>"})
+				return
+			}
+			id, err := d.Store.AgencyForKey(r.Context(), key)
+			if errors.Is(err, store.ErrNotFound) {
+				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "unknown API key"})
+				return
+			}
+			if err != nil {
+				respondErr(w, r, d.Log, &Error{Code: CodeUnavailable, Message: "store unavailable"})
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agencyKey, id)))
+		})
+	}
+}
+
+// requireOperator checks the operator token in constant time.
+func requireOperator(d Deps) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok := bearer(r)
+			if d.OperatorToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(d.OperatorToken)) != 1 {
+				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "operator token required"})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// instrument counts requests by route pattern and status and times them.
+// Route patterns, not paths, label the metrics: ids never become labels.
+func instrument(reg prometheus.Registerer) func(http.Handler) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "carecheck_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"method", "route", "status"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "carecheck_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"method", "route"})
+	reg.MustRegister(requests, latency)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
+			latency.WithLabelValues(r.Method, route).Observe(time.Since(start).Seconds())
+		})
+	}
+}

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Services are the product engines behind the API; later issues fill it.
+type Services struct{}
+
+// routes is the one map of CareCheck's HTTP surface.
+func routes(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(instrument(d.Registry))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusNotFound, map[string]string{"error": "no such route"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+	})
+
+	r.Method(http.MethodGet, "/healthz", handleHealthz())
+	r.Method(http.MethodGet, "/readyz", handleReadyz(d))
+	r.Method(http.MethodGet, "/metrics", handleMetrics(d))
+
+	mountIf(r, "/webhooks/twilio/sms", d.TwilioSMS)
+	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
+	mountIf(r, "/webhooks/telegram", d.Telegram)
+
+	r.With(requireOperator(d)).Method(http.MethodPost, "/v1/agencies", handleCreateAgency(d))
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(requireAgency(d))
+		r.Method(http.MethodGet, "/agency", handleGetAgency(d))
+		r.Method(http.MethodPost, "/case-managers", handleCreateCaseManager(d))
+		r.Method(http.MethodGet, "/case-managers", handleListCaseManagers(d))
+		r.Method(http.MethodGet, "/case-managers/{id}", handleGetCaseManager(d))
+		r.Method(http.MethodPost, "/clients", handleCreateClient(d))
+		r.Method(http.MethodGet, "/clients", handleListClients(d))
+		r.Method(http.MethodGet, "/clients/{id}", handleGetClient(d))
+		r.Method(http.MethodPatch, "/clients/{id}", handlePatchClient(d))
+		r.Method(http.MethodDelete, "/clients/{id}", handleDischargeClient(d))
+	})
+	return r
+}
+
+// mountIf routes POSTs to a channel's webhook, or answers 404 when the channel is off.
+func mountIf(r chi.Router, path string, h http.Handler) {
+	if h == nil {
+		r.Post(path, func(w http.ResponseWriter, r *http.Request) {
+			encode(w, http.StatusNotFound, map[string]string{"error": "channel not configured"})
+		})
+		return
+	}
+	r.Method(http.MethodPost, path, h)
+}

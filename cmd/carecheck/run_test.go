@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/carecheck/carecheck/store/redistest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestUsageErrorsNameTheProblem(t *testing.T) {
+	cases := []struct {
+		label string
+		args  []string
+		env   map[string]string
+		want  string
+	}{
+		{"no command", []string{"carecheck"}, nil, "usage"},
+		{"unknown command", []string{"carecheck", "fly"}, nil, `unknown command "fly"`},
+		{"bad public url", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_PUBLIC_URL": "ftp://x"}, "CARECHECK_PUBLIC_URL"},
+		{"bad redis url", []string{"carecheck", "serve"}, map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
+		{"half twilio", []string{"carecheck", "serve"}, map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_"},
+		{"telegram without secret", []string{"carecheck", "serve"}, map[string]string{"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_WEBHOOK_SECRET"},
+		{"bad rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "fast"}, "TWILIO_MESSAGES_PER_SECOND"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.label, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(t.Context(), tc.args, envOf(tc.env), strings.NewReader(""), &out, &errb)
+			if _, ok := err.(usageError); !ok || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("run = %v; want a usage error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeOnEmbeddedStore starts `serve` as a new user would, with no
+// REDIS_URL, and checks it answers and says it is on the embedded store.
+func TestServeOnEmbeddedStore(t *testing.T) {
+	addr, logs, stop := startServe(t, map[string]string{"CARECHECK_OPERATOR_TOKEN": "op"})
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz = %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), "EMBEDDED") {
+		t.Errorf("serve did not warn loudly about the embedded store; logs:\n%s", logs)
+	}
+}
+
+func TestServeOnRealRedisDrainsOnCancel(t *testing.T) {
+	rs := redistest.New(t)
+	addr, _, stop := startServe(t, map[string]string{"REDIS_URL": rs.URL, "CARECHECK_OPERATOR_TOKEN": "op"})
+	body := `{"name":"North","timezone":"America/Chicago"}`
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/agencies", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer op")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_ = json.Unmarshal(raw, &out)
+	if resp.StatusCode != 201 || out["api_key"] == nil {
+		t.Fatalf("create agency = %d %s", resp.StatusCode, raw)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("serve returned %v after cancel; want a clean drain", err)
+	}
+}
+
+func startServe(t *testing.T, e map[string]string) (addr string, logs *syncBuffer, stop func() error) {
+	t.Helper()
+	if e["CARECHECK_ADDR"] == "" {
+		e["CARECHECK_ADDR"] = "127.0.0.1:0"
+	}
+	cfg, err := loadConfig(envOf(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(logs, "info"), ready) }()
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("serve did not listen within 10s")
+	}
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return addr, logs, stop
+}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CreateAgency stores a new agency and returns its API key, which is shown
+// once: only its SHA-256 is kept.
+func (s *Store) CreateAgency(ctx context.Context, a *Agency) (apiKey string, err error) {
+	now := s.now().UTC()
+	a.ID = NewID("ag", now)
+	a.Created = now
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("api key: %w", err)
+	}
+	apiKey = "cc_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(apiKey))
+	body, err := json.Marshal(a)
+	if err != nil {
+		return "", err
+	}
+	// Different hash slots: the agency record first, the key index last, so a
+	// key never points at a missing agency.
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, keyAgency(a.ID), body, 0)
+	pipe.ZAdd(ctx, keyAgencies(), redis.Z{Member: a.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("store agency: %w", err)
+	}
+	if err := s.rdb.Set(ctx, keyAPIKey(hex.EncodeToString(sum[:])), a.ID+" "+hex.EncodeToString(sum[:]), 0).Err(); err != nil {
+		return "", fmt.Errorf("store api key: %w", err)
+	}
+	return apiKey, nil
+}
+
+// AgencyForKey returns the agency id an API key belongs to, or ErrNotFound.
+// The stored hash is compared in constant time.
+func (s *Store) AgencyForKey(ctx context.Context, apiKey string) (string, error) {
+	sum := sha256.Sum256([]byte(apiKey))
+	h := hex.EncodeToString(sum[:])
+	v, err := s.rdb.Get(ctx, keyAPIKey(h)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up api key: %w", err)
+	}
+	id, stored, ok := cutSpace(v)
+	if !ok || subtle.ConstantTimeCompare([]byte(stored), []byte(h)) != 1 {
+		return "", ErrNotFound
+	}
+	return id, nil
+}
+
+func cutSpace(v string) (string, string, bool) {
+	for i := 0; i < len(v); i++ {
+		if v[i] == ' ' {
+			return v[:i], v[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// Agency loads an agency.
+func (s *Store) Agency(ctx context.Context, id string) (*Agency, error) {
+	var a Agency
+	if err := s.getJSON(ctx, keyAgency(id), &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// SaveAgency overwrites an agency record (settings, policy).
+func (s *Store) SaveAgency(ctx context.Context, a *Agency) error {
+	body, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	n, err := s.rdb.Exists(ctx, keyAgency(a.ID)).Result()
+	if err != nil {
+		return fmt.Errorf("save agency: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return s.rdb.Set(ctx, keyAgency(a.ID), body, 0).Err()
+}
+
+func (s *Store) getJSON(ctx context.Context, key string, v any) error {
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+package store
+
+// Key scheme. Every key CareCheck writes is built here.
+//
+//	carecheck:schema            schema version
+//	apikey:<sha256 hex>         agency id owning an API key
+//	agencies                    sorted set of agency ids (lex)
+//	{a:<agency>}:agency         agency record (JSON)
+//	{a:<agency>}:cm:<id>        case manager record (JSON)
+//	{a:<agency>}:cms            case manager ids (lex sorted set)
+//	{a:<agency>}:clients        client ids (lex sorted set)
+//	{c:<client>}:client         client record (JSON)
+//	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
+
+func agencyTag(id string) string              { return "{a:" + id + "}" }
+func clientTag(id string) string              { return "{c:" + id + "}" }
+func keyAgency(id string) string              { return agencyTag(id) + ":agency" }
+func keyAgencies() string                     { return "agencies" }
+func keyAPIKey(hash string) string            { return "apikey:" + hash }
+func keyCaseManager(agency, id string) string { return agencyTag(agency) + ":cm:" + id }
+func keyCaseManagers(agency string) string    { return agencyTag(agency) + ":cms" }
+func keyClients(agency string) string         { return agencyTag(agency) + ":clients" }
+func keyClient(id string) string              { return clientTag(id) + ":client" }
+
+// keyOwner maps an inbound address (channel, our address, theirs) to its person.
+func keyOwner(channel, to, from string) string { return "owner:" + channel + ":" + to + ":" + from }

@@ -1,0 +1,355 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Owner is who an inbound address belongs to.
+type Owner struct {
+	Kind     string // "client" or "staff"
+	ID       string
+	AgencyID string // staff only; a client's agency is in its record
+}
+
+func (o Owner) value() string {
+	if o.Kind == "staff" {
+		return "staff:" + o.AgencyID + ":" + o.ID
+	}
+	return "client:" + o.ID
+}
+
+func parseOwner(v string) (Owner, bool) {
+	kind, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return Owner{}, false
+	}
+	switch kind {
+	case "client":
+		return Owner{Kind: kind, ID: rest}, true
+	case "staff":
+		ag, id, ok := strings.Cut(rest, ":")
+		return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
+	}
+	return Owner{}, false
+}
+
+// SetSMSNumber names the number clients text; addresses are owned per sending number.
+func (s *Store) SetSMSNumber(n string) { s.smsNumber = n }
+
+// ownerKey builds the owner key of a person's address on a channel.
+func (s *Store) ownerKey(channel, addr string) string {
+	if channel == "sms" {
+		to := s.smsNumber
+		if to == "" {
+			to = "default"
+		}
+		return keyOwner("sms", to, addr)
+	}
+	return keyOwner(channel, "bot", addr)
+}
+
+// LookupOwner finds who owns an inbound address (one round trip). SMS
+// addresses are owned per sending number: the configured one.
+func (s *Store) LookupOwner(ctx context.Context, channel, from string) (Owner, error) {
+	v, err := s.rdb.Get(ctx, s.ownerKey(channel, from)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Owner{}, ErrNotFound
+	}
+	if err != nil {
+		return Owner{}, fmt.Errorf("look up sender: %w", err)
+	}
+	o, ok := parseOwner(v)
+	if !ok {
+		return Owner{}, ErrNotFound
+	}
+	return o, nil
+}
+
+// claimOwner binds an address to a person. An address held by an active
+// person is a conflict; one held by someone discharged or inactive is taken over.
+func (s *Store) claimOwner(ctx context.Context, key string, o Owner) error {
+	want := o.value()
+	for range 3 {
+		ok, err := s.rdb.SetNX(ctx, key, want, 0).Result()
+		if err != nil {
+			return fmt.Errorf("claim address: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		cur, err := s.rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("claim address: %w", err)
+		}
+		if cur == want {
+			return nil
+		}
+		holder, _ := parseOwner(cur)
+		if s.ownerActive(ctx, holder) {
+			return ErrConflict
+		}
+		err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			v, err := tx.Get(ctx, key).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			if v != cur {
+				return redis.TxFailedErr
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, want, 0)
+				return nil
+			})
+			return err
+		}, key)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, redis.TxFailedErr) {
+			return fmt.Errorf("claim address: %w", err)
+		}
+	}
+	return ErrConflict
+}
+
+// releaseOwner drops an address binding if it still points at o.
+func (s *Store) releaseOwner(ctx context.Context, key string, o Owner) {
+	_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{key}, o.value()).Err()
+}
+
+var scriptDelIfEquals = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+
+func (s *Store) ownerActive(ctx context.Context, o Owner) bool {
+	switch o.Kind {
+	case "client":
+		c, err := s.Client(ctx, o.ID)
+		if errors.Is(err, ErrNotFound) {
+			return false
+		}
+		return err != nil || c.Status != StatusDischarged
+	case "staff":
+		m, err := s.CaseManager(ctx, o.AgencyID, o.ID)
+		if errors.Is(err, ErrNotFound) {
+			return false
+		}
+		return err != nil || m.Active
+	}
+	return false
+}
+
+// CreateCaseManager stores a case manager and binds their phone.
+func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
+	now := s.now().UTC()
+	m.ID = NewID("cm", now)
+	m.Created = now
+	m.Active = true
+	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
+	if m.Phone != "" {
+		if err := s.claimOwner(ctx, s.ownerKey("sms", m.Phone), o); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, keyCaseManager(m.AgencyID, m.ID), body, 0)
+	pipe.ZAdd(ctx, keyCaseManagers(m.AgencyID), redis.Z{Member: m.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		if m.Phone != "" {
+			s.releaseOwner(ctx, s.ownerKey("sms", m.Phone), o)
+		}
+		return fmt.Errorf("store case manager: %w", err)
+	}
+	return nil
+}
+
+// SaveCaseManager overwrites a case manager record (used when linking Telegram).
+func (s *Store) SaveCaseManager(ctx context.Context, m *CaseManager) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.rdb.Set(ctx, keyCaseManager(m.AgencyID, m.ID), body, 0).Err()
+}
+
+// CaseManager loads one case manager of an agency.
+func (s *Store) CaseManager(ctx context.Context, agencyID, id string) (*CaseManager, error) {
+	var m CaseManager
+	if err := s.getJSON(ctx, keyCaseManager(agencyID, id), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// CaseManagers lists an agency's case managers by id, after the cursor.
+func (s *Store) CaseManagers(ctx context.Context, agencyID, cursor string, limit int) (Page[*CaseManager], error) {
+	ids, next, err := s.pageIDs(ctx, keyCaseManagers(agencyID), cursor, limit)
+	if err != nil {
+		return Page[*CaseManager]{}, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyCaseManager(agencyID, id)
+	}
+	items, err := getMany[CaseManager](ctx, s, keys)
+	return Page[*CaseManager]{Items: items, Next: next}, err
+}
+
+// CreateClient stores a client and binds their phone number.
+func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	now := s.now().UTC()
+	c.ID = NewID("cl", now)
+	c.Created, c.Updated = now, now
+	if c.Status == "" {
+		c.Status = StatusActive
+	}
+	o := Owner{Kind: "client", ID: c.ID}
+	if c.Phone != "" {
+		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, keyClient(c.ID), body, 0)
+	pipe.ZAdd(ctx, keyClients(c.AgencyID), redis.Z{Member: c.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		if c.Phone != "" {
+			s.releaseOwner(ctx, s.ownerKey("sms", c.Phone), o)
+		}
+		return fmt.Errorf("store client: %w", err)
+	}
+	return nil
+}
+
+// Client loads a client by id, whatever its agency (callers check AgencyID).
+func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
+	var c Client
+	if err := s.getJSON(ctx, keyClient(id), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// AgencyClient loads a client of one agency; another agency's client is ErrNotFound.
+func (s *Store) AgencyClient(ctx context.Context, agencyID, id string) (*Client, error) {
+	c, err := s.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.AgencyID != agencyID {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// UpdateClient saves a changed client. A changed phone moves its binding;
+// a discharge keeps the binding so a discharged client's crisis text is still
+// screened, until an active person claims the number.
+func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
+	c.Updated = s.now().UTC()
+	o := Owner{Kind: "client", ID: c.ID}
+	if c.Phone != old.Phone && c.Phone != "" {
+		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
+			return err
+		}
+	}
+	if c.TelegramChat != old.TelegramChat && c.TelegramChat != "" {
+		if err := s.claimOwner(ctx, s.ownerKey("telegram", c.TelegramChat), o); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.Set(ctx, keyClient(c.ID), body, 0).Err(); err != nil {
+		return fmt.Errorf("save client: %w", err)
+	}
+	if old.Phone != "" && c.Phone != old.Phone {
+		s.releaseOwner(ctx, s.ownerKey("sms", old.Phone), o)
+	}
+	return nil
+}
+
+// BindTelegram binds a Telegram chat to a person (after a link code was used).
+func (s *Store) BindTelegram(ctx context.Context, o Owner, chat string) error {
+	return s.claimOwner(ctx, s.ownerKey("telegram", chat), o)
+}
+
+// Clients lists an agency's clients by id, after the cursor.
+func (s *Store) Clients(ctx context.Context, agencyID, cursor string, limit int) (Page[*Client], error) {
+	ids, next, err := s.pageIDs(ctx, keyClients(agencyID), cursor, limit)
+	if err != nil {
+		return Page[*Client]{}, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyClient(id)
+	}
+	items, err := getMany[Client](ctx, s, keys)
+	return Page[*Client]{Items: items, Next: next}, err
+}
+
+// pageIDs pages a lex-sorted id set: ids are time-ordered, so pages are in creation order.
+func (s *Store) pageIDs(ctx context.Context, key, cursor string, limit int) ([]string, string, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	min := "-"
+	if cursor != "" {
+		min = "(" + cursor
+	}
+	ids, err := s.rdb.ZRangeByLex(ctx, key, &redis.ZRangeBy{Min: min, Max: "+", Count: int64(limit + 1)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", key, err)
+	}
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	return ids, next, nil
+}
+
+// getMany loads JSON records in one pipelined round trip (per node on a Cluster).
+func getMany[T any](ctx context.Context, s *Store, keys []string) ([]*T, error) {
+	if len(keys) == 0 {
+		return []*T{}, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load records: %w", err)
+	}
+	out := make([]*T, 0, len(keys))
+	for _, c := range cmds {
+		b, err := c.Bytes()
+		if err != nil {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("decode record: %w", err)
+		}
+		out = append(out, &v)
+	}
+	return out, nil
+}

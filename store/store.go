@@ -1,0 +1,175 @@
+// Package store is CareCheck's only door to Redis: every key, script and
+// record type lives here. Keys of one client share the hash tag {c:<id>} and
+// keys of one agency share {a:<id>}, so multi-key scripts run on Redis Cluster.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// SchemaVersion is written to the schema key at start; a store holding a newer
+// version refuses to start rather than misread records.
+const SchemaVersion = 1
+
+// Errors callers map to user-facing answers.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Store holds the Redis connection and the loaded scripts.
+type Store struct {
+	rdb       redis.UniversalClient
+	smsNumber string
+	now       func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// URL is a redis:// or rediss:// URL; "" starts the embedded in-memory
+	// server. Several comma-separated addresses in "redis://a,b,c" form or
+	// the ?addr= parameter select a Cluster (go-redis ParseClusterURL);
+	// "redis-sentinel://" style is covered by ?master_name=.
+	URL string
+	// Cluster forces the Cluster client for URL.
+	Cluster bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Open connects to Redis (or starts the embedded server), checks the schema
+// version and returns the store and a function that releases everything.
+func Open(ctx context.Context, o Options) (*Store, func() error, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	var closers []func() error
+	url := o.URL
+	if url == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		closers = append(closers, func() error { mr.Close(); return nil })
+		url = "redis://" + mr.Addr()
+		o.Log.Warn("REDIS_URL is not set: using the EMBEDDED in-memory store; NOTHING SURVIVES A RESTART. Set REDIS_URL for production.", "store", "embedded", "addr", mr.Addr())
+	}
+	rdb, err := NewClient(url, o.Cluster)
+	if err != nil {
+		for _, c := range closers {
+			_ = c()
+		}
+		return nil, nil, err
+	}
+	closers = append([]func() error{rdb.Close}, closers...)
+	closeAll := func() error {
+		var errs []error
+		for _, c := range closers {
+			errs = append(errs, c())
+		}
+		return errors.Join(errs...)
+	}
+	s := &Store{rdb: rdb, now: o.Now}
+	if err := s.checkSchema(ctx); err != nil {
+		_ = closeAll()
+		return nil, nil, err
+	}
+	return s, closeAll, nil
+}
+
+// NewClient builds a go-redis UniversalClient from a URL: a single node by
+// default, a Sentinel group when the URL names master_name, a Cluster when
+// cluster is set or the URL lists several addresses.
+func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
+	if cluster || strings.Contains(url, ",") || strings.Contains(url, "addr=") {
+		u := url
+		if strings.Contains(u, ",") && !strings.Contains(u, "addr=") {
+			// "redis://h1:p1,h2:p2" → first host plus addr= for the rest.
+			scheme, rest, _ := strings.Cut(u, "://")
+			hosts := strings.Split(rest, ",")
+			u = scheme + "://" + hosts[0] + "?addr=" + strings.Join(hosts[1:], "&addr=")
+		}
+		opt, err := redis.ParseClusterURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return redis.NewClusterClient(opt), nil
+	}
+	if strings.Contains(url, "master_name=") {
+		opt, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return redis.NewFailoverClient(opt), nil
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.PoolSize = 64
+	return redis.NewClient(opt), nil
+}
+
+// New wraps an existing client (tests, the bench).
+func New(rdb redis.UniversalClient, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{rdb: rdb, now: now}
+}
+
+// Redis exposes the client for health checks and the bench.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+const keySchema = "carecheck:schema"
+
+func (s *Store) checkSchema(ctx context.Context) error {
+	v, err := s.rdb.Get(ctx, keySchema).Int()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return s.rdb.SetNX(ctx, keySchema, SchemaVersion, 0).Err()
+	case err != nil:
+		return fmt.Errorf("read schema version: %w", err)
+	case v > SchemaVersion:
+		return fmt.Errorf("redis holds schema version %d, this binary knows %d: upgrade the binary", v, SchemaVersion)
+	}
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns prefix + "_" + a time-ordered random id (48-bit millisecond
+// time, 80 random bits). Time order lets lists page by id.
+func NewID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+// Page is one page of a list: the items and the cursor of the next page ("" at the end).
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
