@@ -5,10 +5,18 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/carecheck/carecheck/conversations"
+	"github.com/carecheck/carecheck/escalation"
 )
 
-// Services are the product engines behind the API; later issues fill it.
-type Services struct{}
+// Services are the product engines behind the API.
+type Services struct {
+	Router      *conversations.Router
+	Escalations *escalation.Service
+	// TelegramBot is the bot's username, for t.me link URLs.
+	TelegramBot string
+}
 
 // routes is the one map of CareCheck's HTTP surface.
 func routes(d Deps) http.Handler {
@@ -42,6 +50,25 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/clients/{id}", handleGetClient(d))
 		r.Method(http.MethodPatch, "/clients/{id}", handlePatchClient(d))
 		r.Method(http.MethodDelete, "/clients/{id}", handleDischargeClient(d))
+		r.Method(http.MethodPost, "/clients/{id}/telegram-link", handleTelegramLink(d, "client"))
+		r.Method(http.MethodPost, "/case-managers/{id}/telegram-link", handleTelegramLink(d, "staff"))
+		r.Method(http.MethodPost, "/clients/{id}/checkins", handleStartCheckin(d))
+		r.Method(http.MethodGet, "/clients/{id}/responses", handleResponses(d))
+		r.Method(http.MethodPost, "/clients/{id}/schedules", handleCreateSchedule(d))
+		r.Method(http.MethodGet, "/clients/{id}/schedules", handleListSchedules(d))
+		r.Method(http.MethodPatch, "/clients/{id}/schedules/{sid}", handlePatchSchedule(d))
+		r.Method(http.MethodGet, "/clients/{id}/schedules/{sid}/upcoming", handleUpcoming(d))
+		r.Method(http.MethodPost, "/clients/{id}/appointments", handleCreateAppointment(d))
+		r.Method(http.MethodGet, "/clients/{id}/appointments", handleListAppointments(d))
+		r.Method(http.MethodPatch, "/clients/{id}/appointments/{aid}", handlePatchAppointment(d))
+		r.Method(http.MethodGet, "/questionnaires", handleListQuestionnaires(d))
+		r.Method(http.MethodPost, "/questionnaires", handleCreateQuestionnaire(d))
+		r.Method(http.MethodGet, "/escalations", handleListEscalations(d))
+		r.Method(http.MethodGet, "/escalations/{id}", handleGetEscalation(d))
+		r.Method(http.MethodPost, "/escalations/{id}/ack", handleAckEscalation(d))
+		r.Method(http.MethodPost, "/escalations/{id}/resolve", handleResolveEscalation(d))
+		r.Method(http.MethodPut, "/agency/escalation-policy", handlePutPolicy(d))
+		r.Method(http.MethodPut, "/agency/safety-message", handlePutSafetyMessage(d))
 	})
 	return r
 }

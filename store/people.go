@@ -14,29 +14,18 @@ import (
 type Owner struct {
 	Kind     string // "client" or "staff"
 	ID       string
-	AgencyID string // staff only; a client's agency is in its record
+	AgencyID string
 }
 
-func (o Owner) value() string {
-	if o.Kind == "staff" {
-		return "staff:" + o.AgencyID + ":" + o.ID
-	}
-	return "client:" + o.ID
-}
+func (o Owner) value() string { return o.Kind + ":" + o.AgencyID + ":" + o.ID }
 
 func parseOwner(v string) (Owner, bool) {
 	kind, rest, ok := strings.Cut(v, ":")
-	if !ok {
+	if !ok || (kind != "client" && kind != "staff") {
 		return Owner{}, false
 	}
-	switch kind {
-	case "client":
-		return Owner{Kind: kind, ID: rest}, true
-	case "staff":
-		ag, id, ok := strings.Cut(rest, ":")
-		return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
-	}
-	return Owner{}, false
+	ag, id, ok := strings.Cut(rest, ":")
+	return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
 }
 
 // SetSMSNumber names the number clients text; addresses are owned per sending number.
@@ -214,7 +203,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if c.Status == "" {
 		c.Status = StatusActive
 	}
-	o := Owner{Kind: "client", ID: c.ID}
+	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != "" {
 		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
 			return err
@@ -262,7 +251,7 @@ func (s *Store) AgencyClient(ctx context.Context, agencyID, id string) (*Client,
 // screened, until an active person claims the number.
 func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 	c.Updated = s.now().UTC()
-	o := Owner{Kind: "client", ID: c.ID}
+	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != old.Phone && c.Phone != "" {
 		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
 			return err

@@ -8,12 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	_ "time/tzdata" // zones behave the same on every machine
 
 	"github.com/carecheck/carecheck/api"
+	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/bot/telegram"
+	"github.com/carecheck/carecheck/bot/twilio"
+	"github.com/carecheck/carecheck/conversations"
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -36,6 +44,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
+	case "triage":
+		d, err := detect.New()
+		if err != nil {
+			return err
+		}
+		return d.Triage(stdin, stdout)
+	case "demo":
+		return demo(ctx, args[2:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -44,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
-// service is one CareCheck process: store, HTTP surface, workers.
+// service is one CareCheck process: store, channels, engines, HTTP surface, workers.
 type service struct {
 	cfg      config
 	log      *slog.Logger
@@ -52,11 +68,22 @@ type service struct {
 	closeAll func() error
 	handler  http.Handler
 	registry *prometheus.Registry
+	outbox   *bot.Outbox
+	router   *conversations.Router
+	esc      *escalation.Service
+	workers  *conversations.Workers
+	telegram *telegram.Channel
+	lastTick *prometheus.GaugeVec
+	tickMu   sync.Mutex
+	tick     time.Time
 }
 
-// newService wires a process from its config.
-func newService(ctx context.Context, cfg config, log *slog.Logger) (*service, error) {
-	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, Log: log})
+// newService wires a process from its config. now is the clock (nil: the real one).
+func newService(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*service, error) {
+	if now == nil {
+		now = time.Now
+	}
+	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, Log: log, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -67,18 +94,113 @@ func newService(ctx context.Context, cfg config, log *slog.Logger) (*service, er
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &service{cfg: cfg, log: log, store: st, closeAll: closeStore, registry: reg}
+
+	det, err := detect.New()
+	if err != nil {
+		_ = closeStore()
+		return nil, fmt.Errorf("detector: %w", err)
+	}
+	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: int(cfg.TwilioRate), TelegramPerSecond: 30, TelegramChatPerSecond: 1}, nil, log)
+	s.esc = escalation.NewService(st, s.outbox, log)
+	s.router = conversations.NewRouter(st, escalation.Screener{D: det}, s.esc, s.outbox, log)
+	s.router.SMSFrom = cfg.TwilioFrom
+	s.outbox.SetStopRecorder(s.router)
+
+	deps := api.Deps{Store: st, Log: log, Registry: reg, OperatorToken: cfg.OperatorToken, Now: now,
+		Services: api.Services{Router: s.router, Escalations: s.esc, TelegramBot: cfg.TelegramBot}, Ready: s.ready}
+
+	twCfg := twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, FromNumber: cfg.TwilioFrom, APIURL: cfg.TwilioAPIURL, PublicURL: cfg.PublicURL}
+	if twCfg.Enabled() {
+		if err := twCfg.Validate(); err != nil {
+			_ = closeStore()
+			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
+		}
+		sender, err := twilio.NewSender(twCfg, &http.Client{Timeout: 15 * time.Second})
+		if err != nil {
+			_ = closeStore()
+			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
+		}
+		s.outbox.AddSender(bot.SMS, sender)
+		deps.TwilioSMS = twilio.SMSHandler(twCfg, s.router, now, log)
+		deps.TwilioStatus = twilio.StatusHandler(twCfg, s.outbox, now, log)
+		log.Info("channel on", "channel", "sms")
+	} else {
+		log.Warn("channel off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER to turn SMS on", "channel", "sms")
+	}
+	tgCfg := telegram.Config{Token: cfg.TelegramToken, WebhookSecret: cfg.TelegramSecret, APIURL: cfg.TelegramAPIURL, PublicURL: cfg.PublicURL, BotUsername: cfg.TelegramBot}
+	if tgCfg.Enabled() {
+		ch, err := telegram.New(tgCfg, s.router, now, log)
+		if err != nil {
+			_ = closeStore()
+			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
+		}
+		s.telegram = ch
+		s.outbox.AddSender(bot.Telegram, ch)
+		deps.Telegram = ch.WebhookHandler()
+		log.Info("channel on", "channel", "telegram")
+	} else {
+		log.Warn("channel off: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET to turn Telegram on", "channel", "telegram")
+	}
 	if cfg.OperatorToken == "" {
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
 	}
-	deps := api.Deps{Store: st, Log: log, Registry: reg, OperatorToken: cfg.OperatorToken}
+
+	s.workers = conversations.NewWorkers(st, s.router, s.esc, s.outbox, log)
+	s.lastTick = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "carecheck_scheduler_last_tick_seconds", Help: "Unix time of this process's last scheduler tick."}, nil)
+	items := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "carecheck_work_items_total", Help: "Queued work items done, by kind and outcome."}, []string{"kind", "outcome"})
+	reg.MustRegister(s.lastTick, items)
+	s.workers.OnTick = func(t time.Time) {
+		s.tickMu.Lock()
+		s.tick = t
+		s.tickMu.Unlock()
+		s.lastTick.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
+	}
+	s.workers.OnItem = func(kind string, err error) {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		items.WithLabelValues(kind, outcome).Inc()
+	}
 	s.handler = api.NewServer(deps)
 	return s, nil
+}
+
+// ready fails when this process's scheduler stopped ticking.
+func (s *service) ready(ctx context.Context) error {
+	s.tickMu.Lock()
+	t := s.tick
+	s.tickMu.Unlock()
+	if t.IsZero() {
+		return nil // starting
+	}
+	if s.store.Now().Sub(t) > 10*time.Second {
+		return errors.New("scheduler stopped ticking")
+	}
+	return nil
+}
+
+// start runs the workers and the Telegram receiver in the background.
+func (s *service) start(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = s.workers.Run(ctx) }()
+	if s.telegram != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.telegram.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("telegram receiver stopped", "err", err)
+			}
+		}()
+	}
+	return &wg
 }
 
 // serve runs the HTTP server and the workers until ctx ends, then drains.
 // ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- string) error {
-	svc, err := newService(ctx, cfg, log)
+	svc, err := newService(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
@@ -87,8 +209,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	if err != nil {
 		return usageError{fmt.Sprintf("bad config: CARECHECK_ADDR %q: %v", cfg.Addr, err)}
 	}
-	srv := &http.Server{Handler: svc.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-	log.Info("listening", "addr", ln.Addr().String())
+	return svc.serveOn(ctx, ln, ready)
+}
+
+func (s *service) serveOn(ctx context.Context, ln net.Listener, ready chan<- string) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	wg := s.start(workCtx)
+	s.log.Info("listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -96,13 +224,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		stopWork()
+		wg.Wait()
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "drain", "10s")
+	s.log.Info("shutting down", "drain", "10s")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := srv.Shutdown(shutCtx)
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutCtx.Done():
+		s.log.Warn("workers did not stop within the drain time")
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("drain: %w", err)
 	}
 	return nil

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/store"
+)
+
+// handleListEscalations lists the agency's escalations, newest first (?status=open|acknowledged|resolved).
+func handleListEscalations(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := r.URL.Query().Get("status")
+		switch status {
+		case "", store.EscOpen, store.EscAcknowledged, store.EscResolved:
+		default:
+			respondErr(w, r, d.Log, invalid(`status: "open", "acknowledged" or "resolved"`))
+			return
+		}
+		limit, err := pageLimit(r)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.Escalations(r.Context(), agencyID(r), status, r.URL.Query().Get("cursor"), limit)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"escalations": page.Items, "next": page.Next})
+	})
+}
+
+// handleGetEscalation shows one escalation with its audit trail, each alert
+// with its latest delivery status.
+func handleGetEscalation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := d.Store.Escalation(r.Context(), agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		for i, a := range e.Audit {
+			if a.MessageID == "" {
+				continue
+			}
+			pid, err := d.Store.SentMarker(r.Context(), a.MessageID)
+			if err != nil || pid == "" {
+				e.Audit[i].Status = "pending"
+				continue
+			}
+			if st, err := d.Store.Status(r.Context(), pid); err == nil {
+				e.Audit[i].Status = st
+			}
+		}
+		encode(w, http.StatusOK, e)
+	})
+}
+
+// handleAckEscalation acknowledges from the console.
+func handleAckEscalation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			By string `json:"by"`
+		}
+		if r.ContentLength != 0 {
+			if err := decode(w, r, &req); err != nil {
+				respondErr(w, r, d.Log, err)
+				return
+			}
+		}
+		if d.Services.Escalations == nil {
+			respondErr(w, r, d.Log, errNoService)
+			return
+		}
+		actor := "api"
+		if req.By != "" {
+			if _, err := d.Store.CaseManager(r.Context(), agencyID(r), req.By); err != nil {
+				respondErr(w, r, d.Log, invalid("by: no such case manager in this agency"))
+				return
+			}
+			actor = "staff:" + req.By
+		}
+		e, _, err := d.Services.Escalations.Ack(r.Context(), agencyID(r), urlParam(r, "id"), actor, "api")
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, e)
+	})
+}
+
+// handleResolveEscalation closes an escalation with a note.
+func handleResolveEscalation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Note string `json:"note"`
+			By   string `json:"by"`
+		}
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if err := required("note", req.Note, 2000); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if d.Services.Escalations == nil {
+			respondErr(w, r, d.Log, errNoService)
+			return
+		}
+		actor := "api"
+		if req.By != "" {
+			actor = "staff:" + req.By
+		}
+		e, err := d.Services.Escalations.Resolve(r.Context(), agencyID(r), urlParam(r, "id"), actor, strings.TrimSpace(req.Note))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, e)
+	})
+}
+
+// handlePutPolicy sets the agency's escalation policy; open escalations keep theirs.
+func handlePutPolicy(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p store.Policy
+		if err := decode(w, r, &p); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ctx := r.Context()
+		ag, err := d.Store.Agency(ctx, agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		var lookupErr error
+		err = escalation.ValidatePolicy(p, func(id string) bool {
+			m, err := d.Store.CaseManager(ctx, ag.ID, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				lookupErr = err
+			}
+			return err == nil && m.Active
+		})
+		if lookupErr != nil {
+			respondErr(w, r, d.Log, lookupErr)
+			return
+		}
+		if err != nil {
+			respondErr(w, r, d.Log, invalid("%s", err.Error()))
+			return
+		}
+		ag.Policy = &p
+		if err := d.Store.SaveAgency(ctx, ag); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("escalation policy changed", "agency_id", ag.ID, "steps", len(p.Steps))
+		encode(w, http.StatusOK, p)
+	})
+}
+
+// handlePutSafetyMessage sets the agency's own safety messages (by
+// language); every phone number in them must be a valid one.
+func handlePutSafetyMessage(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]string
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		for lang, msg := range req {
+			if lang != "en" && lang != "es" {
+				respondErr(w, r, d.Log, invalid(`%s: languages are "en" and "es"`, lang))
+				return
+			}
+			if err := escalation.ValidateSafetyMessage(msg); err != nil {
+				respondErr(w, r, d.Log, invalid("%s: %v", lang, err))
+				return
+			}
+		}
+		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ag.SafetyMessage = req
+		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("safety message changed", "agency_id", ag.ID)
+		encode(w, http.StatusOK, req)
+	})
+}

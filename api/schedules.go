@@ -1,0 +1,358 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/carecheck/carecheck/conversations"
+	q "github.com/carecheck/carecheck/conversations/questionnaire"
+	"github.com/carecheck/carecheck/conversations/schedule"
+	"github.com/carecheck/carecheck/store"
+)
+
+type scheduleRequest struct {
+	Questionnaire string     `json:"questionnaire"`
+	RRule         string     `json:"rrule"`
+	Start         time.Time  `json:"start"`
+	Until         *time.Time `json:"until"`
+	Timezone      string     `json:"timezone"`
+	Paused        bool       `json:"paused"`
+}
+
+// handleCreateSchedule gives a client a recurring check-in in their zone.
+func handleCreateSchedule(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req scheduleRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ctx := r.Context()
+		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if d.Services.Router == nil {
+			respondErr(w, r, d.Log, errNoService)
+			return
+		}
+		if req.Questionnaire == "" {
+			respondErr(w, r, d.Log, invalid("questionnaire: required"))
+			return
+		}
+		cat, err := conversations.AgencyCatalogue(ctx, d.Store, q.Builtin(), c.AgencyID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if _, ok := cat.Get(req.Questionnaire); !ok {
+			respondErr(w, r, d.Log, invalid("questionnaire: unknown %q (see GET /v1/questionnaires)", req.Questionnaire))
+			return
+		}
+		if req.Start.IsZero() {
+			respondErr(w, r, d.Log, invalid("start: required (RFC 3339)"))
+			return
+		}
+		if req.Timezone == "" {
+			req.Timezone = c.Timezone
+		}
+		if _, err := schedule.Parse(req.RRule, req.Start, req.Until, req.Timezone); err != nil {
+			respondErr(w, r, d.Log, invalid("%v", err))
+			return
+		}
+		sc := &store.Schedule{ClientID: c.ID, AgencyID: c.AgencyID, Questionnaire: req.Questionnaire, RRule: req.RRule,
+			Start: req.Start, Until: req.Until, Timezone: req.Timezone, Paused: req.Paused}
+		if err := d.Store.SaveSchedule(ctx, sc); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ag, err := d.Store.Agency(ctx, c.AgencyID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if !sc.Paused && c.Status != store.StatusDischarged {
+			if err := d.Services.Router.PlanSchedule(ctx, ag, sc, d.Now().Add(-time.Second)); err != nil {
+				respondErr(w, r, d.Log, productErr(err))
+				return
+			}
+		}
+		d.Log.Info("schedule created", "client_id", c.ID, "schedule_id", sc.ID)
+		encode(w, http.StatusCreated, sc)
+	})
+}
+
+// handleListSchedules lists a client's schedules.
+func handleListSchedules(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		list, err := d.Store.Schedules(r.Context(), c.ID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+		encode(w, http.StatusOK, map[string]any{"schedules": list, "next": ""})
+	})
+}
+
+// handlePatchSchedule pauses or resumes a schedule.
+func handlePatchSchedule(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Paused *bool `json:"paused"`
+		}
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if req.Paused == nil {
+			respondErr(w, r, d.Log, invalid("paused: required (true or false)"))
+			return
+		}
+		ctx := r.Context()
+		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		sc, err := d.Store.ClientSchedule(ctx, c.ID, urlParam(r, "sid"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		sc.Paused = *req.Paused
+		if err := d.Store.SaveSchedule(ctx, sc); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if !sc.Paused && d.Services.Router != nil {
+			ag, err := d.Store.Agency(ctx, c.AgencyID)
+			if err == nil {
+				err = d.Services.Router.PlanSchedule(ctx, ag, sc, d.Now())
+			}
+			if err != nil {
+				respondErr(w, r, d.Log, productErr(err))
+				return
+			}
+		}
+		encode(w, http.StatusOK, sc)
+	})
+}
+
+// handleUpcoming previews the next fire times, local and UTC.
+func handleUpcoming(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		sc, err := d.Store.ClientSchedule(r.Context(), c.ID, urlParam(r, "sid"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		n := 5
+		if v := r.URL.Query().Get("n"); v != "" {
+			if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 100 {
+				respondErr(w, r, d.Log, invalid("n: a number from 1 to 100"))
+				return
+			}
+		}
+		occs, loc, err := conversations.Upcoming(sc, d.Now(), n)
+		if err != nil {
+			respondErr(w, r, d.Log, invalid("%v", err))
+			return
+		}
+		out := make([]map[string]string, len(occs))
+		for i, o := range occs {
+			out[i] = map[string]string{"local": o.At.In(loc).Format(time.RFC3339), "utc": o.At.UTC().Format(time.RFC3339), "id": o.ID}
+		}
+		encode(w, http.StatusOK, map[string]any{"upcoming": out, "timezone": sc.Timezone})
+	})
+}
+
+type appointmentRequest struct {
+	At        *time.Time `json:"at"`
+	With      *string    `json:"with"`
+	Location  *string    `json:"location"`
+	Reminders []string   `json:"reminders"`
+	Status    *string    `json:"status"`
+}
+
+// handleCreateAppointment books an appointment and plans its reminders.
+func handleCreateAppointment(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req appointmentRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ctx := r.Context()
+		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if req.At == nil || req.At.IsZero() {
+			respondErr(w, r, d.Log, invalid("at: required (RFC 3339)"))
+			return
+		}
+		if !req.At.After(d.Now()) {
+			respondErr(w, r, d.Log, invalid("at: must be in the future"))
+			return
+		}
+		if req.With == nil || required("with", *req.With, 200) != nil {
+			respondErr(w, r, d.Log, invalid("with: required (whom the appointment is with)"))
+			return
+		}
+		if req.Status != nil {
+			respondErr(w, r, d.Log, invalid("status: set with PATCH"))
+			return
+		}
+		ap := &store.Appointment{ClientID: c.ID, AgencyID: c.AgencyID, At: req.At.UTC(), With: *req.With, Reminders: req.Reminders}
+		if req.Location != nil {
+			ap.Location = *req.Location
+		}
+		saveAppointment(d, w, r, c, ap, nil, http.StatusCreated)
+	})
+}
+
+func saveAppointment(d Deps, w http.ResponseWriter, r *http.Request, c *store.Client, ap, old *store.Appointment, status int) {
+	if d.Services.Router == nil {
+		respondErr(w, r, d.Log, errNoService)
+		return
+	}
+	ag, err := d.Store.Agency(r.Context(), c.AgencyID)
+	if err != nil {
+		respondErr(w, r, d.Log, err)
+		return
+	}
+	if err := d.Services.Router.SaveAppointment(r.Context(), ag, c, ap, old); err != nil {
+		respondErr(w, r, d.Log, productErr(err))
+		return
+	}
+	d.Log.Info("appointment saved", "client_id", c.ID, "appointment_id", ap.ID)
+	encode(w, status, ap)
+}
+
+// handlePatchAppointment moves or cancels an appointment; reminders are re-planned.
+func handlePatchAppointment(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req appointmentRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ctx := r.Context()
+		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		old, err := d.Store.ClientAppointment(ctx, c.ID, urlParam(r, "aid"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ap := *old
+		if req.At != nil {
+			if !req.At.After(d.Now()) {
+				respondErr(w, r, d.Log, invalid("at: must be in the future"))
+				return
+			}
+			ap.At = req.At.UTC()
+			ap.Status = conversations.ApptScheduled
+		}
+		if req.With != nil {
+			ap.With = *req.With
+		}
+		if req.Location != nil {
+			ap.Location = *req.Location
+		}
+		if req.Reminders != nil {
+			ap.Reminders = req.Reminders
+		}
+		if req.Status != nil {
+			if *req.Status != conversations.ApptCancelled {
+				respondErr(w, r, d.Log, invalid(`status: only "cancelled" can be set`))
+				return
+			}
+			ap.Status = conversations.ApptCancelled
+		}
+		saveAppointment(d, w, r, c, &ap, old, http.StatusOK)
+	})
+}
+
+// handleListAppointments lists a client's appointments by time.
+func handleListAppointments(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		list, err := d.Store.Appointments(r.Context(), c.ID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i].At.Before(list[j].At) })
+		encode(w, http.StatusOK, map[string]any{"appointments": list, "next": ""})
+	})
+}
+
+// handleListQuestionnaires lists the built-in and the agency's questionnaires.
+func handleListQuestionnaires(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cat, err := conversations.AgencyCatalogue(r.Context(), d.Store, q.Builtin(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"questionnaires": cat.List(), "next": ""})
+	})
+}
+
+// handleCreateQuestionnaire adds an agency-defined questionnaire.
+func handleCreateQuestionnaire(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var qn q.Questionnaire
+		if err := decode(w, r, &qn); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if _, builtin := q.Builtin().Get(qn.ID); builtin {
+			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "id: a built-in questionnaire has this id"})
+			return
+		}
+		qn.Custom = true
+		if qn.Instrument == "" {
+			qn.Instrument = q.InstrumentCustom
+		}
+		if err := q.Validate(&qn); err != nil {
+			respondErr(w, r, d.Log, invalid("%v", err))
+			return
+		}
+		body, _ := json.Marshal(&qn)
+		ok, err := d.Store.SaveQuestionnaire(r.Context(), agencyID(r), qn.ID, body)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if !ok {
+			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "id: this agency already has a questionnaire with this id"})
+			return
+		}
+		encode(w, http.StatusCreated, &qn)
+	})
+}

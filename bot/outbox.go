@@ -1,0 +1,297 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/carecheck/carecheck/store"
+)
+
+// Person identifies whom a message is for, so that a "stopped" answer from
+// the provider can be recorded against them.
+type Person struct {
+	Kind     string `json:"kind"` // "client" or "staff"
+	ID       string `json:"id"`
+	AgencyID string `json:"agency_id,omitempty"`
+}
+
+// Job is one message in the outbox: the message, how often it was tried, and
+// what to do if it cannot be delivered.
+type Job struct {
+	Msg     Outbound `json:"msg"`
+	Person  Person   `json:"person"`
+	Attempt int      `json:"attempt,omitempty"`
+	// Fallback is the same message on the person's other channel, sent when
+	// this one fails for good.
+	Fallback *Outbound `json:"fallback,omitempty"`
+	// OnFail is work to start when every channel failed (an escalation
+	// moves to its next step at once).
+	OnFail *Work `json:"on_fail,omitempty"`
+}
+
+// Work is a piece of queued work, as the queue stores it.
+type Work struct {
+	ID      string          `json:"id"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// JobKind marks outbox payloads on the shared queue.
+const JobKind = "send"
+
+type envelope struct {
+	Kind string `json:"k"`
+	Job  *Job   `json:"send,omitempty"`
+}
+
+// EncodeJob wraps a job for the queue.
+func EncodeJob(j *Job) []byte {
+	b, _ := json.Marshal(envelope{Kind: JobKind, Job: j})
+	return b
+}
+
+// DecodeJob unwraps a queue payload; ok is false when it is not a send job.
+func DecodeJob(p []byte) (*Job, bool) {
+	var e envelope
+	if json.Unmarshal(p, &e) != nil || e.Kind != JobKind || e.Job == nil {
+		return nil, false
+	}
+	return e.Job, true
+}
+
+// StopRecorder records that a person stopped us on a channel (Twilio 21610,
+// Telegram "blocked"). The core implements it.
+type StopRecorder interface {
+	Stopped(ctx context.Context, p Person, ch Kind) error
+}
+
+// Pacing says how fast each provider may be sent to; zero values mean no pacing.
+type Pacing struct {
+	SMSPerSecond          int // per sending number
+	TelegramPerSecond     int // in total
+	TelegramChatPerSecond int // per chat
+}
+
+// Outbox queues outbound messages on the shared queue and sends them with
+// pacing, retries, the sent marker and a fallback channel.
+type Outbox struct {
+	store   *store.Store
+	senders map[Kind]Sender
+	limiter *redis_rate.Limiter
+	pacing  Pacing
+	stops   StopRecorder
+	log     *slog.Logger
+	// MaxAttempts before a message counts as failed (urgent ones fail faster
+	// so the fallback channel is tried within seconds).
+	MaxAttempts, MaxUrgentAttempts int
+}
+
+// NewOutbox builds an outbox; senders holds the channels that are on.
+func NewOutbox(st *store.Store, senders map[Kind]Sender, pacing Pacing, stops StopRecorder, log *slog.Logger) *Outbox {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{store: st, senders: senders, limiter: redis_rate.NewLimiter(st.Redis()), pacing: pacing, stops: stops, log: log,
+		MaxAttempts: 8, MaxUrgentAttempts: 3}
+}
+
+// AddSender turns a channel on (wiring, before the workers start).
+func (o *Outbox) AddSender(k Kind, s Sender) {
+	if o.senders == nil {
+		o.senders = map[Kind]Sender{}
+	}
+	o.senders[k] = s
+}
+
+// SetStopRecorder sets who records "stopped" answers (wiring).
+func (o *Outbox) SetStopRecorder(s StopRecorder) { o.stops = s }
+
+// Has reports whether a channel is on.
+func (o *Outbox) Has(k Kind) bool { _, ok := o.senders[k]; return ok }
+
+// Queue puts a job on the queue: urgent ones on the urgent stream, others
+// on the normal one.
+func (o *Outbox) Queue(ctx context.Context, j *Job) error {
+	if j.Msg.ID == "" {
+		return errors.New("outbox: message without id")
+	}
+	if err := o.store.Enqueue(ctx, "send:"+j.Msg.ID, j.Msg.Urgent, EncodeJob(j)); err != nil {
+		return fmt.Errorf("queue message: %w", err)
+	}
+	return nil
+}
+
+// QueueAt plans a job for later (a deferred check-in, a retry).
+func (o *Outbox) QueueAt(ctx context.Context, j *Job, at time.Time) error {
+	return o.store.Schedule(ctx, "send:"+j.Msg.ID+":"+strconv.Itoa(j.Attempt), at, EncodeJob(j))
+}
+
+// Handle sends one job taken from the queue. It returns an error only when
+// the job must stay on the queue (Redis trouble); provider failures are
+// handled here: retried later, sent on the other channel, or handed on.
+func (o *Outbox) Handle(ctx context.Context, j *Job) error {
+	now := o.store.Now()
+	if pid, err := o.store.SentMarker(ctx, j.Msg.ID); err != nil {
+		return err
+	} else if pid != "" {
+		return nil // already sent: a reclaimed or repeated job
+	}
+	sender, ok := o.senders[j.Msg.Channel]
+	if !ok {
+		return o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
+	}
+	if !j.Msg.Urgent {
+		if wait, err := o.pace(ctx, j.Msg); err != nil {
+			return err
+		} else if wait > 0 {
+			return o.QueueAt(ctx, j, now.Add(wait))
+		}
+	}
+	pid, err := sender.Send(ctx, j.Msg)
+	if err == nil {
+		raw, _ := json.Marshal(j)
+		return o.store.MarkSent(ctx, j.Msg.ID, pid, raw)
+	}
+	return o.failed(ctx, j, err)
+}
+
+// failed decides what a failed send leads to: a retry with backoff, the
+// other channel, or the on-fail work.
+func (o *Outbox) failed(ctx context.Context, j *Job, err error) error {
+	now := o.store.Now()
+	o.log.Warn("send failed", "message_id", j.Msg.ID, "channel", string(j.Msg.Channel), "attempt", j.Attempt+1, "err", err)
+	if IsStopped(err) {
+		if o.stops != nil {
+			if err := o.stops.Stopped(ctx, j.Person, j.Msg.Channel); err != nil {
+				return err
+			}
+		}
+		return o.giveUp(ctx, j, err)
+	}
+	limit := o.MaxAttempts
+	if j.Msg.Urgent {
+		limit = o.MaxUrgentAttempts
+	}
+	if IsRetryable(err) && j.Attempt+1 < limit {
+		next := *j
+		next.Attempt++
+		return o.QueueAt(ctx, &next, now.Add(backoff(next.Attempt, j.Msg.Urgent)))
+	}
+	return o.giveUp(ctx, j, err)
+}
+
+var _ StatusReceiver = (*Outbox)(nil)
+
+// Status applies a delivery report: statuses never move backwards; a
+// failed or undelivered message is retried like a failed send; Twilio's
+// 21610 means the person opted out with the carrier.
+func (o *Outbox) Status(ctx context.Context, s StatusUpdate) error {
+	id, moved, err := o.store.UpdateStatus(ctx, s.ProviderID, s.Status)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // not ours, or expired
+	}
+	if err != nil || !moved {
+		return err
+	}
+	if s.Status != "failed" && s.Status != "undelivered" {
+		return nil
+	}
+	raw, err := o.store.SentJob(ctx, id)
+	if err != nil || raw == nil {
+		return err
+	}
+	var j Job
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil
+	}
+	if err := o.store.Unsend(ctx, id); err != nil {
+		return err
+	}
+	code := s.ErrorCode
+	se := &SendError{Code: code, Err: fmt.Errorf("delivery report: %s", s.Status)}
+	switch code {
+	case "21610":
+		se.Stopped = true
+	case "30001", "30002", "30003", "30005", "30006", "30007", "30008", "":
+		se.Retryable = code != "30005" && code != "30006" // unknown or landline: not worth retrying
+	}
+	return o.failed(ctx, &j, se)
+}
+
+// giveUp sends the fallback, or starts the on-fail work.
+func (o *Outbox) giveUp(ctx context.Context, j *Job, cause error) error {
+	if j.Fallback != nil {
+		if _, ok := o.senders[j.Fallback.Channel]; ok {
+			o.log.Warn("trying the other channel", "message_id", j.Msg.ID, "channel", string(j.Fallback.Channel))
+			return o.Queue(ctx, &Job{Msg: *j.Fallback, Person: j.Person, OnFail: j.OnFail})
+		}
+	}
+	if j.OnFail != nil {
+		o.log.Warn("message undeliverable, handing on", "message_id", j.Msg.ID, "work", j.OnFail.ID)
+		return o.store.Enqueue(ctx, j.OnFail.ID, true, j.OnFail.Payload)
+	}
+	o.log.Error("message undeliverable", "message_id", j.Msg.ID, "err", cause)
+	return nil
+}
+
+// pace asks the shared GCRA limiter whether the message may go now.
+func (o *Outbox) pace(ctx context.Context, m Outbound) (time.Duration, error) {
+	var checks []struct {
+		key  string
+		rate int
+	}
+	switch m.Channel {
+	case SMS:
+		if o.pacing.SMSPerSecond > 0 {
+			checks = append(checks, struct {
+				key  string
+				rate int
+			}{"pace:sms:" + m.From, o.pacing.SMSPerSecond})
+		}
+	case Telegram:
+		if o.pacing.TelegramPerSecond > 0 {
+			checks = append(checks, struct {
+				key  string
+				rate int
+			}{"pace:tg", o.pacing.TelegramPerSecond})
+		}
+		if o.pacing.TelegramChatPerSecond > 0 {
+			checks = append(checks, struct {
+				key  string
+				rate int
+			}{"pace:tg:" + m.To, o.pacing.TelegramChatPerSecond})
+		}
+	}
+	for _, c := range checks {
+		res, err := o.limiter.Allow(ctx, c.key, redis_rate.PerSecond(c.rate))
+		if err != nil {
+			return 0, fmt.Errorf("pacing: %w", err)
+		}
+		if res.Allowed == 0 {
+			return res.RetryAfter, nil
+		}
+	}
+	return 0, nil
+}
+
+// backoff is exponential with full jitter: urgent messages from 250 ms,
+// others from 2 s, capped at 10 minutes.
+func backoff(attempt int, urgent bool) time.Duration {
+	base := 2 * time.Second
+	if urgent {
+		base = 250 * time.Millisecond
+	}
+	d := time.Duration(float64(base) * math.Pow(2, float64(attempt-1)))
+	if d > 10*time.Minute {
+		d = 10 * time.Minute
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

@@ -1,0 +1,304 @@
+package conversations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carecheck/carecheck/bot"
+	q "github.com/carecheck/carecheck/conversations/questionnaire"
+	"github.com/carecheck/carecheck/conversations/schedule"
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/store"
+)
+
+// Work kinds this package puts on the shared queue.
+const (
+	WorkCheckin  = "checkin"  // start a check-in now (API) or for an occurrence
+	WorkTimeout  = "timeout"  // a question got no reply in time
+	WorkReminder = "reminder" // an appointment reminder is due
+)
+
+// Work is the payload of this package's queued work.
+type Work struct {
+	Kind          string    `json:"k"`
+	Client        string    `json:"client"`
+	Agency        string    `json:"agency"`
+	Questionnaire string    `json:"q,omitempty"`
+	Schedule      string    `json:"schedule,omitempty"`
+	Occurrence    string    `json:"occ,omitempty"` // occurrence id: one occurrence, one check-in
+	Due           time.Time `json:"due,omitempty"`
+	Conv          string    `json:"conv,omitempty"`
+	Seq           int       `json:"seq,omitempty"`
+	Appointment   string    `json:"appt,omitempty"`
+}
+
+func (w Work) encode() []byte { b, _ := json.Marshal(w); return b }
+
+// ErrBusy means the client is being worked on by another worker; try again shortly.
+var ErrBusy = errors.New("client busy")
+
+// LateLimit: an occurrence later than this (the service was down) is
+// recorded as skipped rather than sent in the night.
+const LateLimit = time.Hour
+
+// StartCheckin queues a check-in for a client now (POST /v1/clients/{id}/checkins).
+func (r *Router) StartCheckin(ctx context.Context, c *store.Client, questionnaire string) (string, error) {
+	if _, err := r.catalogueHas(ctx, c.AgencyID, questionnaire); err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("now:%s:%d", c.ID, r.now().UnixMilli())
+	w := Work{Kind: WorkCheckin, Client: c.ID, Agency: c.AgencyID, Questionnaire: questionnaire, Occurrence: id, Due: r.now()}
+	return id, r.store.Enqueue(ctx, "checkin:"+id, false, w.encode())
+}
+
+func (r *Router) catalogueHas(ctx context.Context, agency, id string) (*q.Questionnaire, error) {
+	cat, err := AgencyCatalogue(ctx, r.store, r.builtin, agency)
+	if err != nil {
+		return nil, err
+	}
+	qn, ok := cat.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown questionnaire %q", ErrInvalid, id)
+	}
+	return qn, nil
+}
+
+// ErrInvalid marks a request the caller got wrong.
+var ErrInvalid = errors.New("invalid")
+
+// HandleCheckin starts the check-in of an occurrence, exactly once: the
+// conversation takes the occurrence's id, so a repeated delivery finds it
+// started and only makes sure the first question is queued (the outbox's
+// sent marker stops a second send).
+func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
+	if w.Schedule != "" {
+		// Plan the next occurrence first: a crash after this line repeats
+		// this one (deduplicated below), never loses the next.
+		if err := r.planNext(ctx, w.Client, w.Schedule, w.Due); err != nil {
+			return err
+		}
+	}
+	b, err := r.store.Lock(ctx, w.Client, w.Agency)
+	if err != nil {
+		return err
+	}
+	if !b.Locked {
+		return ErrBusy
+	}
+	defer func() { _, _ = r.store.Unlock(context.WithoutCancel(ctx), w.Client, b.Lock) }()
+	c, a := b.Client, b.Agency
+	if c == nil || a == nil {
+		return nil
+	}
+	conv := decodeConv(b.Conversation, c)
+	if conv.ID == w.Occurrence {
+		if conv.Active() && conv.Seq == 1 {
+			return r.askFirst(ctx, a, c, conv)
+		}
+		return nil // already done
+	}
+	skip := func(reason string) error {
+		_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "q", w.Questionnaire, "reason", reason}})
+		return err
+	}
+	switch {
+	case !c.Messageable():
+		return skip(notMessageable(c))
+	case w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit):
+		return skip("late: the service was not running at the due time")
+	case conv.Active():
+		return skip("another check-in is in progress")
+	}
+	ch := bot.Kind(c.Channel)
+	if ch == bot.Telegram && (c.TelegramChat == "" || c.TelegramUnreachable) {
+		return skip("telegram not linked or unreachable")
+	}
+	cat, err := AgencyCatalogue(ctx, r.store, r.builtin, a.ID)
+	if err != nil {
+		return err
+	}
+	missed := conv.MissedInARow
+	conv = &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: missed}
+	out, err := Start(cat, conv, w.Questionnaire, ch == bot.SMS, r.now())
+	if err != nil {
+		return skip(err.Error())
+	}
+	raw, _ := json.Marshal(conv)
+	if _, err := r.store.Apply(ctx, c.ID, "", raw, out.Events); err != nil {
+		return err
+	}
+	return r.askFirst(ctx, a, c, conv)
+}
+
+func notMessageable(c *store.Client) string {
+	switch {
+	case c.Consent == nil:
+		return "no recorded consent"
+	case c.OptedOut:
+		return "opted out"
+	default:
+		return "client " + c.Status
+	}
+}
+
+// askFirst queues the conversation's current question and its timeout.
+func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation) error {
+	cat, err := AgencyCatalogue(ctx, r.store, r.builtin, a.ID)
+	if err != nil {
+		return err
+	}
+	qn, ok := cat.Get(conv.Questionnaire)
+	if !ok {
+		return nil
+	}
+	cur, ok := qn.Question(conv.Question)
+	if !ok {
+		return nil
+	}
+	ch := bot.Kind(c.Channel)
+	text, buttons := cur.Render(conv.Lang, ch == bot.SMS)
+	job := &bot.Job{
+		Msg:    bot.Outbound{ID: fmt.Sprintf("q:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
+		Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
+	}
+	if err := r.outbox.Queue(ctx, job); err != nil {
+		return err
+	}
+	return r.planTimeout(ctx, a, c, conv)
+}
+
+// planTimeout plans the reply timeout of the conversation's current question.
+func (r *Router) planTimeout(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation) error {
+	window := time.Duration(a.ReplyWindow)
+	if window <= 0 {
+		window = 4 * time.Hour
+	}
+	w := Work{Kind: WorkTimeout, Client: c.ID, Agency: c.AgencyID, Conv: conv.ID, Seq: conv.Seq}
+	return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), conv.AskedAt.Add(window), w.encode())
+}
+
+// HandleTimeout nudges once, then counts the check-in as missed. A timeout
+// for a question already answered does nothing.
+func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
+	b, err := r.store.Lock(ctx, w.Client, w.Agency)
+	if err != nil {
+		return err
+	}
+	if !b.Locked {
+		return ErrBusy
+	}
+	defer func() { _, _ = r.store.Unlock(context.WithoutCancel(ctx), w.Client, b.Lock) }()
+	c, a := b.Client, b.Agency
+	if c == nil || a == nil {
+		return nil
+	}
+	conv := decodeConv(b.Conversation, c)
+	if conv.ID != w.Conv || conv.Seq != w.Seq || !conv.Active() {
+		return nil // stale: answered or moved on
+	}
+	if !conv.Nudged && c.Messageable() {
+		conv.Nudged = true
+		conv.AskedAt = r.now()
+		raw, _ := json.Marshal(conv)
+		if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "nudged", "conv", conv.ID}}); err != nil {
+			return err
+		}
+		ch := bot.Kind(c.Channel)
+		job := &bot.Job{
+			Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: nudgeText(conv.Lang)},
+			Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
+		}
+		if err := r.outbox.Queue(ctx, job); err != nil {
+			return err
+		}
+		return r.planTimeout(ctx, a, c, conv)
+	}
+	conv.Question = ""
+	conv.MissedInARow++
+	raw, _ := json.Marshal(conv)
+	if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "missed", "conv", conv.ID, "q", conv.Questionnaire, "in_a_row", fmt.Sprint(conv.MissedInARow)}}); err != nil {
+		return err
+	}
+	limit := a.MissedInARow
+	if limit <= 0 {
+		limit = 2
+	}
+	if conv.MissedInARow >= limit && conv.Appointment == "" {
+		_, err := r.esc.Raise(ctx, a, c, escalation.Signal{Level: escalation.Concern, Reasons: []string{fmt.Sprintf("%d missed check-ins", conv.MissedInARow)}}, "system")
+		return err
+	}
+	return nil
+}
+
+// planNext plans a schedule's next occurrence after `after`, deferred out
+// of quiet hours. Planning is idempotent: the occurrence id is the item id.
+func (r *Router) planNext(ctx context.Context, clientID, scheduleID string, after time.Time) error {
+	sc, err := r.store.ClientSchedule(ctx, clientID, scheduleID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sc.Paused {
+		return nil
+	}
+	c, err := r.store.Client(ctx, clientID)
+	if err != nil {
+		return err
+	}
+	if c.Status == store.StatusDischarged {
+		return nil
+	}
+	a, err := r.store.Agency(ctx, c.AgencyID)
+	if err != nil {
+		return err
+	}
+	return r.PlanSchedule(ctx, a, sc, after)
+}
+
+// PlanSchedule plans the first occurrence of a schedule strictly after `after`.
+func (r *Router) PlanSchedule(ctx context.Context, a *store.Agency, sc *store.Schedule, after time.Time) error {
+	rule, err := schedule.Parse(sc.RRule, sc.Start, sc.Until, sc.Timezone)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	occ, ok := rule.Next(after)
+	if !ok {
+		return nil
+	}
+	quiet := schedule.QuietHours{Start: a.QuietStart, End: a.QuietEnd}
+	due := quiet.Defer(occ.At, rule.Zone)
+	id := schedule.OccurrenceID(sc.ID, occ)
+	w := Work{Kind: WorkCheckin, Client: sc.ClientID, Agency: sc.AgencyID, Questionnaire: sc.Questionnaire, Schedule: sc.ID, Occurrence: id, Due: due}
+	return r.store.ScheduleOnce(ctx, "occ:"+id, due, w.encode())
+}
+
+// DecodeWork reads this package's queued work; ok is false for other kinds.
+func DecodeWork(p []byte) (Work, bool) {
+	var w Work
+	if json.Unmarshal(p, &w) != nil {
+		return w, false
+	}
+	switch w.Kind {
+	case WorkCheckin, WorkTimeout, WorkReminder:
+		return w, true
+	}
+	return w, false
+}
+
+// Upcoming previews a schedule's next fire times.
+func Upcoming(sc *store.Schedule, after time.Time, n int) ([]schedule.Occurrence, *time.Location, error) {
+	rule, err := schedule.Parse(sc.RRule, sc.Start, sc.Until, sc.Timezone)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rule.Upcoming(after, n), rule.Zone, nil
+}
+
+// lower trims and lower-cases (appointment replies).
+func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -1,0 +1,239 @@
+package conversations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/store"
+)
+
+// Workers run the delayed-work mechanism in one process: the mover that
+// turns due items into work, the consumers that do it, the reclaimer that
+// takes over a crashed process's work, and the sweeper that finishes
+// messages a crashed process stored but did not process. Several processes
+// may run Workers on one Redis.
+type Workers struct {
+	store  *store.Store
+	router *Router
+	esc    *escalation.Service
+	outbox *bot.Outbox
+	log    *slog.Logger
+	now    func() time.Time
+	// Concurrency is how many items are worked at once (sends wait on providers).
+	Concurrency int
+	// Tick is how often due items are moved.
+	Tick time.Duration
+	// OnTick, when set, is told each time the mover ran (metrics).
+	OnTick func(time.Time)
+	// OnItem, when set, is told how each item went (metrics).
+	OnItem func(kind string, err error)
+}
+
+// NewWorkers builds the workers of one process.
+func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Outbox, log *slog.Logger) *Workers {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: 32, Tick: 100 * time.Millisecond}
+}
+
+// Run works until ctx ends, then waits for items in hand to finish.
+func (w *Workers) Run(ctx context.Context) error {
+	worker := w.store.NewWorker("", w.log)
+	items := make(chan store.Item)
+	var wg sync.WaitGroup
+	for range w.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range items {
+				w.work(context.WithoutCancel(ctx), worker, it)
+			}
+		}()
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); w.moveLoop(ctx) }()
+	go func() { defer wg.Done(); w.maintenanceLoop(ctx, worker, items) }()
+	for ctx.Err() == nil {
+		batch, err := worker.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			w.log.Error("read work", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, it := range batch {
+			select {
+			case items <- it:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(items)
+	wg.Wait()
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// moveLoop moves due items into the work stream and beats the heartbeat.
+func (w *Workers) moveLoop(ctx context.Context) {
+	t := time.NewTicker(w.Tick)
+	defer t.Stop()
+	lastBeat := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := w.now()
+		for {
+			n, err := w.store.MoveDue(ctx, now, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("move due work", "err", err)
+				}
+				break
+			}
+			if n < 500 {
+				break
+			}
+		}
+		if now.Sub(lastBeat) >= time.Second {
+			if err := w.store.Heartbeat(ctx, now); err == nil {
+				lastBeat = now
+			}
+		}
+		if w.OnTick != nil {
+			w.OnTick(now)
+		}
+	}
+}
+
+// maintenanceLoop reclaims abandoned work and sweeps unprocessed messages.
+func (w *Workers) maintenanceLoop(ctx context.Context, worker *store.Worker, items chan<- store.Item) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.Maintain(ctx, worker, items)
+	}
+}
+
+// Maintain runs one round of reclaiming and sweeping (tests call it directly).
+func (w *Workers) Maintain(ctx context.Context, worker *store.Worker, items chan<- store.Item) {
+	reclaimed, err := worker.Reclaim(ctx)
+	if err != nil && ctx.Err() == nil {
+		w.log.Error("reclaim work", "err", err)
+	}
+	for _, it := range reclaimed {
+		w.log.Warn("took over abandoned work", "item", it.ID, "deliveries", it.Deliveries)
+		select {
+		case items <- it:
+		case <-ctx.Done():
+			return
+		}
+	}
+	stale, err := w.store.StalePending(ctx, w.now(), 10*time.Second, 100)
+	if err != nil {
+		return
+	}
+	for _, id := range stale {
+		c, err := w.store.Client(ctx, id)
+		if err != nil {
+			continue
+		}
+		if err := w.router.Drain(ctx, id, c.AgencyID); err != nil {
+			w.log.Error("sweep pending messages", "client_id", id, "err", err)
+		}
+	}
+}
+
+// maxDeliveries: work handed out this often without finishing is dropped
+// (logged loudly) rather than retried forever.
+const maxDeliveries = 10
+
+// work does one item and acknowledges it unless it must be retried.
+func (w *Workers) work(ctx context.Context, worker *store.Worker, it store.Item) {
+	kind, err := w.Do(ctx, it)
+	if w.OnItem != nil {
+		w.OnItem(kind, err)
+	}
+	if errors.Is(err, ErrBusy) {
+		// The client is locked by a message in progress: try again shortly.
+		if err := w.store.Schedule(ctx, it.ID, w.now().Add(300*time.Millisecond), it.Payload); err != nil {
+			w.log.Error("re-plan busy work", "item", it.ID, "err", err)
+			return
+		}
+		err = nil
+	}
+	if err != nil && it.Deliveries < maxDeliveries {
+		// Left unacknowledged: another worker reclaims it after the idle time.
+		w.log.Error("work failed", "item", it.ID, "kind", kind, "err", err)
+		return
+	}
+	if err != nil {
+		w.log.Error("work dropped after repeated failures", "item", it.ID, "kind", kind, "err", err)
+	}
+	if err := worker.Ack(ctx, it); err != nil {
+		w.log.Error("ack work", "item", it.ID, "err", err)
+	}
+}
+
+// Do dispatches one item to its handler by kind.
+func (w *Workers) Do(ctx context.Context, it store.Item) (string, error) {
+	var head struct {
+		Kind string `json:"k"`
+	}
+	if err := json.Unmarshal(it.Payload, &head); err != nil {
+		return "invalid", nil
+	}
+	switch head.Kind {
+	case bot.JobKind:
+		job, ok := bot.DecodeJob(it.Payload)
+		if !ok {
+			return head.Kind, nil
+		}
+		return head.Kind, w.outbox.Handle(ctx, job)
+	case escalation.StepKind:
+		var s escalation.StepWork
+		if err := json.Unmarshal(it.Payload, &s); err != nil {
+			return head.Kind, nil
+		}
+		return head.Kind, w.esc.HandleStep(ctx, s)
+	}
+	cw, ok := DecodeWork(it.Payload)
+	if !ok {
+		w.log.Error("unknown work", "item", it.ID, "kind", head.Kind)
+		return "unknown", nil
+	}
+	switch cw.Kind {
+	case WorkCheckin:
+		return cw.Kind, w.router.HandleCheckin(ctx, cw)
+	case WorkTimeout:
+		return cw.Kind, w.router.HandleTimeout(ctx, cw)
+	case WorkReminder:
+		return cw.Kind, w.router.HandleReminder(ctx, cw)
+	}
+	return cw.Kind, nil
+}

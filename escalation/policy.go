@@ -1,0 +1,55 @@
+package escalation
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carecheck/carecheck/store"
+)
+
+// DefaultPolicy is used by an agency that set none: the assigned case
+// manager, then their backup, each with 10 minutes, repeated 3 times.
+func DefaultPolicy() store.Policy {
+	return store.Policy{
+		Steps: []store.PolicyStep{
+			{Notify: NotifyAssigned, Wait: store.Duration(10 * time.Minute)},
+			{Notify: NotifyBackup, Wait: store.Duration(10 * time.Minute)},
+		},
+		Repeat: 3,
+	}
+}
+
+// Policy step targets besides a case manager id.
+const (
+	NotifyAssigned = "assigned"
+	NotifyBackup   = "backup"
+)
+
+// ValidatePolicy checks a policy an agency wants to save; caseManager
+// reports whether an id names one of the agency's active case managers.
+func ValidatePolicy(p store.Policy, caseManager func(id string) bool) error {
+	if len(p.Steps) == 0 {
+		return fmt.Errorf("steps: at least one step")
+	}
+	if len(p.Steps) > 10 {
+		return fmt.Errorf("steps: at most 10")
+	}
+	for i, st := range p.Steps {
+		switch n := strings.TrimSpace(st.Notify); {
+		case n == NotifyAssigned || n == NotifyBackup:
+		case n == "":
+			return fmt.Errorf("steps[%d].notify: required (\"assigned\", \"backup\" or a case manager id)", i)
+		case !caseManager(n):
+			return fmt.Errorf("steps[%d].notify: no such active case manager in this agency", i)
+		}
+		w := time.Duration(st.Wait)
+		if w < time.Second || w > 24*time.Hour {
+			return fmt.Errorf("steps[%d].wait: between 1s and 24h", i)
+		}
+	}
+	if p.Repeat < 0 || p.Repeat > 20 {
+		return fmt.Errorf("repeat: between 0 and 20")
+	}
+	return nil
+}

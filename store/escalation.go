@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Escalation statuses.
+const (
+	EscOpen         = "open"
+	EscAcknowledged = "acknowledged"
+	EscResolved     = "resolved"
+)
+
+// Escalation is one crisis or concern about a client and what was done about it.
+type Escalation struct {
+	ID       string   `json:"id"`
+	AgencyID string   `json:"agency_id"`
+	ClientID string   `json:"client_id"`
+	Level    string   `json:"level"` // "crisis" or "concern"
+	Status   string   `json:"status"`
+	Reasons  []string `json:"reasons"`
+	// Signals explain the detector's verdicts (for staff in the console; never in an SMS).
+	Signals []string `json:"signals,omitempty"`
+	// Policy is a snapshot taken when the escalation opened.
+	Policy     Policy       `json:"policy"`
+	Step       int          `json:"step"`
+	Round      int          `json:"round"`
+	AckCode    string       `json:"ack_code,omitempty"`
+	Alerted    []string     `json:"alerted,omitempty"` // staff ids holding an ack code
+	Opened     time.Time    `json:"opened_at"`
+	AckedAt    *time.Time   `json:"acknowledged_at,omitempty"`
+	AckedBy    string       `json:"acknowledged_by,omitempty"`
+	ResolvedAt *time.Time   `json:"resolved_at,omitempty"`
+	Audit      []AuditEntry `json:"audit"`
+}
+
+// AuditEntry is one thing that happened to an escalation: who, what, when.
+type AuditEntry struct {
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"` // "system", "client:<id>", "staff:<id>", "api"
+	Action    string    `json:"action"`
+	Detail    string    `json:"detail,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	Status    string    `json:"delivery_status,omitempty"`
+}
+
+func keyEscalation(agency, id string) string { return agencyTag(agency) + ":esc:" + id }
+func keyEscalations(agency string) string    { return agencyTag(agency) + ":escs" }
+func keyOpenEscalation(client string) string { return clientTag(client) + ":esc-open" }
+func keyAckCodes(agency, staff string) string {
+	return agencyTag(agency) + ":ack:" + staff
+}
+
+// OpenEscalation creates e unless the client already has an open one of the
+// same or higher level; it returns the escalation that is open and whether it is new.
+func (s *Store) OpenEscalation(ctx context.Context, e *Escalation) (*Escalation, bool, error) {
+	now := s.now().UTC()
+	e.ID = NewID("es", now)
+	e.Opened = now
+	e.Status = EscOpen
+	ok, err := s.rdb.SetNX(ctx, keyOpenEscalation(e.ClientID), e.ID, 0).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("open escalation: %w", err)
+	}
+	if !ok {
+		id, err := s.rdb.Get(ctx, keyOpenEscalation(e.ClientID)).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("open escalation: %w", err)
+		}
+		cur, err := s.Escalation(ctx, e.AgencyID, id)
+		if err == nil && cur.Status == EscOpen {
+			return cur, false, nil
+		}
+		// A stale pointer (closed escalation): replace it.
+		if err := s.rdb.Set(ctx, keyOpenEscalation(e.ClientID), e.ID, 0).Err(); err != nil {
+			return nil, false, err
+		}
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, false, err
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Set(ctx, keyEscalation(e.AgencyID, e.ID), body, 0)
+	pipe.ZAdd(ctx, keyEscalations(e.AgencyID), redis.Z{Member: e.ID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, false, fmt.Errorf("store escalation: %w", err)
+	}
+	return e, true, nil
+}
+
+// Escalation loads one escalation of an agency.
+func (s *Store) Escalation(ctx context.Context, agency, id string) (*Escalation, error) {
+	var e Escalation
+	if err := s.getJSON(ctx, keyEscalation(agency, id), &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ErrUnchanged is returned by an update function that decided to change nothing.
+var ErrUnchanged = errors.New("unchanged")
+
+// UpdateEscalation changes an escalation atomically (optimistic, retried):
+// an ACK and a step timer racing each other both see a consistent record.
+func (s *Store) UpdateEscalation(ctx context.Context, agency, id string, change func(*Escalation) error) (*Escalation, error) {
+	key := keyEscalation(agency, id)
+	var out *Escalation
+	for range 10 {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			raw, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			var e Escalation
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			if err := change(&e); err != nil {
+				return err
+			}
+			body, err := json.Marshal(&e)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, body, 0)
+				return nil
+			})
+			out = &e
+			return err
+		}, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		// The client's open pointer lives in the client's hash slot: cleared
+		// after the record, so a crash leaves a stale pointer that
+		// OpenEscalation recognises, never a lost escalation.
+		if out.Status != EscOpen {
+			_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{keyOpenEscalation(out.ClientID)}, out.ID).Err()
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("update escalation %s: too much contention", id)
+}
+
+// Escalations lists an agency's escalations, newest first, optionally by status.
+func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, limit int) (Page[*Escalation], error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	max := "+"
+	if cursor != "" {
+		max = "(" + cursor
+	}
+	var out []*Escalation
+	next := ""
+	for len(out) < limit {
+		ids, err := s.rdb.ZRevRangeByLex(ctx, keyEscalations(agency), &redis.ZRangeBy{Min: "-", Max: max, Count: int64(limit * 2)}).Result()
+		if err != nil {
+			return Page[*Escalation]{}, fmt.Errorf("list escalations: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = keyEscalation(agency, id)
+		}
+		items, err := getMany[Escalation](ctx, s, keys)
+		if err != nil {
+			return Page[*Escalation]{}, err
+		}
+		for _, e := range items {
+			if status == "" || e.Status == status {
+				out = append(out, e)
+				if len(out) == limit {
+					next = e.ID
+					break
+				}
+			}
+		}
+		max = "(" + ids[len(ids)-1]
+		if len(ids) < limit*2 {
+			if len(out) < limit {
+				next = ""
+			}
+			break
+		}
+	}
+	if out == nil {
+		out = []*Escalation{}
+	}
+	return Page[*Escalation]{Items: out, Next: next}, nil
+}
+
+var scriptAckCode = redis.NewScript(`
+local n = 1
+while redis.call('HEXISTS', KEYS[1], tostring(n)) == 1 do n = n + 1 end
+redis.call('HSET', KEYS[1], tostring(n), ARGV[1])
+return n`)
+
+// ClaimAckCode gives a staff member the smallest number not in use by one of
+// their open alerts, bound to the escalation (goalert's short SMS codes).
+func (s *Store) ClaimAckCode(ctx context.Context, agency, staff, escalation string) (string, error) {
+	codes, err := s.rdb.HGetAll(ctx, keyAckCodes(agency, staff)).Result()
+	if err != nil {
+		return "", err
+	}
+	for code, esc := range codes {
+		if esc == escalation {
+			return code, nil
+		}
+	}
+	n, err := scriptAckCode.Run(ctx, s.rdb, []string{keyAckCodes(agency, staff)}, escalation).Int()
+	if err != nil {
+		return "", fmt.Errorf("claim ack code: %w", err)
+	}
+	return strconv.Itoa(n), nil
+}
+
+// AckCodes returns a staff member's open codes: code → escalation id.
+func (s *Store) AckCodes(ctx context.Context, agency, staff string) (map[string]string, error) {
+	return s.rdb.HGetAll(ctx, keyAckCodes(agency, staff)).Result()
+}
+
+// ReleaseAckCodes frees the codes of an escalation that is no longer open.
+func (s *Store) ReleaseAckCodes(ctx context.Context, agency, escalation string, staff []string) error {
+	for _, st := range staff {
+		codes, err := s.rdb.HGetAll(ctx, keyAckCodes(agency, st)).Result()
+		if err != nil {
+			return err
+		}
+		for code, esc := range codes {
+			if esc == escalation {
+				if err := s.rdb.HDel(ctx, keyAckCodes(agency, st), code).Err(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

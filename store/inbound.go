@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed scripts/receive.lua
+	receiveLua    string
+	scriptReceive = redis.NewScript(receiveLua)
+	//go:embed scripts/apply.lua
+	applyLua    string
+	scriptApply = redis.NewScript(applyLua)
+)
+
+// Per-client keys.
+func keySeen(client string) string     { return clientTag(client) + ":seen" }
+func keyTimeline(client string) string { return clientTag(client) + ":timeline" }
+func keyPending(client string) string  { return clientTag(client) + ":pending" }
+func keyLock(client string) string     { return clientTag(client) + ":lock" }
+func keyConv(client string) string     { return clientTag(client) + ":conv" }
+
+// keyPendingClients lists clients with unprocessed messages, scored by the
+// time they were stored, so a sweeper finishes what a crashed process left.
+const keyPendingClients = "pending-clients"
+
+// Message is one stored inbound message.
+type Message struct {
+	ID         string // timeline id
+	At         time.Time
+	Channel    string
+	Kind       string
+	ProviderID string
+	Text       string
+}
+
+// Batch is what processing a client's messages starts from: the messages
+// waiting, the client, its agency and its conversation, read in one round
+// trip together with the client's processing lock.
+type Batch struct {
+	Locked       bool   // false: another worker holds the client; it will process these messages
+	Lock         string // the lock token to release with
+	Stored       bool   // the message was new (false: a provider re-delivery)
+	Client       *Client
+	Agency       *Agency
+	Conversation []byte // raw JSON, nil when there is none
+	Pending      []Message
+}
+
+const lockTTL = 15 * time.Second
+
+// Receive stores a client's inbound message (dropping re-deliveries) and, in
+// the same round trip, tries to take the client's processing lock and loads
+// what processing needs.
+func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Message) (*Batch, error) {
+	now := s.now()
+	token := NewID("lk", now)
+	pipe := s.rdb.Pipeline()
+	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
+		m.ProviderID, now.UnixMilli(), m.Channel, m.Kind, m.Text)
+	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
+	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token)
+	if err != nil {
+		return nil, err
+	}
+	if isNoScript(recv.Err()) {
+		// Redis restarted and lost its script cache: release, load, retry.
+		if b.Locked {
+			if _, err := s.Unlock(ctx, clientID, token); err != nil {
+				return nil, err
+			}
+		}
+		if err := scriptReceive.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, fmt.Errorf("load receive script: %w", err)
+		}
+		return s.Receive(ctx, clientID, agencyID, m)
+	}
+	if _, err := recv.Result(); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store message: %w", err)
+	}
+	b.Stored = recv.Val() != nil
+	return b, nil
+}
+
+// Lock takes a client's processing lock and loads the batch (the sweeper and
+// a worker that finished one batch and finds more use it).
+func (s *Store) Lock(ctx context.Context, clientID, agencyID string) (*Batch, error) {
+	return s.lockAndLoad(ctx, s.rdb.Pipeline(), clientID, agencyID, NewID("lk", s.now()))
+}
+
+func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID, agencyID, token string) (*Batch, error) {
+	lock := pipe.SetNX(ctx, keyLock(clientID), token, lockTTL)
+	client := pipe.Get(ctx, keyClient(clientID))
+	conv := pipe.Get(ctx, keyConv(clientID))
+	pending := pipe.LRange(ctx, keyPending(clientID), 0, 19)
+	var agency *redis.StringCmd
+	if agencyID != "" {
+		agency = pipe.Get(ctx, keyAgency(agencyID))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !isNoScript(err) {
+		return nil, fmt.Errorf("load client: %w", err)
+	}
+	b := &Batch{Locked: lock.Val(), Lock: token}
+	var c Client
+	if raw, err := client.Bytes(); err == nil {
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("decode client: %w", err)
+		}
+		b.Client = &c
+	}
+	if raw, err := conv.Bytes(); err == nil {
+		b.Conversation = raw
+	}
+	if agency != nil {
+		if raw, err := agency.Bytes(); err == nil {
+			var a Agency
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return nil, fmt.Errorf("decode agency: %w", err)
+			}
+			b.Agency = &a
+		}
+	}
+	if b.Locked && len(pending.Val()) > 0 {
+		msgs, err := s.messages(ctx, clientID, pending.Val())
+		if err != nil {
+			return nil, err
+		}
+		b.Pending = msgs
+	}
+	return b, nil
+}
+
+// messages loads timeline entries by id in one round trip.
+func (s *Store) messages(ctx context.Context, clientID string, ids []string) ([]Message, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.XMessageSliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.XRangeN(ctx, keyTimeline(clientID), id, id, 1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("load messages: %w", err)
+	}
+	out := make([]Message, 0, len(ids))
+	for i, c := range cmds {
+		if len(c.Val()) == 0 {
+			// The entry is gone (trimmed): still pop it so the queue moves on.
+			out = append(out, Message{ID: ids[i]})
+			continue
+		}
+		v := c.Val()[0].Values
+		ms, _ := strconv.ParseInt(str(v["at"]), 10, 64)
+		out = append(out, Message{ID: ids[i], At: time.UnixMilli(ms), Channel: str(v["ch"]), Kind: str(v["k"]), ProviderID: str(v["pid"]), Text: str(v["x"])})
+	}
+	return out, nil
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// Event is one timeline entry as flat field/value pairs ("t" names its type).
+type Event []string
+
+// Apply finishes one message (or, with messageID "", one piece of timed
+// work): conversation state and timeline events in one script. conv nil
+// keeps the conversation, an empty slice deletes it. It reports false when
+// the message had already been processed.
+func (s *Store) Apply(ctx context.Context, clientID, messageID string, conv []byte, events []Event) (bool, error) {
+	args := []any{messageID, convArg(conv)}
+	now := strconv.FormatInt(s.now().UnixMilli(), 10)
+	for _, e := range events {
+		fields := append([]string{"at", now}, e...)
+		raw, _ := json.Marshal(fields)
+		args = append(args, raw)
+	}
+	n, err := scriptApply.Run(ctx, s.rdb, []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("apply: %w", err)
+	}
+	return n == 1, nil
+}
+
+func convArg(conv []byte) string {
+	switch {
+	case conv == nil:
+		return ""
+	case len(conv) == 0:
+		return "-"
+	}
+	return string(conv)
+}
+
+// Unlock releases a client's processing lock and, when nothing is pending,
+// takes the client off the sweeper's list. It reports whether messages
+// arrived meanwhile (the caller processes them).
+func (s *Store) Unlock(ctx context.Context, clientID, token string) (more bool, err error) {
+	n, err := scriptUnlock.Run(ctx, s.rdb, []string{keyLock(clientID), keyPending(clientID)}, token).Int()
+	if err != nil {
+		return false, fmt.Errorf("unlock: %w", err)
+	}
+	if n == 0 {
+		_ = s.rdb.ZRem(ctx, keyPendingClients, clientID).Err()
+	}
+	return n > 0, nil
+}
+
+var scriptUnlock = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return redis.call('LLEN', KEYS[2])`)
+
+// StalePending lists clients whose messages have waited longer than age
+// (their worker crashed); the sweeper processes them.
+func (s *Store) StalePending(ctx context.Context, now time.Time, age time.Duration, max int64) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, keyPendingClients, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-age).UnixMilli(), 10), Count: max}).Result()
+}
+
+func isNoScript(err error) bool {
+	return err != nil && len(err.Error()) >= 8 && err.Error()[:8] == "NOSCRIPT"
+}
+
+// LoadScripts loads every script so pipelines can use EVALSHA.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load scripts: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outbound bookkeeping:
+//
+//	sent:<message id>      provider id of a message already handed to the provider (the sent marker)
+//	pid:<provider id>      "<message id> <status>" for delivery reports
+const sentTTL = 14 * 24 * time.Hour
+
+func keySent(id string) string { return "sent:" + id }
+func keyJob(id string) string  { return "job:" + id }
+
+const jobTTL = 24 * time.Hour
+
+// SentJob returns the job a sent message was made from ("" if expired).
+func (s *Store) SentJob(ctx context.Context, messageID string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, keyJob(messageID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Unsend drops a message's sent marker so that it can be sent again (the
+// provider reported it failed).
+func (s *Store) Unsend(ctx context.Context, messageID string) error {
+	return s.rdb.Del(ctx, keySent(messageID)).Err()
+}
+func keyPID(pid string) string { return "pid:" + pid }
+
+// SentMarker returns the provider id a message was sent with, or "".
+func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error) {
+	v, err := s.rdb.Get(ctx, keySent(messageID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
+
+// MarkSent records that a message was handed to the provider with this id,
+// and keeps the job for a day so a "failed" delivery report can retry it.
+func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte) error {
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, keySent(messageID), providerID, sentTTL)
+	pipe.Set(ctx, keyPID(providerID), messageID+" queued", sentTTL)
+	pipe.Set(ctx, keyJob(messageID), job, jobTTL)
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("mark sent: %w", err)
+	}
+	return nil
+}
+
+// statusRank orders delivery statuses; a status never moves backwards.
+var scriptStatus = redis.NewScript(`
+local rank = {accepted=0, queued=1, sending=2, sent=3, failed=4, undelivered=4, delivered=4, read=5}
+local cur = redis.call('GET', KEYS[1])
+if not cur then return false end
+local sp = string.find(cur, ' ')
+local id, old = string.sub(cur, 1, sp - 1), string.sub(cur, sp + 1)
+if (rank[ARGV[1]] or -1) <= (rank[old] or -1) then return {id, old, 0} end
+redis.call('SET', KEYS[1], id .. ' ' .. ARGV[1], 'KEEPTTL')
+return {id, ARGV[1], 1}`)
+
+// UpdateStatus applies a delivery report. It returns the message id and
+// whether the status moved forward (re-deliveries and late reports do not).
+func (s *Store) UpdateStatus(ctx context.Context, providerID, status string) (messageID string, moved bool, err error) {
+	res, err := scriptStatus.Run(ctx, s.rdb, []string{keyPID(providerID)}, status).Slice()
+	if errors.Is(err, redis.Nil) {
+		return "", false, ErrNotFound
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("update status: %w", err)
+	}
+	id, _ := res[0].(string)
+	n, _ := res[2].(int64)
+	return id, n == 1, nil
+}
+
+// Status returns the last delivery status of a provider message.
+func (s *Store) Status(ctx context.Context, providerID string) (string, error) {
+	v, err := s.rdb.Get(ctx, keyPID(providerID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	_, st, _ := cutSpace(v)
+	return st, nil
+}
+
+// Once reports true the first time it is called for key within ttl (safety
+// reply spacing, the unknown sender's daily reply).
+func (s *Store) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, "once:"+key, 1, ttl).Result()
+}

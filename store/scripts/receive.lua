@@ -1,0 +1,14 @@
+-- Store one inbound message of a client, unless its provider id was seen:
+-- claim the id, append the message to the timeline, queue it for processing.
+-- One script, so a crash cannot store a message without claiming its id.
+-- KEYS[1] seen zset, KEYS[2] timeline stream, KEYS[3] pending list
+-- ARGV[1] provider id, ARGV[2] now (unix ms), ARGV[3] channel, ARGV[4] kind, ARGV[5] text
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return false
+end
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 604800000)
+local id = redis.call('XADD', KEYS[2], '*', 't', 'in', 'at', ARGV[2], 'ch', ARGV[3], 'k', ARGV[4], 'pid', ARGV[1], 'x', ARGV[5])
+redis.call('RPUSH', KEYS[3], id)
+return id

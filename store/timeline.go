@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Entry is one timeline entry of a client: an inbound message, an answer, a
+// score, a missed or skipped check-in, a safety reply, an escalation.
+type Entry struct {
+	ID     string            `json:"id"`
+	At     time.Time         `json:"at"`
+	Type   string            `json:"type"`
+	Fields map[string]string `json:"fields"`
+}
+
+// Timeline reads a client's entries in time order within [since, until),
+// after the cursor (an entry id).
+func (s *Store) Timeline(ctx context.Context, clientID string, since, until time.Time, cursor string, limit int) (Page[Entry], error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	start := "-"
+	if cursor != "" {
+		start = "(" + cursor
+	}
+	var out []Entry
+	next := ""
+	for len(out) < limit {
+		msgs, err := s.rdb.XRangeN(ctx, keyTimeline(clientID), start, "+", int64(limit)).Result()
+		if err != nil {
+			return Page[Entry]{}, fmt.Errorf("read timeline: %w", err)
+		}
+		for _, m := range msgs {
+			e := toEntry(m)
+			if (!since.IsZero() && e.At.Before(since)) || (!until.IsZero() && !e.At.Before(until)) {
+				continue
+			}
+			out = append(out, e)
+			if len(out) == limit {
+				next = e.ID
+				break
+			}
+		}
+		if len(msgs) < limit {
+			break
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+	if out == nil {
+		out = []Entry{}
+	}
+	return Page[Entry]{Items: out, Next: next}, nil
+}
+
+func toEntry(m redis.XMessage) Entry {
+	e := Entry{ID: m.ID, Fields: map[string]string{}}
+	for k, v := range m.Values {
+		sv, _ := v.(string)
+		switch k {
+		case "t":
+			e.Type = sv
+		case "at":
+			ms, _ := strconv.ParseInt(sv, 10, 64)
+			e.At = time.UnixMilli(ms).UTC()
+		default:
+			e.Fields[k] = sv
+		}
+	}
+	return e
+}
