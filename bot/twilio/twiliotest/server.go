@@ -1,0 +1,398 @@
+// Package twiliotest is a fake Twilio for tests and the demo, in the manner of
+// net/http/httptest: a real HTTP server on loopback that speaks enough of the
+// REST API for twilio-go's CreateMessage, records what was sent, fails on
+// demand, and sends correctly signed webhooks as Twilio would.
+package twiliotest
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Message is one message the fake accepted.
+type Message struct {
+	SID            string    // "SM" + 32 hex digits
+	To             string    // the recipient, E.164
+	From           string    // the sending number
+	Body           string    // the text
+	StatusCallback string    // where status callbacks go, "" for none
+	At             time.Time // when the fake accepted it (Server.Now)
+}
+
+// Server is a fake Twilio REST API. Create it with NewServer, stop it with
+// Close. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the fake, http://127.0.0.1:port: TWILIO_API_URL.
+	URL string
+
+	// AutoStatus, when true, makes the fake POST signed status callbacks
+	// (Statuses, in order) to each accepted message's StatusCallback.
+	// Set it before the first send.
+	AutoStatus bool
+	// Statuses are the callbacks AutoStatus sends, in order; nil means
+	// queued, sent, delivered. Real Twilio repeats and reorders them: try
+	// {"sent", "delivered", "sent"}. "undelivered" and "failed" carry
+	// ErrorCode 30003.
+	Statuses []string
+	// CallbackTarget, if set, maps a StatusCallback URL (which signatures are
+	// computed over) to the URL actually called, for a PublicURL that is not
+	// reachable from the test. Set it before the first send.
+	CallbackTarget func(statusCallback string) string
+	// Now is the fake's clock (nil: time.Now). Set it before the first send.
+	Now func() time.Time
+
+	accountSID, authToken string
+	srv                   *http.Server
+	client                *http.Client
+	ctx                   context.Context // cancelled by Close
+	cancel                context.CancelFunc
+	wg                    sync.WaitGroup // status callback goroutines
+
+	mu       sync.Mutex
+	closed   bool
+	msgs     []Message
+	changed  chan struct{} // closed and replaced when msgs grows
+	fails    []failure     // scripted answers, FailNext
+	failRate float64
+	failRNG  *rand.Rand
+	sidRNG   *rand.Rand
+	sendErrs []error // status callback delivery errors
+}
+
+type failure struct{ status, code int }
+
+// NewServer starts a fake Twilio for one account on 127.0.0.1:0. Requests
+// must carry Basic auth accountSID:authToken (401 otherwise); webhooks it
+// sends are signed with authToken.
+func NewServer(accountSID, authToken string) *Server {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("twiliotest: listen: %v", err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		URL:        "http://" + ln.Addr().String(),
+		accountSID: accountSID,
+		authToken:  authToken,
+		client:     &http.Client{Timeout: 10 * time.Second},
+		ctx:        ctx,
+		cancel:     cancel,
+		changed:    make(chan struct{}),
+		failRNG:    rand.New(rand.NewPCG(1, 2)),
+		sidRNG:     rand.New(rand.NewPCG(3, 4)),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+	})
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln)
+	return s
+}
+
+// Close stops the server at once (open connections are cut, so a client
+// sees a network error), lets status callbacks already started finish (up to
+// 5 s, then cuts them) and waits for them.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.mu.Lock()
+	s.closed = true // handlers still running start no more callbacks
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	s.cancel()
+	<-done
+}
+
+// Messages returns the accepted messages, in order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// WaitFor returns the first accepted message, past or future, for which pred
+// is true, or ctx's error. pred runs without the fake's lock held.
+func (s *Server) WaitFor(ctx context.Context, pred func(Message) bool) (Message, error) {
+	seen := 0
+	for {
+		s.mu.Lock()
+		fresh := s.msgs[seen:len(s.msgs):len(s.msgs)]
+		changed := s.changed
+		s.mu.Unlock()
+		for _, m := range fresh {
+			if pred(m) {
+				return m, nil
+			}
+		}
+		seen += len(fresh)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return Message{}, fmt.Errorf("twiliotest: wait for message: %w", ctx.Err())
+		}
+	}
+}
+
+// FailNext makes the next n sends fail with HTTP status and Twilio error code
+// (0: none), answered as Twilio does: {"code":21610,"message":...,"status":400}.
+func (s *Server) FailNext(n int, status int, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.fails = append(s.fails, failure{status, code})
+	}
+}
+
+// SetFailureRate makes each send (after those scripted by FailNext) fail with
+// 500 / 20500 with probability p, drawn from a fixed-seed generator so a test
+// run is repeatable.
+func (s *Server) SetFailureRate(p float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failRate = p
+}
+
+// CallbackErrors returns the errors met while delivering status callbacks
+// (AutoStatus), for tests that want none.
+func (s *Server) CallbackErrors() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.sendErrs...)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.accountSID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(s.authToken)) != 1 {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	if r.PathValue("sid") != s.accountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 21100, "Invalid request: malformed form")
+		return
+	}
+	to, from, body, cb := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("StatusCallback")
+
+	s.mu.Lock()
+	var fail *failure
+	switch {
+	case len(s.fails) > 0:
+		fail = &s.fails[0]
+		s.fails = s.fails[1:]
+	case s.failRate > 0 && s.failRNG.Float64() < s.failRate:
+		fail = &failure{http.StatusInternalServerError, 20500}
+	}
+	s.mu.Unlock()
+	if fail != nil {
+		writeError(w, fail.status, fail.code, errorText(fail.code))
+		return
+	}
+
+	switch {
+	case to == "":
+		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
+		return
+	case from == "":
+		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
+		return
+	case body == "":
+		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	case utf8.RuneCountInString(body) > 1600:
+		writeError(w, http.StatusBadRequest, 21617, "The concatenated message body exceeds the 1600 character limit.")
+		return
+	case !e164.MatchString(to):
+		writeError(w, http.StatusBadRequest, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
+		return
+	}
+	if cb != "" {
+		if u, err := url.Parse(cb); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			writeError(w, http.StatusBadRequest, 21609, "The StatusCallback URL "+cb+" is not a valid URL.")
+			return
+		}
+	}
+
+	at := s.now().UTC()
+	s.mu.Lock()
+	m := Message{SID: s.newSID("SM"), To: to, From: from, Body: body, StatusCallback: cb, At: at}
+	s.msgs = append(s.msgs, m)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+
+	date := at.Format(time.RFC1123Z)
+	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(map[string]any{
+		"account_sid":           s.accountSID,
+		"api_version":           "2010-04-01",
+		"body":                  body,
+		"date_created":          date,
+		"date_sent":             nil,
+		"date_updated":          date,
+		"direction":             "outbound-api",
+		"error_code":            nil,
+		"error_message":         nil,
+		"from":                  from,
+		"messaging_service_sid": nil,
+		"num_media":             "0",
+		"num_segments":          fmt.Sprint(Segments(body)),
+		"price":                 nil,
+		"price_unit":            "USD",
+		"sid":                   m.SID,
+		"status":                "queued",
+		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
+		"to":                    to,
+		"uri":                   uri + ".json",
+	})
+
+	if s.AutoStatus && cb != "" {
+		s.mu.Lock()
+		if !s.closed {
+			s.wg.Add(1)
+			go s.sendStatuses(m)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// newSID returns prefix + 32 hex digits from the fake's fixed-seed generator.
+// Call with s.mu held.
+func (s *Server) newSID(prefix string) string {
+	return fmt.Sprintf("%s%016x%016x", prefix, s.sidRNG.Uint64(), s.sidRNG.Uint64())
+}
+
+// sendStatuses posts the status callbacks of m, in order.
+func (s *Server) sendStatuses(m Message) {
+	defer s.wg.Done()
+	target := m.StatusCallback
+	if s.CallbackTarget != nil {
+		target = s.CallbackTarget(target)
+	}
+	statuses := s.Statuses
+	if statuses == nil {
+		statuses = []string{"queued", "sent", "delivered"}
+	}
+	for _, st := range statuses {
+		code := ""
+		if st == "undelivered" || st == "failed" {
+			code = "30003" // unreachable destination handset
+		}
+		resp, err := s.Deliver(s.ctx, target, m.StatusCallback, StatusForm(s.accountSID, m, st, code))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status callback %s for %s: HTTP %d", st, m.SID, resp.StatusCode)
+			}
+		}
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.mu.Lock()
+			s.sendErrs = append(s.sendErrs, err)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Deliver POSTs form to webhookURL as Twilio would: form-encoded, with the
+// X-Twilio-Signature computed over publicURL (the URL configured at Twilio,
+// query included) and form.
+func (s *Server) Deliver(ctx context.Context, webhookURL, publicURL string, form url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhookURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("twiliotest: deliver: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	req.Header.Set("X-Home-Region", "us1")
+	req.Header.Set("I-Twilio-Idempotency-Token", newToken())
+	req.Header.Set("X-Twilio-Signature", Sign(s.authToken, publicURL, form))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("twiliotest: deliver: %w", err)
+	}
+	return resp, nil
+}
+
+// DeliverSMS POSTs an inbound SMS webhook (see SMSForm) to webhookURL, signed
+// over publicURL as a real Twilio would sign it. The form's AccountSid is set
+// to the fake's account.
+func (s *Server) DeliverSMS(ctx context.Context, webhookURL, publicURL string, form url.Values) (*http.Response, error) {
+	f := make(url.Values, len(form))
+	for k, v := range form {
+		f[k] = append([]string(nil), v...)
+	}
+	if f.Has("AccountSid") {
+		f.Set("AccountSid", s.accountSID)
+	}
+	return s.Deliver(ctx, webhookURL, publicURL, f)
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	body := map[string]any{"message": msg, "status": status}
+	if code != 0 {
+		body["code"] = code
+		body["more_info"] = fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code)
+	}
+	json.NewEncoder(w).Encode(body)
+}
+
+func errorText(code int) string {
+	switch code {
+	case 20003:
+		return "Authenticate"
+	case 20429:
+		return "Too Many Requests"
+	case 20500:
+		return "Internal Server Error"
+	case 21211:
+		return "Invalid 'To' Phone Number"
+	case 21408:
+		return "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"
+	case 21610:
+		return "Attempt to send to unsubscribed recipient"
+	case 21614:
+		return "'To' number is not a valid mobile number"
+	case 30007:
+		return "Message filtered"
+	}
+	return "Error"
+}
