@@ -148,11 +148,24 @@ func (o *Outbox) Handle(ctx context.Context, j *Job) error {
 	if !ok {
 		return o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
 	}
-	if !j.Msg.Urgent {
-		if wait, err := o.pace(ctx, j.Msg); err != nil {
+	for !j.Msg.Urgent {
+		wait, err := o.pace(ctx, j.Msg)
+		if err != nil {
 			return err
-		} else if wait > 0 {
+		}
+		if wait <= 0 {
+			break
+		}
+		if wait > 2*time.Second {
 			return o.QueueAt(ctx, j, now.Add(wait))
+		}
+		// Pacing is about the provider's real clock: a short wait is waited here.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 	pid, err := sender.Send(ctx, j.Msg)

@@ -95,6 +95,9 @@ func Answer(cat *q.Catalogue, conv *Conversation, text string, sms bool, opts q.
 		conv.Question = ""
 		return Outcome{}
 	}
+	if conv.Answers == nil {
+		conv.Answers = map[string]q.Answer{}
+	}
 	ans, err := q.ParseAnswer(cur, conv.Lang, text)
 	switch {
 	case errors.Is(err, q.ErrLater):

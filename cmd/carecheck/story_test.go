@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
+)
+
+var ackCode = regexp.MustCompile(`ACK (\d+)`)
+
+// A client in crisis writes at night; the safety reply and the alert go out
+// at once; nobody answers, so the backup is alerted; the backup acknowledges
+// by SMS.
+func TestStoryCrisisClimbsToBackupUntilAcknowledged(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("PUT", "/v1/agency/escalation-policy", z.key, map[string]any{
+		"steps": []map[string]any{{"notify": "assigned", "wait": "10m"}, {"notify": "backup", "wait": "10m"}}, "repeat": 1,
+	}))(200)
+
+	code, sid := s.sms(clientPhone, "I took all my pills tonight")
+	if code != 200 {
+		t.Fatalf("crisis webhook = %d; want 200", code)
+	}
+	safety := s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "988") })
+	if !strings.Contains(safety.Body, "911") {
+		t.Errorf("safety reply lacks 911: %q", safety.Body)
+	}
+	alert := s.expectSMS(cmPhone, func(b string) bool { return ackCode.MatchString(b) })
+	if strings.Contains(strings.ToLower(alert.Body), "pills") || strings.Contains(alert.Body, clientName) {
+		t.Errorf("alert quotes the client or names them in full: %q", alert.Body)
+	}
+	if !strings.Contains(alert.Body, z.client) {
+		t.Errorf("alert does not say who (client id): %q", alert.Body)
+	}
+
+	// Twilio delivers the same webhook again: nothing new happens.
+	before := len(s.twilio.Messages())
+	if code := s.smsWithSID(sid, clientPhone, "I took all my pills tonight"); code != 200 {
+		t.Errorf("re-delivery = %d; want 200", code)
+	}
+	s.settle()
+	if after := len(s.twilio.Messages()); after != before {
+		t.Errorf("re-delivery sent %d more messages: %v", after-before, s.twilio.Messages()[before:])
+	}
+	_, list := s.api("GET", "/v1/escalations?status=open", z.key, nil)
+	escs := list["escalations"].([]any)
+	if len(escs) != 1 {
+		t.Fatalf("open escalations = %d; want 1", len(escs))
+	}
+	escID := escs[0].(map[string]any)["id"].(string)
+
+	// Ten minutes pass without an ACK: the backup's phone rings.
+	s.clock.Jump(10*time.Minute + time.Second)
+	backupAlert := s.expectSMS(backupPhone, func(b string) bool { return ackCode.MatchString(b) })
+	code2 := ackCode.FindStringSubmatch(backupAlert.Body)[1]
+
+	// The backup acknowledges with one reply.
+	if code, _ := s.sms(backupPhone, "ack "+code2); code != 200 {
+		t.Fatalf("ACK webhook = %d", code)
+	}
+	s.expectSMS(backupPhone, func(b string) bool { return strings.Contains(b, "acknowledged") })
+	_, e := s.api("GET", "/v1/escalations/"+escID, z.key, nil)
+	if e["status"] != "acknowledged" || e["acknowledged_by"] != "staff:"+z.backup {
+		t.Errorf("escalation = %v by %v; want acknowledged by the backup", e["status"], e["acknowledged_by"])
+	}
+	// The audit trail says who was told what, and who took it.
+	var actions []string
+	for _, a := range e["audit"].([]any) {
+		actions = append(actions, a.(map[string]any)["action"].(string))
+	}
+	want := []string{"opened", "alert sent", "alert sent", "acknowledged"}
+	if fmt.Sprint(actions) != fmt.Sprint(want) {
+		t.Errorf("audit = %v; want %v", actions, want)
+	}
+
+	// No more climbing after the ACK.
+	s.clock.Jump(30 * time.Minute)
+	s.settle()
+	if n := len(s.bodiesTo(cmPhone)); n != 1 {
+		t.Errorf("assigned case manager got %d messages; want only the first alert", n)
+	}
+	s.checkLogsArePrivate()
+}
+
+// A check-in started by the API reaches the client; "7" is stored, the next
+// question follows, and the timeline shows it.
+func TestStoryCheckinBySMS(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "0") && strings.Contains(b, "10") })
+	if code, _ := s.sms(clientPhone, "7"); code != 200 {
+		t.Fatal("answer webhook failed")
+	}
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(strings.ToLower(b), "case manager") })
+	_, tl := s.api("GET", "/v1/clients/"+z.client+"/responses", z.key, nil)
+	found := false
+	for _, e := range tl["responses"].([]any) {
+		m := e.(map[string]any)
+		if m["type"] == "answer" && m["fields"].(map[string]any)["value"] == "7" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("timeline lacks the answer 7: %v", tl)
+	}
+	s.checkLogsArePrivate()
+}
+
+// HELP is answered; after STOP no check-in goes out; after START they do.
+func TestStoryKeywords(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.sms(clientPhone, "help")
+	help := s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "STOP") })
+	for _, w := range []string{"988", "Msg & data rates may apply", "Northside CMH"} {
+		if !strings.Contains(help.Body, w) {
+			t.Errorf("HELP answer lacks %q: %q", w, help.Body)
+		}
+	}
+	s.sms(clientPhone, "STOP")
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "no more messages") })
+	s.expectSMS(cmPhone, func(b string) bool { return strings.Contains(b, "STOP") })
+	before := len(s.bodiesTo(clientPhone))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.settle()
+	if n := len(s.bodiesTo(clientPhone)); n != before {
+		t.Errorf("an opted-out client got a check-in: %v", s.bodiesTo(clientPhone)[before:])
+	}
+	// A crisis message from an opted-out client still escalates.
+	s.sms(clientPhone, "i want to kill myself")
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "988") && strings.Contains(b, "911") })
+	s.expectSMS(cmPhone, func(b string) bool { return ackCode.MatchString(b) })
+
+	s.sms(clientPhone, "START")
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(b, "again") })
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	s.expectSMS(clientPhone, func(b string) bool { return strings.Contains(strings.ToLower(b), "medication") })
+}
+
+// A Telegram client links with /start <code> and then gets a check-in there,
+// with buttons, and answers with a button.
+func TestStoryTelegramLinkAndCheckin(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	cl := s.mustFn(s.api("POST", "/v1/clients", z.key, map[string]any{
+		"name": "Tomas Ferreira", "channel": "telegram", "timezone": "Europe/Madrid", "case_manager_id": z.cm, "language": "es",
+		"consent": map[string]any{"at": "2026-11-01T15:00:00Z", "method": "verbal"},
+	}))(201)["id"].(string)
+	link := s.mustFn(s.api("POST", "/v1/clients/"+cl+"/telegram-link", z.key, nil))(201)
+	code := link["code"].(string)
+	if !strings.Contains(link["url"].(string), "t.me/CareCheckTestBot?start="+code) {
+		t.Errorf("link url = %v", link["url"])
+	}
+	const chat = 777001
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	deliver := func(update []byte) {
+		t.Helper()
+		resp, err := s.tg.Deliver(ctx, s.url+"/webhooks/telegram", tgSecret, update)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("deliver update: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	// An unlinked chat is told to ask for a link, and nothing else.
+	deliver(telegramtest.TextUpdate(1, 999, "X", "hola"))
+	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == 999 && strings.Contains(m.Text, "link") }); err != nil {
+		t.Fatal("unlinked chat got no polite answer")
+	}
+	deliver(telegramtest.TextUpdate(2, chat, "Tomas", "/start "+code))
+	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && strings.Contains(m.Text, "Listo") }); err != nil {
+		t.Fatal("no link confirmation")
+	}
+	// The code is single use.
+	deliver(telegramtest.TextUpdate(3, 888, "Other", "/start "+code))
+	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == 888 && strings.Contains(m.Text, "not valid") }); err != nil {
+		t.Fatal("a used code was not refused")
+	}
+	s.mustFn(s.api("POST", "/v1/clients/"+cl+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	q, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && len(m.Buttons) > 0 })
+	if err != nil {
+		t.Fatal("check-in question did not reach the Telegram chat")
+	}
+	deliver(telegramtest.CallbackUpdate(4, chat, q.Buttons[0].Data))
+	s.clock.Jump(2 * time.Second) // Telegram allows one message a second per chat
+	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && strings.Contains(m.Text, "Gracias") }); err != nil {
+		t.Fatal("button answer was not taken")
+	}
+}
+
+// checkLogsArePrivate fails on any phone number, name or message text in the logs.
+func (s *stack) checkLogsArePrivate() {
+	s.t.Helper()
+	logs := s.logs.String()
+	for _, secret := range []string{clientPhone, cmPhone, backupPhone, clientName, cmName, backupName, "pills", "3125550133", "Rosalind", "Okonkwo"} {
+		if strings.Contains(logs, secret) {
+			s.t.Errorf("logs contain %q", secret)
+		}
+	}
+}
