@@ -197,3 +197,37 @@ func handlePutSafetyMessage(d Deps) http.Handler {
 		encode(w, http.StatusOK, req)
 	})
 }
+
+// handlePutPhrases sets the agency's own crisis and concern phrases (local
+// slang, a client's known warning words); they add to the built-in lexicon.
+func handlePutPhrases(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Phrases []store.Phrase `json:"phrases"`
+		}
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if len(req.Phrases) > 200 {
+			respondErr(w, r, d.Log, invalid("phrases: at most 200"))
+			return
+		}
+		if _, err := escalation.Phrases(req.Phrases); err != nil {
+			respondErr(w, r, d.Log, invalid("%v", err))
+			return
+		}
+		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ag.Phrases = req.Phrases
+		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("agency phrases changed", "agency_id", ag.ID, "count", len(req.Phrases))
+		encode(w, http.StatusOK, map[string]any{"phrases": req.Phrases})
+	})
+}

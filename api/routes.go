@@ -69,6 +69,7 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/escalations/{id}/resolve", handleResolveEscalation(d))
 		r.Method(http.MethodPut, "/agency/escalation-policy", handlePutPolicy(d))
 		r.Method(http.MethodPut, "/agency/safety-message", handlePutSafetyMessage(d))
+		r.Method(http.MethodPut, "/agency/phrases", handlePutPhrases(d))
 	})
 	return r
 }

@@ -17,7 +17,7 @@ import (
 
 // Screener checks a text for crisis signals (escalation/detect behind an adapter).
 type Screener interface {
-	Screen(text, lang string) escalation.Signal
+	Screen(a *store.Agency, text, lang string) escalation.Signal
 }
 
 // Router is the core's bot.Receiver: it stores every inbound event, screens
@@ -141,7 +141,7 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		return r.unreachable(ctx, b, m)
 	case bot.KindText:
 		// Every text is screened first, whatever the conversation is doing.
-		sig := r.screen.Screen(m.Text, c.Language)
+		sig := r.screen.Screen(a, m.Text, c.Language)
 		if sig.Level != "" && sig.Level != "none" {
 			t.events = append(t.events, store.Event{"t", "screen", "msg", m.ID, "level", sig.Level, "reasons", strings.Join(sig.Reasons, "; ")})
 			if sig.Level == escalation.Crisis {
@@ -169,8 +169,16 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		if err != nil {
 			return err
 		}
-		text := m.Text
-		out := Answer(cat, t.conv, text, ch == bot.SMS, q.ScoreOptions{MoodThreshold: a.MoodThreshold, MoodHistory: nil}, now)
+		opts := q.ScoreOptions{MoodThreshold: a.MoodThreshold}
+		if qn, ok := cat.Get(t.conv.Questionnaire); ok && qn.Instrument == q.InstrumentMood {
+			// The drop rule compares with the client's own 7-day median.
+			hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, now.Add(-7*24*time.Hour))
+			if err != nil {
+				return err
+			}
+			opts.MoodHistory = hist
+		}
+		out := Answer(cat, t.conv, m.Text, ch == bot.SMS, opts, now)
 		t.events = append(t.events, out.Events...)
 		for _, rep := range out.Replies {
 			t.reply(r, c, ch, fmt.Sprintf("%s:%d", t.conv.ID, t.conv.Seq), rep.Text, rep.Buttons)

@@ -73,3 +73,27 @@ func toEntry(m redis.XMessage) Entry {
 	}
 	return e
 }
+
+// RecentScores returns the totals of one instrument's scores in a client's
+// timeline since a time, newest first (the mood rule compares with the
+// client's own 7-day median). It reads backwards from the newest entry.
+func (s *Store) RecentScores(ctx context.Context, clientID, instrument string, since time.Time) ([]int, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, keyTimeline(clientID), "+", "-", 500).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read scores: %w", err)
+	}
+	var out []int
+	for _, m := range msgs {
+		at, _ := strconv.ParseInt(str(m.Values["at"]), 10, 64)
+		if at < since.UnixMilli() {
+			break
+		}
+		if m.Values["t"] != "score" || m.Values["instrument"] != instrument {
+			continue
+		}
+		if n, err := strconv.Atoi(str(m.Values["total"])); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

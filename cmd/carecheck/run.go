@@ -102,7 +102,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	}
 	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: int(cfg.TwilioRate), TelegramPerSecond: 30, TelegramChatPerSecond: 1}, nil, log)
 	s.esc = escalation.NewService(st, s.outbox, log)
-	s.router = conversations.NewRouter(st, escalation.Screener{D: det}, s.esc, s.outbox, log)
+	s.router = conversations.NewRouter(st, escalation.NewScreener(det), s.esc, s.outbox, log)
 	s.router.SMSFrom = cfg.TwilioFrom
 	s.outbox.SetStopRecorder(s.router)
 
