@@ -67,7 +67,14 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
 		m.ProviderID, now.UnixMilli(), m.Channel, m.Kind, m.Text)
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
-	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token)
+	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token, func(ids []string) []Message {
+		// The usual case: the only pending message is the one just stored,
+		// and it is in hand: no second round trip to read it back.
+		if id, ok := recv.Val().(string); ok && len(ids) == 1 && ids[0] == id {
+			return []Message{{ID: id, At: now, Channel: m.Channel, Kind: m.Kind, ProviderID: m.ProviderID, Text: m.Text}}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +100,10 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 // Lock takes a client's processing lock and loads the batch (the sweeper and
 // a worker that finished one batch and finds more use it).
 func (s *Store) Lock(ctx context.Context, clientID, agencyID string) (*Batch, error) {
-	return s.lockAndLoad(ctx, s.rdb.Pipeline(), clientID, agencyID, NewID("lk", s.now()))
+	return s.lockAndLoad(ctx, s.rdb.Pipeline(), clientID, agencyID, NewID("lk", s.now()), nil)
 }
 
-func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID, agencyID, token string) (*Batch, error) {
+func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID, agencyID, token string, inHand func([]string) []Message) (*Batch, error) {
 	lock := pipe.SetNX(ctx, keyLock(clientID), token, lockTTL)
 	client := pipe.Get(ctx, keyClient(clientID))
 	conv := pipe.Get(ctx, keyConv(clientID))
@@ -128,7 +135,10 @@ func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID,
 			b.Agency = &a
 		}
 	}
-	if b.Locked && len(pending.Val()) > 0 {
+	if b.Locked && inHand != nil {
+		b.Pending = inHand(pending.Val())
+	}
+	if b.Locked && b.Pending == nil && len(pending.Val()) > 0 {
 		msgs, err := s.messages(ctx, clientID, pending.Val())
 		if err != nil {
 			return nil, err
@@ -200,14 +210,24 @@ func convArg(conv []byte) string {
 // takes the client off the sweeper's list. It reports whether messages
 // arrived meanwhile (the caller processes them).
 func (s *Store) Unlock(ctx context.Context, clientID, token string) (more bool, err error) {
-	n, err := scriptUnlock.Run(ctx, s.rdb, []string{keyLock(clientID), keyPending(clientID)}, token).Int()
+	// One round trip: release, count what is left, and take the client off
+	// the sweeper's list (put back below in the rare case more arrived).
+	pipe := s.rdb.Pipeline()
+	left := scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, token)
+	pipe.ZRem(ctx, keyPendingClients, clientID)
+	_, _ = pipe.Exec(ctx)
+	if isNoScript(left.Err()) {
+		left = scriptUnlock.Run(ctx, s.rdb, []string{keyLock(clientID), keyPending(clientID)}, token)
+	}
+	n, err := left.Int()
 	if err != nil {
 		return false, fmt.Errorf("unlock: %w", err)
 	}
-	if n == 0 {
-		_ = s.rdb.ZRem(ctx, keyPendingClients, clientID).Err()
+	if n > 0 {
+		err := s.rdb.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(s.now().UnixMilli()), Member: clientID}).Err()
+		return true, err
 	}
-	return n > 0, nil
+	return false, nil
 }
 
 var scriptUnlock = redis.NewScript(`
