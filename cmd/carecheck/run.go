@@ -187,14 +187,67 @@ func (s *service) start(ctx context.Context) *sync.WaitGroup {
 	go func() { defer wg.Done(); _ = s.workers.Run(ctx) }()
 	if s.telegram != nil {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.telegram.Run(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("telegram receiver stopped", "err", err)
-			}
-		}()
+		go func() { defer wg.Done(); s.runTelegram(ctx) }()
 	}
 	return &wg
+}
+
+// runTelegram runs the Telegram receiver. Several serve processes may share
+// one bot token, but Telegram allows one receiver per token: a Redis lease
+// picks the process that runs it; another takes over within the lease time
+// if that process dies.
+func (s *service) runTelegram(ctx context.Context) {
+	const ttl = 15 * time.Second
+	holder := store.NewID("tg", time.Now())
+	defer func() { _ = s.store.ReleaseLease(context.WithoutCancel(ctx), "telegram-receiver", holder) }()
+	for ctx.Err() == nil {
+		ok, err := s.store.HoldLease(ctx, "telegram-receiver", holder, ttl)
+		if err != nil || !ok {
+			sleepCtx(ctx, ttl/3)
+			continue
+		}
+		s.runTelegramHeld(ctx, holder, ttl)
+	}
+}
+
+// runTelegramHeld runs the receiver while this process holds the lease.
+func (s *service) runTelegramHeld(ctx context.Context, holder string, ttl time.Duration) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.telegram.Run(runCtx) }()
+	renew := time.NewTicker(ttl / 3)
+	defer renew.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("telegram receiver stopped", "err", err)
+				sleepCtx(ctx, 5*time.Second)
+			}
+			return
+		case <-renew.C:
+			if ok, err := s.store.HoldLease(ctx, "telegram-receiver", holder, ttl); err != nil || !ok {
+				s.log.Warn("telegram receiver lease lost: stopping here")
+				cancel()
+				<-done
+				return
+			}
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // serve runs the HTTP server and the workers until ctx ends, then drains.
