@@ -1,0 +1,294 @@
+package detect
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestTraps covers the known traps from shared/CLINICAL.md, one table per
+// trap so that a failure names the rule it broke.
+func TestTraps(t *testing.T) {
+	d := mustNew(t)
+	type tc struct {
+		text, lang string
+		want       Level
+		category   string // if set, the top signal's category
+		person     string // if set, the top signal's person
+		tense      string // if set, the top signal's tense
+	}
+	groups := []struct {
+		name  string
+		cases []tc
+	}{
+		{"idioms", []tc{
+			{text: "this traffic is killing me", lang: "en", want: None},
+			{text: "dying to see the game", lang: "en", want: None},
+			{text: "killed it at work", lang: "en", want: None},
+			{text: "i could just die of embarrassment", lang: "en", want: None},
+			{text: "dead tired", lang: "en", want: None},
+			{text: "that dress is to die for", lang: "en", want: None},
+			{text: "just here to kill time", lang: "en", want: None},
+			{text: "me muero de risa", lang: "es", want: None},
+			{text: "me mata el tráfico", lang: "es", want: None},
+			{text: "me quiero morir de la vergüenza", lang: "es", want: None},
+			{text: "ran 10 kms this morning", lang: "en", want: None},
+			{text: "cut myself shaving", lang: "en", want: None},
+			{text: "me corté el pelo", lang: "es", want: None},
+		}},
+		{"negation", []tc{
+			{text: "I would never hurt myself", lang: "en", want: None},
+			{text: "I'm not suicidal", lang: "en", want: None},
+			{text: "i don't want to die", lang: "en", want: None},
+			{text: "no me quiero morir", lang: "es", want: None},
+			{text: "I have no plans to kill myself", lang: "en", want: None},
+			{text: "suicidal thoughts: none", lang: "en", want: None},
+			{text: "i don't want to live", lang: "en", want: Crisis},
+			{text: "no quiero vivir", lang: "es", want: Crisis},
+			{text: "no, no quiero vivir", lang: "es", want: Crisis},
+			{text: "i don't want to be here anymore", lang: "en", want: Crisis},
+			{text: "i don't want to wake up", lang: "en", want: Crisis},
+			{text: "no, i want to die", lang: "en", want: Crisis},
+			{text: "not fair i want to die", lang: "en", want: Crisis},
+			{text: "i want to die no matter what", lang: "en", want: Crisis},
+		}},
+		{"slang and misspellings", []tc{
+			{text: "kms", lang: "en", want: Crisis, category: "suicidal-ideation"},
+			{text: "kys", lang: "en", want: Concern, category: "harm-to-others"},
+			{text: "gonna unalive myself", lang: "en", want: Crisis},
+			{text: "i wanna dieeee", lang: "en", want: Crisis},
+			{text: "gonna end it", lang: "en", want: Crisis},
+			{text: "ctb", lang: "en", want: Crisis},
+			{text: "feeling suicdal", lang: "en", want: Crisis},
+			{text: "so sucidal rn", lang: "en", want: Crisis},
+			{text: "i'm going to kil myself", lang: "en", want: Crisis},
+			{text: "I WANT TO KILL MY SELF", lang: "en", want: Crisis},
+			{text: "i don t want to live", lang: "en", want: Crisis},
+			{text: "kiero morir", lang: "es", want: Crisis},
+		}},
+		{"methods outrank the word suicide", []tc{
+			{text: "took all my pills", lang: "en", want: Crisis, category: "overdose"},
+			{text: "swallowed a bottle of tylenol", lang: "en", want: Crisis, category: "overdose"},
+			{text: "i took 30 advil", lang: "en", want: Crisis, category: "overdose"},
+			{text: "💊💊💊", lang: "", want: Crisis, category: "overdose"},
+			{text: "took like 20 💊", lang: "en", want: Crisis, category: "overdose"},
+			{text: "me tomé todas las pastillas", lang: "es", want: Crisis, category: "overdose"},
+			{text: "i took 2 tylenol for a headache", lang: "en", want: None},
+			{text: "took my meds this morning", lang: "en", want: None},
+			{text: "watching a show about suicide", lang: "en", want: Concern},
+		}},
+		{"preparatory acts", []tc{
+			{text: "wrote a letter to my family for after i'm gone", lang: "en", want: Crisis, category: "preparatory-act"},
+			{text: "bought a gun", lang: "en", want: Crisis, category: "preparatory-act"},
+			{text: "giving away my things", lang: "en", want: Crisis},
+			{text: "this is goodbye", lang: "en", want: Crisis},
+			{text: "escribí una carta de despedida", lang: "es", want: Crisis},
+		}},
+		{"not safe", []tc{
+			{text: "I'm not safe", lang: "en", want: Crisis, category: "not-safe"},
+			{text: "no estoy a salvo", lang: "es", want: Crisis, category: "not-safe"},
+			{text: "no estoy segura si voy mañana", lang: "es", want: None},
+		}},
+		{"person", []tc{
+			{text: "my friend said she wants to kill herself", lang: "en", want: Concern, category: "other-at-risk", person: PersonThird},
+			{text: "my brother is suicidal", lang: "en", want: Concern, category: "other-at-risk", person: PersonThird},
+			{text: "mi amiga dice que se quiere morir", lang: "es", want: Concern, person: PersonThird},
+			{text: "i want to kill him", lang: "en", want: Crisis, category: "harm-to-others", person: PersonFirst},
+			{text: "lo voy a matar", lang: "es", want: Crisis, category: "harm-to-others"},
+			{text: "kill myself", lang: "en", want: Crisis, person: PersonFirst},
+		}},
+		{"tense", []tc{
+			{text: "i used to cut", lang: "en", want: Concern, category: "past-self-harm", tense: TensePast},
+			{text: "i tried to kill myself when i was 15", lang: "en", want: Concern, category: "past-self-harm", tense: TensePast},
+			{text: "i tried to kill myself last night", lang: "en", want: Crisis, tense: TensePresent},
+			{text: "took all my pills an hour ago", lang: "en", want: Crisis, tense: TensePresent},
+			{text: "i used to feel hopeless but now i'm good", lang: "en", want: None},
+			{text: "antes me cortaba", lang: "es", want: Concern, tense: TensePast},
+		}},
+		{"concern", []tc{
+			{text: "stopped my meds", lang: "en", want: Concern, category: "stopped-medication"},
+			{text: "dejé mis pastillas", lang: "es", want: Concern, category: "stopped-medication"},
+			{text: "used again", lang: "en", want: Concern, category: "relapse"},
+			{text: "drinking again", lang: "en", want: Concern, category: "relapse"},
+			{text: "i feel hopeless", lang: "en", want: Concern, category: "hopelessness"},
+			{text: "i haven't stopped my meds", lang: "en", want: None},
+		}},
+		{"benign check-ins", []tc{
+			{text: "7", lang: "en", want: None},
+			{text: "yes", lang: "en", want: None},
+			{text: "feeling ok today", lang: "en", want: None},
+			{text: "", lang: "en", want: None},
+			{text: "sí", lang: "es", want: None},
+		}},
+		{"code switching", []tc{
+			{text: "me siento fatal, i want to die", lang: "es", want: Crisis},
+			{text: "i can't anymore, me quiero morir", lang: "en", want: Crisis},
+			// The other language's concern phrases stay out when the
+			// language is known, and count when it is not.
+			{text: "no aguanto más", lang: "en", want: None},
+			{text: "no aguanto más", lang: "", want: Concern},
+		}},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, c := range g.cases {
+				r := d.Detect(c.text, c.lang)
+				if r.Level != c.want {
+					t.Errorf("Detect(%q, %q).Level = %v; want %v (signals %v)", c.text, c.lang, r.Level, c.want, r.Signals)
+					continue
+				}
+				if len(r.Signals) == 0 {
+					if c.category != "" {
+						t.Errorf("Detect(%q) has no signals; want category %s", c.text, c.category)
+					}
+					continue
+				}
+				top := r.Signals[0]
+				if c.category != "" && top.Category != c.category {
+					t.Errorf("Detect(%q) category = %s; want %s", c.text, top.Category, c.category)
+				}
+				if c.person != "" && top.Person != c.person {
+					t.Errorf("Detect(%q) person = %s; want %s", c.text, top.Person, c.person)
+				}
+				if c.tense != "" && top.Tense != c.tense {
+					t.Errorf("Detect(%q) tense = %s; want %s", c.text, top.Tense, c.tense)
+				}
+			}
+		})
+	}
+}
+
+func TestExplain(t *testing.T) {
+	d := mustNew(t)
+	r := d.Detect("I'm going to kill myself", "en")
+	if len(r.Signals) == 0 {
+		t.Fatalf("no signals")
+	}
+	got := r.Signals[0].Explain()
+	want := "matched: 'kill myself' (first person, present)"
+	if got != want {
+		t.Errorf("Explain() = %q; want %q", got, want)
+	}
+	if got := (Signal{Match: "x"}).Explain(); got != "matched: 'x'" {
+		t.Errorf("Explain() without person or tense = %q; want %q", got, "matched: 'x'")
+	}
+}
+
+func TestLevelText(t *testing.T) {
+	for _, l := range []Level{None, Concern, Crisis} {
+		b, err := l.MarshalText()
+		if err != nil {
+			t.Fatalf("MarshalText(%d): %v", l, err)
+		}
+		var back Level
+		if err := back.UnmarshalText(b); err != nil || back != l {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", b, back, err, l)
+		}
+	}
+	if _, err := Level(7).MarshalText(); err == nil {
+		t.Errorf("MarshalText(7) = nil error; want an error")
+	}
+	var l Level
+	if err := l.UnmarshalText([]byte("urgent")); err == nil {
+		t.Errorf("UnmarshalText(urgent) = nil error; want an error")
+	}
+	if got := Level(7).String(); got != "Level(7)" {
+		t.Errorf("Level(7).String() = %q; want %q", got, "Level(7)")
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	d := mustNew(t)
+	for _, c := range []struct {
+		r    Result
+		want string
+	}{
+		{d.Detect("hello", "en"), `{"level":"none","signals":[]}`},
+		{Result{}, `{"level":"none","signals":[]}`},
+		{d.Detect("i want to die", "en"), `{"level":"crisis","signals":[{"level":"crisis","category":"suicidal-ideation","match":"want to die","person":"first","tense":"present","lang":"en"}]}`},
+	} {
+		b, err := json.Marshal(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != c.want {
+			t.Errorf("json = %s; want %s", b, c.want)
+		}
+	}
+}
+
+func TestNewExtraPhrases(t *testing.T) {
+	d := mustNew(t,
+		Phrase{Text: "going to see grandpa", Level: Crisis, Lang: "en"}, // a client's known code phrase
+		Phrase{Text: "Me Voy Al Río", Level: Concern},
+	)
+	for _, c := range []struct {
+		text, lang string
+		want       Level
+	}{
+		{"tonight i'm going to see grandpa", "en", Crisis},
+		{"i'm not going to see grandpa", "en", None},
+		{"creo que me voy al rio", "es", Concern},
+		{"me voy al río", "en", Concern},
+	} {
+		r := d.Detect(c.text, c.lang)
+		if r.Level != c.want {
+			t.Errorf("Detect(%q).Level = %v; want %v", c.text, r.Level, c.want)
+			continue
+		}
+		if c.want != None && r.Signals[0].Category != "agency-phrase" {
+			t.Errorf("Detect(%q) category = %s; want agency-phrase", c.text, r.Signals[0].Category)
+		}
+	}
+	for _, bad := range []Phrase{
+		{Text: "", Level: Crisis},
+		{Text: " ?! ", Level: Crisis},
+		{Text: "hello", Level: None},
+		{Text: "hello", Level: Level(9)},
+		{Text: "hello", Level: Concern, Lang: "fr"},
+	} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v) = nil error; want an error", bad)
+		}
+	}
+}
+
+func TestNormLang(t *testing.T) {
+	for in, want := range map[string]string{"en": "en", "EN": "en", "es-MX": "es", "es_US": "es", "": "", "fr": "", "english": "", "e": ""} {
+		if got := normLang(in); got != want {
+			t.Errorf("normLang(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	d := mustNew(t)
+	msgs := []string{"i want to die", "feeling ok", "me quiero morir", "took all my pills", strings.Repeat("ok ", 500)}
+	want := make([]Level, len(msgs))
+	for i, m := range msgs {
+		want[i] = d.Detect(m, "").Level
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Go(func() {
+			for i := 0; i < 200; i++ {
+				k := (i + g) % len(msgs)
+				if got := d.Detect(msgs[k], "").Level; got != want[k] {
+					t.Errorf("Detect(%q) = %v; want %v", msgs[k], got, want[k])
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestLexiconFilesParse(t *testing.T) {
+	c, err := newCompiler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.nexp < 1000 {
+		t.Errorf("lexicon compiled to %d phrase forms; want many more", c.nexp)
+	}
+}

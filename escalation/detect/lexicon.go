@@ -1,0 +1,748 @@
+package detect
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The lexicon is plain text so that a clinician can read and review it;
+// lexicon/README.md describes the format.
+//
+//go:embed lexicon/*.txt
+var lexiconFS embed.FS
+
+// patKind says what a lexicon line does when it matches.
+type patKind uint8
+
+const (
+	kRisk    patKind = iota // raises a signal
+	kIgnore                 // an idiom: cancels risk phrases it overlaps
+	kNeg                    // negation cue ("never", "no plans to")
+	kPseudo                 // not a negation after all ("no one", "no sé")
+	kPast                   // remote-past cue ("used to", "years ago")
+	kPresent                // present cue ("again", "last night")
+	kThird                  // someone else is the subject ("my friend", "she")
+	kFirst                  // the client is the subject ("i", "me", "my")
+	kSubject                // a first-person subject, which also ends a negation's reach
+	kBreak                  // "but", "pero": ends negation, person and tense windows
+	kAfter                  // a one-word denial right after a phrase ("suicidal thoughts: none")
+)
+
+var kindNames = map[string]patKind{
+	"ignore": kIgnore, "negation": kNeg, "pseudo": kPseudo, "past": kPast,
+	"present": kPresent, "third": kThird, "first": kFirst, "subject": kSubject, "break": kBreak,
+	"after": kAfter,
+}
+
+// pattern is one lexicon line (all its expansions share it).
+type pattern struct {
+	kind     patKind
+	level    Level
+	category string
+	lang     string // "en", "es" or "" (any)
+	person   string // fixed by the phrase ("kill herself"), else ""
+	tense    string // fixed by the phrase ("used to cut"), else ""
+	src      string // file:line, for messages
+}
+
+// Trie elements.
+const (
+	eLit uint8 = iota
+	eClass
+	eGap
+)
+
+type elem struct {
+	kind uint8
+	id   int32
+	cls  *class
+	max  int32 // gap length, 0..max tokens
+}
+
+// class is a set of single tokens (@pill), optionally with "any number
+// from minNum up" (#5+), so quantities need no list.
+type class struct {
+	name   string
+	ids    map[int32]bool
+	bits   []uint64
+	minNum int32
+}
+
+func (c *class) has(t *token) bool {
+	if c.minNum >= 0 && t.num >= c.minNum {
+		return true
+	}
+	id := t.id
+	return id >= 0 && int(id>>6) < len(c.bits) && c.bits[id>>6]&(1<<(uint(id)&63)) != 0
+}
+
+type node struct {
+	lit  []litEdge // sorted by id after build
+	cls  []classEdge
+	gaps []gapEdge
+	out  []int32 // patterns ending here
+}
+
+type litEdge struct {
+	id    int32
+	child *node
+}
+
+// next follows the literal edge for token id, or returns nil. Most nodes
+// have a handful of edges, where a scan beats a map; a few have hundreds.
+func (n *node) next(id int32) *node {
+	e := n.lit
+	if len(e) <= 8 {
+		for i := range e {
+			if e[i].id == id {
+				return e[i].child
+			}
+		}
+		return nil
+	}
+	i, j := 0, len(e)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if e[h].id < id {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(e) && e[i].id == id {
+		return e[i].child
+	}
+	return nil
+}
+
+func (n *node) sortEdges() {
+	sort.Slice(n.lit, func(i, j int) bool { return n.lit[i].id < n.lit[j].id })
+	for _, e := range n.lit {
+		e.child.sortEdges()
+	}
+	for _, e := range n.cls {
+		e.child.sortEdges()
+	}
+	for _, e := range n.gaps {
+		e.child.sortEdges()
+	}
+}
+
+type classEdge struct {
+	c     *class
+	child *node
+}
+
+type gapEdge struct {
+	max   int32
+	child *node
+}
+
+// rewrite merges a run of tokens into one ("do not" -> "dont").
+type rewrite struct {
+	rest []int32
+	to   int32
+}
+
+// compiler turns lexicon text into a Detector.
+type compiler struct {
+	d       *Detector
+	root    *node
+	macros  map[string]string
+	classes map[string]*class
+	alias1  map[string]string // key -> canonical key
+	aliasN  [][2]string       // "do not" -> "dont", resolved after pass 1
+	fuzzy   []string
+	s       scratch
+	nexp    int
+	kcache  map[string][]string // keys() by word, for expansion
+	pcache  map[string][][]item // parsed macros
+	mbuf    []elem
+}
+
+type lexFile struct {
+	name, lang string
+	lines      []string
+}
+
+func newCompiler() (*compiler, error) {
+	c := &compiler{
+		d: &Detector{
+			vocab: map[string]int32{},
+			fuzzy: map[string]int32{},
+			multi: map[int32][]rewrite{},
+		},
+		root:    &node{},
+		macros:  map[string]string{},
+		classes: map[string]*class{},
+		alias1:  map[string]string{},
+		kcache:  map[string][]string{},
+		pcache:  map[string][][]item{},
+	}
+	entries, err := fs.ReadDir(lexiconFS, "lexicon")
+	if err != nil {
+		return nil, fmt.Errorf("detect: read lexicon: %w", err)
+	}
+	var files []lexFile
+	for _, e := range entries {
+		b, err := fs.ReadFile(lexiconFS, path.Join("lexicon", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("detect: read lexicon: %w", err)
+		}
+		lang := strings.TrimSuffix(e.Name(), ".txt")
+		if lang == "common" {
+			lang = ""
+		}
+		files = append(files, lexFile{name: e.Name(), lang: lang, lines: strings.Split(string(b), "\n")})
+	}
+	// Pass 1: directives (aliases, classes, macros), so that phrases may
+	// use them in any order.
+	for _, f := range files {
+		for i, line := range f.lines {
+			if err := c.directive(strings.TrimSpace(line)); err != nil {
+				return nil, fmt.Errorf("detect: lexicon %s:%d: %w", f.name, i+1, err)
+			}
+		}
+	}
+	for _, a := range c.aliasN {
+		from := c.keys(a[0])
+		to := c.keys(a[1])
+		if len(from) < 2 || len(to) != 1 {
+			return nil, fmt.Errorf("detect: lexicon: alias %q = %q: want several words = one word", a[0], a[1])
+		}
+		ids := make([]int32, len(from))
+		for i, k := range from {
+			ids[i] = c.id(k)
+		}
+		c.d.multi[ids[0]] = append(c.d.multi[ids[0]], rewrite{rest: ids[1:], to: c.id(to[0])})
+	}
+	for k, rws := range c.d.multi {
+		sort.SliceStable(rws, func(i, j int) bool { return len(rws[i].rest) > len(rws[j].rest) })
+		c.d.multi[k] = rws
+	}
+	// Pass 2: phrases.
+	for _, f := range files {
+		for i, line := range f.lines {
+			src := fmt.Sprintf("%s:%d", f.name, i+1)
+			if err := c.phraseLine(strings.TrimSpace(line), f.lang, src); err != nil {
+				return nil, fmt.Errorf("detect: lexicon %s: %w", src, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// directive handles alias, class, macro and fuzzy lines; other lines wait
+// for pass 2.
+func (c *compiler) directive(line string) error {
+	switch {
+	case line == "" || line[0] == '#':
+	case strings.HasPrefix(line, "alias "):
+		lhs, rhs, ok := strings.Cut(line[len("alias "):], "=")
+		if !ok {
+			return errors.New("alias: want 'alias WORDS = WORD'")
+		}
+		from, to := c.keys(lhs), c.keys(rhs)
+		switch {
+		case len(to) != 1 || len(from) == 0:
+			return fmt.Errorf("alias %q: want 'alias WORDS = WORD'", line)
+		case len(from) == 1:
+			if from[0] != to[0] {
+				c.alias1[from[0]] = to[0]
+			}
+		default:
+			c.aliasN = append(c.aliasN, [2]string{lhs, rhs})
+		}
+	case line[0] == '@':
+		name, body, ok := strings.Cut(line, "=")
+		if !ok {
+			return errors.New("class: want '@name = word word ...'")
+		}
+		name = strings.TrimSpace(name)
+		cl := c.classes[name]
+		if cl == nil {
+			cl = &class{name: name, ids: map[int32]bool{}, minNum: -1}
+			c.classes[name] = cl
+		}
+		for _, w := range strings.Fields(body) {
+			if strings.HasPrefix(w, "#") && strings.HasSuffix(w, "+") {
+				n, err := strconv.Atoi(w[1 : len(w)-1])
+				if err != nil {
+					return fmt.Errorf("class %s: bad number %q", name, w)
+				}
+				cl.minNum = int32(n)
+				continue
+			}
+			ks := c.keys(w)
+			if len(ks) != 1 {
+				return fmt.Errorf("class %s: %q is not one word", name, w)
+			}
+			cl.ids[c.id(ks[0])] = true
+		}
+	case line[0] == '$':
+		name, body, ok := strings.Cut(line, "=")
+		if !ok {
+			return errors.New("macro: want '$name = alternative / alternative'")
+		}
+		name = strings.TrimSpace(name)
+		if _, dup := c.macros[name]; dup {
+			return fmt.Errorf("macro %s defined twice", name)
+		}
+		c.macros[name] = strings.TrimSpace(body)
+	case strings.HasPrefix(line, "fuzzy:"):
+		for _, w := range strings.Fields(line[len("fuzzy:"):]) {
+			ks := c.keys(w)
+			if len(ks) != 1 {
+				return fmt.Errorf("fuzzy: %q is not one word", w)
+			}
+			c.fuzzy = append(c.fuzzy, ks[0])
+		}
+	}
+	return nil
+}
+
+// phraseLine handles "LEVEL CATEGORY: phrase {flags}" and "KIND: phrase".
+func (c *compiler) phraseLine(line, lang, src string) error {
+	if line == "" || line[0] == '#' || line[0] == '@' || line[0] == '$' ||
+		strings.HasPrefix(line, "alias ") || strings.HasPrefix(line, "fuzzy:") {
+		return nil
+	}
+	head, body, ok := strings.Cut(line, ":")
+	if !ok {
+		return fmt.Errorf("want 'LEVEL CATEGORY: phrase' or 'KIND: phrase', got %q", line)
+	}
+	p := pattern{lang: lang, src: src}
+	f := strings.Fields(head)
+	switch {
+	case len(f) == 1:
+		k, ok := kindNames[f[0]]
+		if !ok {
+			return fmt.Errorf("unknown kind %q", f[0])
+		}
+		p.kind = k
+	case len(f) == 2:
+		if err := p.level.UnmarshalText([]byte(f[0])); err != nil || p.level == None {
+			return fmt.Errorf("level %q: want crisis or concern", f[0])
+		}
+		p.kind, p.category = kRisk, f[1]
+	default:
+		return fmt.Errorf("bad head %q", head)
+	}
+	if i := strings.LastIndexByte(body, '{'); i >= 0 && strings.HasSuffix(strings.TrimSpace(body), "}") {
+		flags := strings.TrimSpace(body[i:])
+		body = body[:i]
+		for _, fl := range strings.Split(strings.Trim(flags, "{}"), ",") {
+			switch strings.TrimSpace(fl) {
+			case "first":
+				p.person = PersonFirst
+			case "third":
+				p.person = PersonThird
+			case "past":
+				p.tense = TensePast
+			case "present":
+				p.tense = TensePresent
+			default:
+				return fmt.Errorf("unknown flag %q", fl)
+			}
+		}
+	}
+	return c.add(p, body)
+}
+
+// addExtra adds an agency phrase, matched literally.
+func (c *compiler) addExtra(p Phrase) error {
+	if p.Level != Concern && p.Level != Crisis {
+		return fmt.Errorf("level %v: want concern or crisis", p.Level)
+	}
+	lang := strings.ToLower(strings.TrimSpace(p.Lang))
+	if lang != "" && lang != "en" && lang != "es" {
+		return fmt.Errorf("language %q: want en, es or empty", p.Lang)
+	}
+	keys := c.keys(p.Text)
+	if len(keys) == 0 {
+		return errors.New("no words after normalisation")
+	}
+	seq := make([]elem, len(keys))
+	for i, k := range keys {
+		seq[i] = elem{kind: eLit, id: c.id(k)}
+	}
+	pid := int32(len(c.d.pats))
+	c.d.pats = append(c.d.pats, pattern{kind: kRisk, level: p.Level, category: "agency-phrase", lang: lang, src: "extra"})
+	c.insert(c.mergeAliases(seq), pid)
+	return nil
+}
+
+// keys normalises text exactly as messages are normalised and returns the
+// canonical key of each token.
+func (c *compiler) keys(text string) []string {
+	tokenize(&c.s, text)
+	out := make([]string, 0, len(c.s.toks))
+	for _, t := range c.s.toks {
+		k := string(c.s.key[t.kstart:t.kend])
+		if a, ok := c.alias1[k]; ok {
+			k = a
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// id returns the vocabulary id of a canonical key, adding it if new.
+func (c *compiler) id(key string) int32 {
+	if id, ok := c.d.vocab[key]; ok {
+		return id
+	}
+	id := int32(len(c.d.words))
+	c.d.vocab[key] = id
+	c.d.words = append(c.d.words, key)
+	return id
+}
+
+// Phrase syntax: words; (a / b c) alternatives; [a / b] or (a / b)?
+// optional alternatives; * or *N a gap of up to 3 (or N) words; @class; $macro.
+
+type item struct {
+	word  string
+	class string
+	gap   int32 // -1: not a gap
+	alts  [][]item
+	opt   bool
+}
+
+func syntaxTokens(s string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range s {
+		switch r {
+		case '(', ')', '[', ']', '/', '?':
+			flush()
+			out = append(out, string(r))
+		case ' ', '\t':
+			flush()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	flush()
+	return out
+}
+
+type parser struct {
+	c     *compiler
+	toks  []string
+	pos   int
+	depth int
+}
+
+func (c *compiler) parse(body string, depth int) ([][]item, error) {
+	if depth > 8 {
+		return nil, errors.New("macros nest too deep")
+	}
+	p := &parser{c: c, toks: syntaxTokens(body), depth: depth}
+	alts, err := p.alts()
+	if err != nil {
+		return nil, err
+	}
+	if p.pos < len(p.toks) {
+		return nil, fmt.Errorf("unexpected %q", p.toks[p.pos])
+	}
+	return alts, nil
+}
+
+func (p *parser) alts() ([][]item, error) {
+	var alts [][]item
+	var cur []item
+	for p.pos < len(p.toks) {
+		t := p.toks[p.pos]
+		switch t {
+		case ")", "]":
+			return append(alts, cur), nil
+		case "/":
+			p.pos++
+			alts = append(alts, cur)
+			cur = nil
+			continue
+		case "(", "[":
+			p.pos++
+			inner, err := p.alts()
+			if err != nil {
+				return nil, err
+			}
+			want := map[string]string{"(": ")", "[": "]"}[t]
+			if p.pos >= len(p.toks) || p.toks[p.pos] != want {
+				return nil, fmt.Errorf("missing %q", want)
+			}
+			p.pos++
+			opt := t == "["
+			if p.pos < len(p.toks) && p.toks[p.pos] == "?" {
+				opt = true // "(a / b)?" reads as "[a / b]"
+				p.pos++
+			}
+			cur = append(cur, item{gap: -1, alts: inner, opt: opt})
+			continue
+		}
+		p.pos++
+		switch {
+		case t == "*":
+			cur = append(cur, item{gap: 3})
+		case t[0] == '*':
+			n, err := strconv.Atoi(t[1:])
+			if err != nil || n < 1 || n > 8 {
+				return nil, fmt.Errorf("bad gap %q (want * or *1..*8)", t)
+			}
+			cur = append(cur, item{gap: int32(n)})
+		case t[0] == '@':
+			if p.c.classes[t] == nil {
+				return nil, fmt.Errorf("unknown class %s", t)
+			}
+			cur = append(cur, item{gap: -1, class: t})
+		case t[0] == '$':
+			body, ok := p.c.macros[t]
+			if !ok {
+				return nil, fmt.Errorf("unknown macro %s", t)
+			}
+			inner, ok := p.c.pcache[t]
+			if !ok {
+				var err error
+				if inner, err = p.c.parse(body, p.depth+1); err != nil {
+					return nil, fmt.Errorf("in %s: %w", t, err)
+				}
+				p.c.pcache[t] = inner
+			}
+			cur = append(cur, item{gap: -1, alts: inner})
+		default:
+			cur = append(cur, item{gap: -1, word: t})
+		}
+	}
+	return append(alts, cur), nil
+}
+
+const maxExpansions = 50000
+
+// expand calls emit with every element sequence the alternatives allow. It
+// walks the choices depth-first and reuses one buffer, so a phrase with
+// thousands of forms costs no more memory than its longest form; emit must
+// not keep the slice.
+func (c *compiler) expand(alts [][]item, emit func([]elem) error) error {
+	buf := make([]elem, 0, 32)
+	for _, seq := range alts {
+		if err := c.expandItems(seq, buf, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *compiler) expandItems(seq []item, acc []elem, rest func([]elem) error) error {
+	if len(seq) == 0 {
+		return rest(acc)
+	}
+	it, tail := seq[0], seq[1:]
+	switch {
+	case it.gap >= 0:
+		return c.expandItems(tail, append(acc, elem{kind: eGap, max: it.gap}), rest)
+	case it.class != "":
+		return c.expandItems(tail, append(acc, elem{kind: eClass, cls: c.classes[it.class]}), rest)
+	case it.alts != nil:
+		next := func(a []elem) error { return c.expandItems(tail, a, rest) }
+		for _, alt := range it.alts {
+			if err := c.expandItems(alt, acc, next); err != nil {
+				return err
+			}
+		}
+		if it.opt {
+			return next(acc)
+		}
+		return nil
+	}
+	keys, ok := c.kcache[it.word]
+	if !ok {
+		keys = c.keys(it.word)
+		c.kcache[it.word] = keys
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("%q has no words", it.word)
+	}
+	for _, k := range keys {
+		acc = append(acc, elem{kind: eLit, id: c.id(k)})
+	}
+	return c.expandItems(tail, acc, rest)
+}
+
+func (c *compiler) add(p pattern, body string) error {
+	alts, err := c.parse(body, 0)
+	if err != nil {
+		return err
+	}
+	pid := int32(len(c.d.pats))
+	c.d.pats = append(c.d.pats, p)
+	n := 0
+	var g []elem
+	err = c.expand(alts, func(f []elem) error {
+		// Merge adjacent gaps; gaps may not start or end a phrase.
+		g = g[:0]
+		for _, e := range c.mergeAliases(f) {
+			if e.kind == eGap && len(g) > 0 && g[len(g)-1].kind == eGap {
+				g[len(g)-1].max += e.max
+				continue
+			}
+			g = append(g, e)
+		}
+		if len(g) == 0 {
+			return nil // an all-optional form matches nothing
+		}
+		if g[0].kind == eGap || g[len(g)-1].kind == eGap {
+			return errors.New("a phrase may not start or end with a gap")
+		}
+		if n++; n > maxExpansions {
+			return fmt.Errorf("phrase expands to more than %d forms", maxExpansions)
+		}
+		c.insert(g, pid)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("phrase has no words")
+	}
+	c.nexp += n
+	return nil
+}
+
+// mergeAliases applies multi-word aliases to runs of literal words, the
+// same rewrite that messages get.
+func (c *compiler) mergeAliases(seq []elem) []elem {
+	out := c.mbuf[:0]
+	defer func() { c.mbuf = out[:0] }()
+	for i := 0; i < len(seq); i++ {
+		e := seq[i]
+		if e.kind == eLit {
+			for _, rw := range c.d.multi[e.id] {
+				if i+len(rw.rest) >= len(seq) {
+					continue
+				}
+				ok := true
+				for k, id := range rw.rest {
+					n := seq[i+1+k]
+					if n.kind != eLit || n.id != id {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					e = elem{kind: eLit, id: rw.to}
+					i += len(rw.rest)
+					break
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (c *compiler) insert(seq []elem, pid int32) {
+	n := c.root
+	for _, e := range seq {
+		switch e.kind {
+		case eLit:
+			var next *node
+			for _, le := range n.lit {
+				if le.id == e.id {
+					next = le.child
+					break
+				}
+			}
+			if next == nil {
+				next = &node{}
+				n.lit = append(n.lit, litEdge{id: e.id, child: next})
+			}
+			n = next
+		case eClass:
+			var next *node
+			for _, ce := range n.cls {
+				if ce.c == e.cls {
+					next = ce.child
+				}
+			}
+			if next == nil {
+				next = &node{}
+				n.cls = append(n.cls, classEdge{c: e.cls, child: next})
+			}
+			n = next
+		case eGap:
+			var next *node
+			for _, ge := range n.gaps {
+				if ge.max == e.max {
+					next = ge.child
+				}
+			}
+			if next == nil {
+				next = &node{}
+				n.gaps = append(n.gaps, gapEdge{max: e.max, child: next})
+			}
+			n = next
+		}
+	}
+	for _, have := range n.out {
+		if have == pid {
+			return
+		}
+	}
+	n.out = append(n.out, pid)
+}
+
+// build finishes the vocabulary (aliases, class bitsets, fuzzy
+// neighbourhoods) and returns the Detector.
+func (c *compiler) build() *Detector {
+	d := c.d
+	for from, to := range c.alias1 {
+		d.vocab[from] = c.id(to)
+	}
+	words := len(d.words)
+	for _, cl := range c.classes {
+		cl.bits = make([]uint64, (words+63)/64)
+		for id := range cl.ids {
+			cl.bits[id>>6] |= 1 << (uint(id) & 63)
+		}
+	}
+	d.fuzMin, d.fuzMax = 1<<30, 0
+	for _, w := range c.fuzzy {
+		id := c.id(w)
+		d.fuzzy1[w[0]] = true
+		d.fuzMin = min(d.fuzMin, len(w))
+		d.fuzMax = max(d.fuzMax, len(w))
+		variants := []string{w}
+		for i := range len(w) {
+			variants = append(variants, w[:i]+w[i+1:])
+		}
+		for _, v := range variants {
+			if have, ok := d.fuzzy[v]; ok && have != id {
+				d.fuzzy[v] = -2 // ambiguous: correct to neither
+				continue
+			}
+			d.fuzzy[v] = id
+		}
+	}
+	c.root.sortEdges()
+	d.root = make([]*node, len(d.words))
+	for _, e := range c.root.lit {
+		d.root[e.id] = e.child
+	}
+	d.rootCl = c.root.cls
+	d.pool.New = func() any { return new(scratch) }
+	return d
+}
