@@ -176,6 +176,12 @@ const maxDeliveries = 10
 // work does one item and acknowledges it unless it must be retried.
 func (w *Workers) work(ctx context.Context, worker *store.Worker, it store.Item) {
 	kind, err := w.Do(ctx, it)
+	for try := 0; errors.Is(err, ErrBusy) && try < 40; try++ {
+		// The client is locked by a message in progress, for milliseconds:
+		// wait in real time (the due set runs on the service clock).
+		sleep(ctx, 25*time.Millisecond)
+		kind, err = w.Do(ctx, it)
+	}
 	if w.OnItem != nil {
 		w.OnItem(kind, err)
 	}
