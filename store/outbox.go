@@ -99,7 +99,17 @@ func (s *Store) Status(ctx context.Context, providerID string) (string, error) {
 }
 
 // Once reports true the first time it is called for key within ttl (safety
-// reply spacing, the unknown sender's daily reply).
+// reply spacing, the unknown sender's daily reply). The window is measured
+// on the store's clock (so tests with a fake clock see it close); Redis
+// expiry only cleans up.
 func (s *Store) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, "once:"+key, 1, ttl).Result()
+	now := s.now().UnixMilli()
+	n, err := scriptOnce.Run(ctx, s.rdb, []string{"once:" + key}, now, now+ttl.Milliseconds(), ttl.Milliseconds()).Int()
+	return n == 1, err
 }
+
+var scriptOnce = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
