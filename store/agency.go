@@ -30,9 +30,10 @@ func (s *Store) CreateAgency(ctx context.Context, a *Agency) (apiKey string, err
 	if err != nil {
 		return "", err
 	}
-	// Different hash slots: the agency record first, the key index last, so a
-	// key never points at a missing agency.
-	pipe := s.rdb.TxPipeline()
+	// Different hash slots ({a:<id>} and the global index): a plain pipeline,
+	// since a MULTI across slots fails with CROSSSLOT on a Cluster. The agency
+	// record first, the key index last, so a key never points at a missing agency.
+	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, keyAgency(a.ID), body, 0)
 	pipe.ZAdd(ctx, keyAgencies(), redis.Z{Member: a.ID})
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -60,41 +61,73 @@ func keyAckCodes(agency, staff string) string {
 
 // OpenEscalation creates e unless the client already has an open one of the
 // same or higher level; it returns the escalation that is open and whether it is new.
+//
+// Signals racing for one client open one escalation: the record is stored
+// and listed first (one MULTI in the agency's slot), then the client's
+// pointer is claimed with SETNX; a loser takes its record back and joins the
+// winner. A pointer to a closed escalation is replaced only if it still names
+// it (compare and set), so two openers cannot both replace it. A crash
+// between the two steps leaves a listed open escalation, never a hidden one.
 func (s *Store) OpenEscalation(ctx context.Context, e *Escalation) (*Escalation, bool, error) {
 	now := s.now().UTC()
 	e.ID = NewID("es", now)
 	e.Opened = now
 	e.Status = EscOpen
-	ok, err := s.rdb.SetNX(ctx, keyOpenEscalation(e.ClientID), e.ID, 0).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("open escalation: %w", err)
-	}
-	if !ok {
-		id, err := s.rdb.Get(ctx, keyOpenEscalation(e.ClientID)).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("open escalation: %w", err)
-		}
-		cur, err := s.Escalation(ctx, e.AgencyID, id)
-		if err == nil && cur.Status == EscOpen {
-			return cur, false, nil
-		}
-		// A stale pointer (closed escalation): replace it.
-		if err := s.rdb.Set(ctx, keyOpenEscalation(e.ClientID), e.ID, 0).Err(); err != nil {
-			return nil, false, err
-		}
-	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		return nil, false, err
 	}
+	key := keyEscalation(e.AgencyID, e.ID)
 	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, keyEscalation(e.AgencyID, e.ID), body, 0)
+	pipe.Set(ctx, key, body, 0)
 	pipe.ZAdd(ctx, keyEscalations(e.AgencyID), redis.Z{Member: e.ID})
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, false, fmt.Errorf("store escalation: %w", err)
 	}
-	return e, true, nil
+	takeBack := func() {
+		pipe := s.rdb.TxPipeline()
+		pipe.Del(ctx, key)
+		pipe.ZRem(ctx, keyEscalations(e.AgencyID), e.ID)
+		_, _ = pipe.Exec(ctx)
+	}
+	ptr := keyOpenEscalation(e.ClientID)
+	for range 10 {
+		ok, err := s.rdb.SetNX(ctx, ptr, e.ID, 0).Result()
+		if err != nil {
+			return nil, false, fmt.Errorf("open escalation: %w", err)
+		}
+		if !ok {
+			id, err := s.rdb.Get(ctx, ptr).Result()
+			if errors.Is(err, redis.Nil) {
+				continue // closed meanwhile: claim again
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("open escalation: %w", err)
+			}
+			cur, err := s.Escalation(ctx, e.AgencyID, id)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, false, fmt.Errorf("open escalation: %w", err)
+			}
+			if err == nil && cur.Status == EscOpen {
+				takeBack()
+				return cur, false, nil
+			}
+			// A stale pointer (closed escalation): replace it if it still names it.
+			swapped, err := scriptSwapIfEquals.Run(ctx, s.rdb, []string{ptr}, id, e.ID).Int()
+			if err != nil {
+				return nil, false, fmt.Errorf("open escalation: %w", err)
+			}
+			if swapped == 0 {
+				continue
+			}
+		}
+		return e, true, nil
+	}
+	takeBack()
+	return nil, false, fmt.Errorf("open escalation for client %s: too much contention", e.ClientID)
 }
+
+var scriptSwapIfEquals = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`)
 
 // Escalation loads one escalation of an agency.
 func (s *Store) Escalation(ctx context.Context, agency, id string) (*Escalation, error) {
@@ -113,7 +146,14 @@ var ErrUnchanged = errors.New("unchanged")
 func (s *Store) UpdateEscalation(ctx context.Context, agency, id string, change func(*Escalation) error) (*Escalation, error) {
 	key := keyEscalation(agency, id)
 	var out *Escalation
-	for range 10 {
+	for attempt := range updateAttempts {
+		if attempt > 2 {
+			// Many writers on one record (an ACK, step timers, delivery
+			// reports, joined signals): spread the retries out.
+			if err := pause(ctx, time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond)))); err != nil {
+				return nil, err
+			}
+		}
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			raw, err := tx.Get(ctx, key).Bytes()
 			if errors.Is(err, redis.Nil) {
@@ -155,6 +195,21 @@ func (s *Store) UpdateEscalation(ctx context.Context, agency, id string, change 
 		return out, nil
 	}
 	return nil, fmt.Errorf("update escalation %s: too much contention", id)
+}
+
+// updateAttempts bounds UpdateEscalation's optimistic retries: each round
+// lets at least one writer through, so this many writers at once all land.
+const updateAttempts = 100
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Escalations lists an agency's escalations, newest first, optionally by status.
@@ -207,24 +262,31 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 	return Page[*Escalation]{Items: out, Next: next}, nil
 }
 
+// scriptAckCode returns the escalation's code if it holds one, else binds the
+// smallest free number: one script, so two alerts of one escalation racing
+// (a step timer and its reclaimed copy) cannot take two codes.
 var scriptAckCode = redis.NewScript(`
+local held = redis.call('HGETALL', KEYS[1])
+for i = 1, #held, 2 do
+  if held[i + 1] == ARGV[1] then return tonumber(held[i]) end
+end
 local n = 1
 while redis.call('HEXISTS', KEYS[1], tostring(n)) == 1 do n = n + 1 end
 redis.call('HSET', KEYS[1], tostring(n), ARGV[1])
 return n`)
 
+// scriptReleaseCodes frees the codes bound to one escalation, and only those.
+var scriptReleaseCodes = redis.NewScript(`
+local held = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #held, 2 do
+  if held[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[1], held[i]); n = n + 1 end
+end
+return n`)
+
 // ClaimAckCode gives a staff member the smallest number not in use by one of
 // their open alerts, bound to the escalation (goalert's short SMS codes).
 func (s *Store) ClaimAckCode(ctx context.Context, agency, staff, escalation string) (string, error) {
-	codes, err := s.rdb.HGetAll(ctx, keyAckCodes(agency, staff)).Result()
-	if err != nil {
-		return "", err
-	}
-	for code, esc := range codes {
-		if esc == escalation {
-			return code, nil
-		}
-	}
 	n, err := scriptAckCode.Run(ctx, s.rdb, []string{keyAckCodes(agency, staff)}, escalation).Int()
 	if err != nil {
 		return "", fmt.Errorf("claim ack code: %w", err)
@@ -240,16 +302,10 @@ func (s *Store) AckCodes(ctx context.Context, agency, staff string) (map[string]
 // ReleaseAckCodes frees the codes of an escalation that is no longer open.
 func (s *Store) ReleaseAckCodes(ctx context.Context, agency, escalation string, staff []string) error {
 	for _, st := range staff {
-		codes, err := s.rdb.HGetAll(ctx, keyAckCodes(agency, st)).Result()
-		if err != nil {
-			return err
-		}
-		for code, esc := range codes {
-			if esc == escalation {
-				if err := s.rdb.HDel(ctx, keyAckCodes(agency, st), code).Err(); err != nil {
-					return err
-				}
-			}
+		// Checked and deleted in one script: a code freed and claimed again
+		// by another escalation in between is not taken from it.
+		if err := scriptReleaseCodes.Run(ctx, s.rdb, []string{keyAckCodes(agency, st)}, escalation).Err(); err != nil {
+			return fmt.Errorf("release ack codes: %w", err)
 		}
 	}
 	return nil

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+)
+
+func escalationScenarios() []scenario {
+	return []scenario{
+		{"escalation/one open per client", testOneOpenEscalation},
+		{"escalation/one open per client under racing signals", testOneOpenEscalationRacing},
+		{"escalation/a closed one is replaced by a new one", testEscalationReopens},
+		{"escalation/concurrent updates lose nothing", testUpdateEscalationConcurrent},
+		{"escalation/ack codes are the smallest free numbers", testAckCodes},
+		{"escalation/ack code claims race", testAckCodesRacing},
+		{"outbox/delivery status never moves backwards", testStatusForwardOnly},
+	}
+}
+
+func newEscalation(a *Agency, c *Client) *Escalation {
+	return &Escalation{AgencyID: a.ID, ClientID: c.ID, Level: "crisis", Reasons: []string{"self-harm"},
+		Audit: []AuditEntry{{Actor: "system", Action: "opened"}}}
+}
+
+func testOneOpenEscalation(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	first, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	if err != nil || !isNew {
+		t.Fatalf("first open = %v, %v; want a new escalation", isNew, err)
+	}
+	second, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isNew || second.ID != first.ID {
+		t.Errorf("second open = %s (new %v); want the open one %s", second.ID, isNew, first.ID)
+	}
+	page, err := s.Escalations(ctx, a.ID, EscOpen, "", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 {
+		t.Errorf("open escalations listed = %d; want 1", len(page.Items))
+	}
+}
+
+func testOneOpenEscalationRacing(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	const n = 12
+	var mu sync.Mutex
+	ids := map[string]int{}
+	news := 0
+	parallel(n, func(i int) {
+		e, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ids[e.ID]++
+		if isNew {
+			news++
+		}
+	})
+	if len(ids) != 1 || news != 1 {
+		t.Errorf("%d signals at once opened %d escalations (%d reported new): %v; want 1", n, len(ids), news, ids)
+	}
+	page, _ := s.Escalations(ctx, a.ID, EscOpen, "", 50)
+	if len(page.Items) != 1 {
+		t.Errorf("open escalations listed = %d; want 1", len(page.Items))
+	}
+}
+
+func testEscalationReopens(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	first, _, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateEscalation(ctx, a.ID, first.ID, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	next, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	if err != nil || !isNew || next.ID == first.ID {
+		t.Errorf("open after resolve = %s (new %v, %v); want a new escalation", next.ID, isNew, err)
+	}
+	got, err := s.Escalation(ctx, a.ID, first.ID)
+	if err != nil || got.Status != EscResolved {
+		t.Errorf("the resolved escalation = %v, %v; want it kept, resolved", got, err)
+	}
+}
+
+func testUpdateEscalationConcurrent(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	e, _, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	parallel(n, func(i int) {
+		_, err := s.UpdateEscalation(ctx, a.ID, e.ID, func(x *Escalation) error {
+			x.Audit = append(x.Audit, AuditEntry{Actor: "system", Action: "alert sent", Detail: fmt.Sprint(i)})
+			return nil
+		})
+		if err != nil {
+			t.Errorf("updater %d: %v", i, err)
+		}
+	})
+	got, err := s.Escalation(ctx, a.ID, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, en := range got.Audit[1:] {
+		seen[en.Detail] = true
+	}
+	if len(got.Audit) != n+1 || len(seen) != n {
+		t.Errorf("audit holds %d entries (%d distinct updates); want %d and %d: an update was lost", len(got.Audit), len(seen), n+1, n)
+	}
+	// A change that decides to change nothing writes nothing.
+	if _, err := s.UpdateEscalation(ctx, a.ID, e.ID, func(*Escalation) error { return ErrUnchanged }); err != ErrUnchanged {
+		t.Errorf("unchanged update = %v; want ErrUnchanged", err)
+	}
+	if _, err := s.UpdateEscalation(ctx, a.ID, "es_missing", func(*Escalation) error { return nil }); err != ErrNotFound {
+		t.Errorf("update of a missing escalation = %v; want ErrNotFound", err)
+	}
+}
+
+func testAckCodes(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, _ := seedClient(t, s)
+	staff := "cm_1"
+	var codes []string
+	for i := range 3 {
+		code, err := s.ClaimAckCode(ctx, a.ID, staff, fmt.Sprintf("es_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, code)
+	}
+	if fmt.Sprint(codes) != "[1 2 3]" {
+		t.Errorf("codes = %v; want [1 2 3]", codes)
+	}
+	if code, _ := s.ClaimAckCode(ctx, a.ID, staff, "es_1"); code != "2" {
+		t.Errorf("claiming again for es_1 = %s; want its code 2", code)
+	}
+	if code, _ := s.ClaimAckCode(ctx, a.ID, "cm_2", "es_1"); code != "1" {
+		t.Errorf("another staff member's first code = %s; want 1", code)
+	}
+	if err := s.ReleaseAckCodes(ctx, a.ID, "es_1", []string{staff, "cm_2"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := s.ClaimAckCode(ctx, a.ID, staff, "es_9"); code != "2" {
+		t.Errorf("code after releasing 2 = %s; want 2 (the smallest free number)", code)
+	}
+	if code, _ := s.ClaimAckCode(ctx, a.ID, staff, "es_10"); code != "4" {
+		t.Errorf("next code = %s; want 4", code)
+	}
+	held, err := s.AckCodes(ctx, a.ID, staff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"1": "es_0", "2": "es_9", "3": "es_2", "4": "es_10"}
+	if fmt.Sprint(held) != fmt.Sprint(want) {
+		t.Errorf("codes held = %v; want %v", held, want)
+	}
+}
+
+func testAckCodesRacing(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, _ := seedClient(t, s)
+	const n = 10
+	var mu sync.Mutex
+	byEsc := map[string][]string{}
+	// Ten escalations alert one case manager at once, each twice (a step
+	// timer and its reclaimed copy).
+	parallel(2*n, func(i int) {
+		esc := fmt.Sprintf("es_%d", i%n)
+		code, err := s.ClaimAckCode(ctx, a.ID, "cm_1", esc)
+		if err != nil {
+			t.Errorf("claim %s: %v", esc, err)
+			return
+		}
+		mu.Lock()
+		byEsc[esc] = append(byEsc[esc], code)
+		mu.Unlock()
+	})
+	var all []string
+	for esc, codes := range byEsc {
+		if codes[0] != codes[1] {
+			t.Errorf("%s got two codes %v; want one", esc, codes)
+		}
+		all = append(all, codes[0])
+	}
+	held, _ := s.AckCodes(ctx, a.ID, "cm_1")
+	if len(held) != n {
+		t.Errorf("codes held = %d %v; want %d, one per escalation", len(held), held, n)
+	}
+	sort.Strings(all)
+	seen := map[string]bool{}
+	for _, c := range all {
+		if seen[c] {
+			t.Errorf("code %s given to two escalations", c)
+		}
+		seen[c] = true
+	}
+}
+
+func testStatusForwardOnly(t *testing.T, s *Store) {
+	ctx := t.Context()
+	if err := s.MarkSent(ctx, "q:cl_1:occ:1", "SM123", []byte(`{"k":"send"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if pid, _ := s.SentMarker(ctx, "q:cl_1:occ:1"); pid != "SM123" {
+		t.Errorf("sent marker = %q; want SM123", pid)
+	}
+	steps := []struct {
+		status string
+		moved  bool
+		now    string
+	}{
+		{"sent", true, "sent"},
+		{"delivered", true, "delivered"},
+		{"sent", false, "delivered"},      // a late "sent" after "delivered"
+		{"delivered", false, "delivered"}, // a re-delivery
+		{"queued", false, "delivered"},
+		{"read", true, "read"},
+	}
+	for _, st := range steps {
+		id, moved, err := s.UpdateStatus(ctx, "SM123", st.status)
+		if err != nil || id != "q:cl_1:occ:1" || moved != st.moved {
+			t.Errorf("UpdateStatus(%s) = %q, %v, %v; want the message id, moved=%v", st.status, id, moved, err, st.moved)
+		}
+		if got, _ := s.Status(ctx, "SM123"); got != st.now {
+			t.Errorf("after %s: status = %s; want %s", st.status, got, st.now)
+		}
+	}
+	if _, _, err := s.UpdateStatus(ctx, "SMunknown", "delivered"); err != ErrNotFound {
+		t.Errorf("status for an unknown message = %v; want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+func inboundScenarios() []scenario {
+	return []scenario{
+		{"inbound/re-delivery stores nothing new", testRedelivery},
+		{"inbound/one caller holds the lock, apply pops once, unlock reports more", testLockApplyUnlock},
+		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
+		{"inbound/stale pending lists a crashed worker's client", testStalePending},
+	}
+}
+
+func inMsg(pid, text string) Message {
+	return Message{Channel: "sms", Kind: "text", ProviderID: pid, Text: text}
+}
+
+// inbound counts the client's timeline entries of type "in".
+func inbound(t *testing.T, s *Store, clientID string) []Entry {
+	t.Helper()
+	page, err := s.Timeline(t.Context(), clientID, time.Time{}, time.Time{}, "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Entry
+	for _, e := range page.Items {
+		if e.Type == "in" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func testRedelivery(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM1", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Stored || !b.Locked || len(b.Pending) != 1 || b.Pending[0].Text != "hello" {
+		t.Fatalf("first receive = stored %v locked %v pending %+v; want stored, locked, the message", b.Stored, b.Locked, b.Pending)
+	}
+	if b.Client == nil || b.Client.ID != c.ID || b.Agency == nil || b.Agency.ID != a.ID {
+		t.Errorf("batch client/agency = %v/%v; want the seeded ones", b.Client, b.Agency)
+	}
+	if _, err := s.Apply(ctx, c.ID, b.Pending[0].ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Unlock(ctx, c.ID, b.Lock); err != nil {
+		t.Fatal(err)
+	}
+	// Twilio delivers the same MessageSid again, once after processing and twice at once.
+	for range 3 {
+		again, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM1", "hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Stored {
+			t.Error("re-delivery: Stored = true; want false")
+		}
+		if again.Locked {
+			if len(again.Pending) != 0 {
+				t.Errorf("re-delivery left %d messages to process", len(again.Pending))
+			}
+			_, _ = s.Unlock(ctx, c.ID, again.Lock)
+		}
+	}
+	if n := len(inbound(t, s, c.ID)); n != 1 {
+		t.Errorf("timeline holds %d inbound messages; want 1", n)
+	}
+}
+
+func testLockApplyUnlock(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	first, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM10", "one"))
+	if err != nil || !first.Locked {
+		t.Fatalf("first receive = %+v, %v; want the lock", first, err)
+	}
+	second, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM11", "two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Stored || second.Locked {
+		t.Errorf("second receive while the first holds the client: stored %v locked %v; want stored, not locked", second.Stored, second.Locked)
+	}
+	if second.Locked || len(second.Pending) != 0 {
+		t.Errorf("a caller without the lock got %d messages to process", len(second.Pending))
+	}
+	if b, _ := s.Lock(ctx, c.ID, a.ID); b.Locked {
+		t.Error("Lock succeeded while another caller holds the client")
+	}
+	msg := first.Pending[0]
+	ok, err := s.Apply(ctx, c.ID, msg.ID, []byte(`{"state":1}`), []Event{{"t", "answer", "v", "4"}})
+	if err != nil || !ok {
+		t.Fatalf("apply = %v, %v; want true", ok, err)
+	}
+	again, err := s.Apply(ctx, c.ID, msg.ID, []byte(`{"state":2}`), []Event{{"t", "answer", "v", "5"}})
+	if err != nil || again {
+		t.Errorf("second apply of the same message = %v, %v; want false", again, err)
+	}
+	if conv, _ := s.rdb.Get(ctx, keyConv(c.ID)).Result(); conv != `{"state":1}` {
+		t.Errorf("conversation = %s; want the first apply's state", conv)
+	}
+	more, err := s.Unlock(ctx, c.ID, first.Lock)
+	if err != nil || !more {
+		t.Errorf("unlock = %v, %v; want more=true (the second message waits)", more, err)
+	}
+	b, err := s.Lock(ctx, c.ID, a.ID)
+	if err != nil || !b.Locked || len(b.Pending) != 1 || b.Pending[0].Text != "two" || b.Pending[0].ProviderID != "SM11" {
+		t.Fatalf("lock after unlock = %+v, %v; want the second message", b, err)
+	}
+	if string(b.Conversation) != `{"state":1}` {
+		t.Errorf("batch conversation = %s", b.Conversation)
+	}
+	if ok, _ := s.Apply(ctx, c.ID, b.Pending[0].ID, nil, nil); !ok {
+		t.Error("apply of the second message = false")
+	}
+	if more, err := s.Unlock(ctx, c.ID, b.Lock); err != nil || more {
+		t.Errorf("last unlock = %v, %v; want more=false", more, err)
+	}
+	answers := 0
+	page, _ := s.Timeline(ctx, c.ID, time.Time{}, time.Time{}, "", 100)
+	for _, e := range page.Items {
+		if e.Type == "answer" {
+			answers++
+		}
+	}
+	if answers != 1 {
+		t.Errorf("answers in the timeline = %d; want 1 (the second apply wrote nothing)", answers)
+	}
+	// An unlock with a stale token does not free someone else's lock.
+	b2, _ := s.Lock(ctx, c.ID, a.ID)
+	if _, err := s.Unlock(ctx, c.ID, first.Lock); err != nil {
+		t.Fatal(err)
+	}
+	if b3, _ := s.Lock(ctx, c.ID, a.ID); b3.Locked {
+		t.Error("a stale token released the current holder's lock")
+	}
+	_, _ = s.Unlock(ctx, c.ID, b2.Lock)
+}
+
+func testConcurrentReceive(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	const n = 20
+	var mu sync.Mutex
+	locked, stored := 0, 0
+	parallel(n, func(i int) {
+		// Every message arrives twice at once (Twilio retrying).
+		for range 2 {
+			b, err := s.Receive(ctx, c.ID, a.ID, inMsg(fmt.Sprintf("SM%03d", i), "msg"))
+			if err != nil {
+				t.Errorf("receive %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			if b.Locked {
+				locked++
+			}
+			if b.Stored {
+				stored++
+			}
+			mu.Unlock()
+		}
+	})
+	if locked != 1 {
+		t.Errorf("%d callers got the client's lock; want exactly 1 (nobody released it)", locked)
+	}
+	if stored != n {
+		t.Errorf("stored %d messages; want %d (each once)", stored, n)
+	}
+	if got := len(inbound(t, s, c.ID)); got != n {
+		t.Errorf("timeline holds %d inbound messages; want %d", got, n)
+	}
+	if l, _ := s.rdb.LLen(ctx, keyPending(c.ID)).Result(); l != n {
+		t.Errorf("pending = %d; want %d", l, n)
+	}
+}
+
+func testStalePending(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM20", "are you there"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The worker dies holding the client: nothing applied, nothing unlocked.
+	now := time.Now()
+	fresh, err := s.StalePending(ctx, now, 10*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range fresh {
+		if id == c.ID {
+			t.Error("a message stored just now is already listed as stale")
+		}
+	}
+	stale, err := s.StalePending(ctx, now.Add(11*time.Second), 10*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(stale, c.ID) {
+		t.Fatalf("stale pending = %v; want the client", stale)
+	}
+	// The sweeper: the dead worker's lock expires (TTL), then it processes.
+	if ttl, _ := s.rdb.PTTL(ctx, keyLock(c.ID)).Result(); ttl <= 0 || ttl > lockTTL {
+		t.Errorf("lock TTL = %v; want (0, %v]: a dead worker's lock must expire", ttl, lockTTL)
+	}
+	if err := s.rdb.Del(ctx, keyLock(c.ID)).Err(); err != nil { // stands in for the TTL
+		t.Fatal(err)
+	}
+	sw, err := s.Lock(ctx, c.ID, a.ID)
+	if err != nil || !sw.Locked || len(sw.Pending) != 1 || sw.Pending[0].Text != "are you there" {
+		t.Fatalf("sweeper lock = %+v, %v; want the stranded message", sw, err)
+	}
+	if ok, _ := s.Apply(ctx, c.ID, sw.Pending[0].ID, nil, nil); !ok {
+		t.Error("sweeper apply = false")
+	}
+	if more, _ := s.Unlock(ctx, c.ID, sw.Lock); more {
+		t.Error("unlock reports more after the only message")
+	}
+	after, _ := s.StalePending(ctx, now.Add(time.Hour), 10*time.Second, 100)
+	if slices.Contains(after, c.ID) {
+		t.Error("the client stays on the sweeper's list after its messages were processed")
+	}
+	if ttl, _ := s.rdb.PTTL(ctx, keyLock(c.ID)).Result(); ttl > 0 {
+		t.Error("the lock is still held after unlock")
+	}
+	_ = b
+}
