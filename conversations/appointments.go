@@ -73,7 +73,7 @@ func (r *Router) HandleReminder(ctx context.Context, w Work) error {
 	if !b.Locked {
 		return ErrBusy
 	}
-	defer func() { _, _ = r.store.Unlock(context.WithoutCancel(ctx), w.Client, b.Lock) }()
+	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
 	c, a := b.Client, b.Agency
 	if c == nil || a == nil {
 		return nil

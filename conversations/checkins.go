@@ -50,7 +50,10 @@ func (r *Router) StartCheckin(ctx context.Context, c *store.Client, questionnair
 	if _, err := r.catalogueHas(ctx, c.AgencyID, questionnaire); err != nil {
 		return "", err
 	}
-	id := fmt.Sprintf("now:%s:%d", c.ID, r.now().UnixMilli())
+	// Unique per request: an id made of the client and the millisecond made
+	// a second check-in started in the same millisecond look "already done"
+	// and it was dropped without a trace.
+	id := "now:" + store.NewID("ci", r.now())
 	w := Work{Kind: WorkCheckin, Client: c.ID, Agency: c.AgencyID, Questionnaire: questionnaire, Occurrence: id, Due: r.now()}
 	return id, r.store.Enqueue(ctx, "checkin:"+id, false, w.encode())
 }
@@ -89,7 +92,7 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 	if !b.Locked {
 		return ErrBusy
 	}
-	defer func() { _, _ = r.store.Unlock(context.WithoutCancel(ctx), w.Client, b.Lock) }()
+	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
 	c, a := b.Client, b.Agency
 	if c == nil || a == nil {
 		return nil
@@ -132,6 +135,24 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		return err
 	}
 	return r.askFirst(ctx, a, c, conv)
+}
+
+// release ends a piece of timed work that held the client's lock. Messages
+// that arrived meanwhile (Receive found the lock taken and left them to the
+// holder) are processed now; ignoring Unlock's answer left them to the
+// sweeper, 10 to 15 seconds later — a crisis message included.
+func (r *Router) release(ctx context.Context, clientID, agencyID, token string) {
+	more, err := r.store.Unlock(ctx, clientID, token)
+	if err != nil {
+		r.log.Error("unlock client", "client_id", clientID, "err", err)
+		return
+	}
+	if !more {
+		return
+	}
+	if err := r.Drain(ctx, clientID, agencyID); err != nil {
+		r.log.Error("process messages that arrived during timed work", "client_id", clientID, "err", err)
+	}
 }
 
 func notMessageable(c *store.Client) string {
@@ -191,7 +212,7 @@ func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
 	if !b.Locked {
 		return ErrBusy
 	}
-	defer func() { _, _ = r.store.Unlock(context.WithoutCancel(ctx), w.Client, b.Lock) }()
+	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
 	c, a := b.Client, b.Agency
 	if c == nil || a == nil {
 		return nil

@@ -181,7 +181,11 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		out := Answer(cat, t.conv, m.Text, ch == bot.SMS, opts, now)
 		t.events = append(t.events, out.Events...)
 		for _, rep := range out.Replies {
-			t.reply(r, c, ch, fmt.Sprintf("%s:%d", t.conv.ID, t.conv.Seq), rep.Text, rep.Buttons)
+			// Keyed by the inbound message: a reply derived from the
+			// conversation's Seq collided with the previous turn's (the
+			// thank-you after the last answer, a second hint) and the
+			// outbox's sent marker dropped it.
+			t.reply(r, c, ch, m.ID, rep.Text, rep.Buttons)
 			if rep.Asks {
 				t.asks = append(t.asks, now)
 			}

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
+	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
+)
+
+// Helpers shared by the check-in and escalation stories.
+
+// clientAt seeds one more SMS client of the case manager z.cm (consent
+// given unless consent is false).
+func (s *stack) clientAt(z seeded, name, phone, lang string, consent bool) string {
+	s.t.Helper()
+	body := map[string]any{
+		"name": name, "phone": phone, "channel": "sms", "timezone": "America/Chicago", "case_manager_id": z.cm, "language": lang,
+	}
+	if consent {
+		body["consent"] = map[string]any{"at": "2026-11-01T15:00:00Z", "method": "written"}
+	}
+	return s.mustFn(s.api("POST", "/v1/clients", z.key, body))(201)["id"].(string)
+}
+
+// entry is one timeline entry as the API shows it.
+type entry struct {
+	Type   string
+	Fields map[string]string
+}
+
+// timeline reads a client's whole timeline through the API.
+func (s *stack) timeline(key, client string) []entry {
+	s.t.Helper()
+	out := s.mustFn(s.api("GET", "/v1/clients/"+client+"/responses?limit=200", key, nil))(200)
+	var list []entry
+	for _, raw := range out["responses"].([]any) {
+		m := raw.(map[string]any)
+		e := entry{Type: m["type"].(string), Fields: map[string]string{}}
+		if f, ok := m["fields"].(map[string]any); ok {
+			for k, v := range f {
+				e.Fields[k], _ = v.(string)
+			}
+		}
+		list = append(list, e)
+	}
+	return list
+}
+
+// expectEntry waits up to 2 seconds for a timeline entry of type typ whose
+// fields include want.
+func (s *stack) expectEntry(key, client, typ string, want map[string]string) entry {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		tl := s.timeline(key, client)
+		for _, e := range tl {
+			if e.Type == typ && hasFields(e, want) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q entry with %v in the timeline within 2s; timeline: %v", typ, want, tl)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the API for the worker's result
+	}
+}
+
+// countEntries counts timeline entries of a type whose fields include want.
+func (s *stack) countEntries(key, client, typ string, want map[string]string) int {
+	s.t.Helper()
+	n := 0
+	for _, e := range s.timeline(key, client) {
+		if e.Type == typ && hasFields(e, want) {
+			n++
+		}
+	}
+	return n
+}
+
+func hasFields(e entry, want map[string]string) bool {
+	for k, v := range want {
+		if !strings.Contains(e.Fields[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// mark notes how many SMS went out so far; nextSMS waits for a new one.
+func (s *stack) mark() int { return len(s.twilio.Messages()) }
+
+// nextSMS waits up to 2 seconds for a message to a phone, sent after mark,
+// that satisfies pred.
+func (s *stack) nextSMS(mark int, to string, pred func(string) bool) twiliotest.Message {
+	s.t.Helper()
+	seen := map[string]bool{}
+	for _, m := range s.twilio.Messages()[:mark] {
+		seen[m.SID] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := s.twilio.WaitFor(ctx, func(m twiliotest.Message) bool { return !seen[m.SID] && m.To == to && pred(m.Body) })
+	if err != nil {
+		s.t.Fatalf("no new matching SMS to %s within 2s; sent since the mark: %v", to, s.bodiesSince(mark, to))
+	}
+	return m
+}
+
+// bodiesSince lists the texts sent to a phone after mark.
+func (s *stack) bodiesSince(mark int, to string) []string {
+	var out []string
+	for _, m := range s.twilio.Messages()[mark:] {
+		if m.To == to {
+			out = append(out, m.Body)
+		}
+	}
+	return out
+}
+
+// quiet settles and fails if anything was sent to the phones after mark.
+func (s *stack) quiet(mark int, what string, phones ...string) {
+	s.t.Helper()
+	s.settle()
+	for _, p := range phones {
+		if got := s.bodiesSince(mark, p); len(got) > 0 {
+			s.t.Errorf("%s: %s got %q", what, p, got)
+		}
+	}
+}
+
+// answer sends an SMS from a phone and waits for the next reply to it.
+func (s *stack) answer(from, text string, pred func(string) bool) string {
+	s.t.Helper()
+	m := s.mark()
+	if code, _ := s.sms(from, text); code != 200 {
+		s.t.Fatalf("webhook for %q = %d", text, code)
+	}
+	return s.nextSMS(m, from, pred).Body
+}
+
+// tgDeliver posts a Telegram update to the webhook as Telegram would.
+func (s *stack) tgDeliver(update []byte) {
+	s.t.Helper()
+	resp, err := s.tg.Deliver(context.Background(), s.url+"/webhooks/telegram", tgSecret, update)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("telegram webhook = %d", resp.StatusCode)
+	}
+}
+
+// expectTG waits up to 2 seconds for a Telegram message to a chat.
+func (s *stack) expectTG(chat int64, pred func(telegramtest.Message) bool) telegramtest.Message {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && pred(m) })
+	if err != nil {
+		var got []string
+		for _, m := range s.tg.Sent() {
+			if m.ChatID == chat {
+				got = append(got, m.Text)
+			}
+		}
+		s.t.Fatalf("no matching Telegram message to chat %d within 2s; sent: %q", chat, got)
+	}
+	return m
+}
+
+// linkStaffTelegram links a case manager to a Telegram chat with /start <code>.
+func (s *stack) linkStaffTelegram(key, cm string, chat int64) {
+	s.t.Helper()
+	code := s.mustFn(s.api("POST", "/v1/case-managers/"+cm+"/telegram-link", key, nil))(201)["code"].(string)
+	s.tgDeliver(telegramtest.TextUpdate(s.seq.Add(1), chat, "Staff", "/start "+code))
+	s.expectTG(chat, func(m telegramtest.Message) bool { return strings.Contains(m.Text, "connected") })
+}
+
+// chicago is the clients' zone; at builds a local time there.
+var chicago = mustZone("America/Chicago")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// jumpTo moves the fake clock forward to a local time in Chicago.
+func (s *stack) jumpTo(t time.Time) {
+	s.t.Helper()
+	d := t.Sub(s.clock.Now())
+	if d < 0 {
+		s.t.Fatalf("jumpTo %v: the clock is already at %v", t, s.clock.Now().In(chicago))
+	}
+	s.clock.Jump(d)
+}
+
+func contains(sub string) func(string) bool {
+	return func(b string) bool { return strings.Contains(strings.ToLower(b), strings.ToLower(sub)) }
+}
+
+func anything(string) bool { return true }
+
+var moodQ = contains("mood today")
+
+// ---------------------------------------------------------------- stories
+
+// A daily 10:00 schedule fires at 10:00, once; the next day again; the
+// preview shows local and UTC times.
+func TestStoryScheduleFiresOncePerOccurrence(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	sc := s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2026-11-24T08:00:00-06:00",
+	}))(201)
+	sid := sc["id"].(string)
+
+	up := s.mustFn(s.api("GET", "/v1/clients/"+z.client+"/schedules/"+sid+"/upcoming?n=5", z.key, nil))(200)
+	list := up["upcoming"].([]any)
+	if len(list) != 5 {
+		t.Fatalf("upcoming = %v; want 5", list)
+	}
+	first := list[0].(map[string]any)
+	if first["local"] != "2026-11-24T10:00:00-06:00" || first["utc"] != "2026-11-24T16:00:00Z" {
+		t.Errorf("first upcoming = %v; want 10:00 local = 16:00 UTC", first)
+	}
+	if last := list[4].(map[string]any); last["local"] != "2026-11-28T10:00:00-06:00" {
+		t.Errorf("fifth upcoming = %v; want 2026-11-28 10:00 local", last)
+	}
+
+	// 09:59: nothing yet.
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 9, 59, 0, 0, chicago))
+	s.quiet(m, "before the due time", clientPhone)
+
+	// 10:00: the first question, once.
+	s.jumpTo(time.Date(2026, 11, 24, 10, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+	s.answer(clientPhone, "7", contains("case manager"))
+	s.answer(clientPhone, "no", contains("thank you"))
+
+	// Later the same day: nothing more.
+	m = s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 15, 0, 0, 0, chicago))
+	s.quiet(m, "later the same day", clientPhone)
+	if n := s.countEntries(z.key, z.client, "checkin-started", nil); n != 1 {
+		t.Errorf("check-ins started on day one = %d; want 1", n)
+	}
+
+	// The next day at 10:00: again.
+	s.jumpTo(time.Date(2026, 11, 25, 10, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+	s.settle()
+	if got := s.bodiesSince(m, clientPhone); len(got) != 1 {
+		t.Errorf("day two sent %q; want the one question", got)
+	}
+
+	// The preview across a DST change: the local time stays 10:00, UTC moves.
+	sc2 := s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "medication", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2027-03-13T08:00:00-06:00", "paused": true,
+	}))(201)
+	up = s.mustFn(s.api("GET", "/v1/clients/"+z.client+"/schedules/"+sc2["id"].(string)+"/upcoming?n=2", z.key, nil))(200)
+	got := fmt.Sprint(up["upcoming"])
+	for _, w := range []string{"2027-03-13T10:00:00-06:00", "2027-03-13T16:00:00Z", "2027-03-14T10:00:00-05:00", "2027-03-14T15:00:00Z"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("upcoming across DST lacks %s: %s", w, got)
+		}
+	}
+}
+
+// An occurrence at 22:15 client time waits for the end of quiet hours.
+func TestStoryQuietHoursDeferOccurrence(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=22;BYMINUTE=15", "start": "2026-11-24T08:00:00-06:00",
+	}))(201)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 22, 16, 0, 0, chicago))
+	s.quiet(m, "at 22:16", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 7, 59, 0, 0, chicago))
+	s.quiet(m, "at 07:59", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 8, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+}
+
+// The service was down at the due time: more than an hour late, the
+// occurrence is recorded as skipped, not sent.
+func TestStoryLateOccurrenceIsSkipped(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2026-11-24T08:00:00-06:00",
+	}))(201)
+	m := s.mark()
+	// Due at 10:00; the mover first runs at 12:00.
+	s.jumpTo(time.Date(2026, 11, 24, 12, 0, 0, 0, chicago))
+	s.expectEntry(z.key, z.client, "skipped", map[string]string{"reason": "late", "occ": "2026-11-24:1000"})
+	s.quiet(m, "a late occurrence", clientPhone)
+	// The next day's occurrence is planned and goes out on time.
+	s.jumpTo(time.Date(2026, 11, 25, 10, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+}
+
+// Answers: a number is stored and the next question follows; garbage is
+// asked again once with a hint, then kept as free text; SKIP and LATER.
+func TestStoryAnswersGarbageSkipLater(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, moodQ)
+
+	// Garbage: the hint, once.
+	hint := s.answer(clientPhone, "purple", contains("please reply"))
+	if !strings.Contains(hint, "0") || !strings.Contains(hint, "10") {
+		t.Errorf("hint does not say the range: %q", hint)
+	}
+	// Garbage again: kept as free text, and the next question.
+	s.answer(clientPhone, "banana", contains("case manager"))
+	s.expectEntry(z.key, z.client, "answer", map[string]string{"question": "mood", "text": "banana"})
+	// SKIP the optional note: thanks.
+	s.answer(clientPhone, "SKIP", contains("thank you"))
+	s.expectEntry(z.key, z.client, "answer", map[string]string{"question": "note", "skipped": "1"})
+
+	// A second check-in: SKIP a scale question moves on; LATER pauses.
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "phq2"}))(202)
+	s.expectSMS(clientPhone, contains("little interest"))
+	s.answer(clientPhone, "skip", contains("feeling down"))
+	s.expectEntry(z.key, z.client, "answer", map[string]string{"q": "phq2", "question": "item1", "skipped": "1"})
+	s.answer(clientPhone, "later", contains("ask again"))
+	s.expectEntry(z.key, z.client, "later", map[string]string{"question": "item2"})
+	// Four hours on, one nudge; the answer is then taken.
+	m := s.mark()
+	s.clock.Jump(4*time.Hour + time.Second)
+	s.nextSMS(m, clientPhone, contains("question waiting"))
+	// One item skipped: the screen cannot be ruled negative, the PHQ-9 goes on.
+	s.answer(clientPhone, "1", contains("trouble falling"))
+	s.expectEntry(z.key, z.client, "answer", map[string]string{"q": "phq2", "question": "item2", "value": "1"})
+}
+
+// A Spanish-speaking client answers in words.
+func TestStorySpanishAnswer(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	const phone = "+13125550155"
+	cl := s.clientAt(z, "Lucía Pérez", phone, "es", true)
+	s.mustFn(s.api("POST", "/v1/clients/"+cl+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(phone, contains("animo"))
+	s.answer(phone, "siete", contains("administrador"))
+	s.expectEntry(z.key, cl, "answer", map[string]string{"question": "mood", "value": "7"})
+	s.answer(phone, "nada, gracias", contains("gracias"))
+}
+
+// PHQ-2 ≥ 3 continues into PHQ-9 items 3–9; item 9 > 0 is a crisis even
+// though the total is minimal: the safety reply and an alert.
+func TestStoryPHQ2ContinuesAndItem9IsCrisis(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "phq2"}))(202)
+	s.expectSMS(clientPhone, contains("little interest"))
+	s.answer(clientPhone, "1", contains("feeling down"))
+	// 1 + 2 = 3: the PHQ-9 goes on with item 3, not item 1 again.
+	next := s.answer(clientPhone, "2", anything)
+	if !strings.Contains(next, "trouble falling") {
+		t.Fatalf("after a positive PHQ-2 the client got %q; want PHQ-9 item 3", next)
+	}
+	for _, want := range []string{"tired", "appetite", "bad about yourself", "concentrating", "slowly", "better off dead"} {
+		s.answer(clientPhone, "0", contains(want))
+	}
+	m := s.mark()
+	s.sms(clientPhone, "1") // item 9: several days
+	safety := s.nextSMS(m, clientPhone, contains("988"))
+	if !strings.Contains(safety.Body, "911") {
+		t.Errorf("safety reply lacks 911: %q", safety.Body)
+	}
+	alert := s.nextSMS(m, cmPhone, func(b string) bool { return ackCode.MatchString(b) })
+	if !strings.Contains(alert.Body, "URGENT") || !strings.Contains(alert.Body, "item 9") {
+		t.Errorf("alert = %q; want urgent, why: PHQ-9 item 9", alert.Body)
+	}
+	s.expectEntry(z.key, z.client, "score", map[string]string{"instrument": "phq9", "total": "4", "band": "minimal", "risk": "crisis"})
+	_, list := s.api("GET", "/v1/escalations?status=open", z.key, nil)
+	if escs := list["escalations"].([]any); len(escs) != 1 || escs[0].(map[string]any)["level"] != "crisis" {
+		t.Errorf("open escalations = %v; want one crisis", escs)
+	}
+}
+
+// GAD-7 ≥ 10 is a concern: low urgency, so at 22:00 the case manager is
+// not alerted; the alert waits for 09:00.
+func TestStoryGAD7ConcernWaitsForWorkingHours(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 22, 0, 0, 0, chicago))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "gad7"}))(202)
+	s.expectSMS(clientPhone, contains("nervous"))
+	for _, want := range []string{"stop or control", "too much", "relaxing", "restless", "annoyed", "afraid"} {
+		s.answer(clientPhone, "2", contains(want))
+	}
+	m := s.mark()
+	s.answer(clientPhone, "2", contains("thank you"))
+	s.expectEntry(z.key, z.client, "score", map[string]string{"instrument": "gad7", "total": "14", "risk": "concern"})
+	s.quiet(m, "a concern at 22:00", cmPhone, backupPhone)
+	if got := s.bodiesSince(m, clientPhone); len(got) != 1 {
+		t.Errorf("the client got %q; want only the thanks (no safety reply for a concern)", got)
+	}
+	s.jumpTo(time.Date(2026, 11, 25, 8, 59, 0, 0, chicago))
+	s.quiet(m, "a concern at 08:59", cmPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
+	alert := s.nextSMS(m, cmPhone, contains("please check on"))
+	if strings.Contains(alert.Body, "URGENT") || !ackCode.MatchString(alert.Body) {
+		t.Errorf("concern alert = %q", alert.Body)
+	}
+	// No climbing: the backup hears nothing, whatever the time.
+	s.clock.Jump(2 * time.Hour)
+	s.quiet(m, "a concern", backupPhone)
+}
