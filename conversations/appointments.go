@@ -49,14 +49,17 @@ func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.
 	if ap.Status == ApptCancelled {
 		return nil
 	}
-	now := r.now()
-	for _, o := range offsets {
-		at := ap.At.Add(-o)
-		if !at.After(now.Add(-time.Minute)) {
-			continue // its time passed: not sent
-		}
-		w := Work{Kind: WorkReminder, Client: c.ID, Agency: a.ID, Appointment: ap.ID, Due: at, Occurrence: schedule.ReminderID(ap.ID, ap.At, o)}
-		if err := r.store.Schedule(ctx, "rem:"+w.Occurrence, at, w.encode()); err != nil {
+	// Reminders are routine messages: one due in the client's quiet hours
+	// waits for their end (one deferred to the appointment is dropped); one
+	// whose time passed is not sent.
+	loc, err := schedule.LoadZone(c.Timezone)
+	if err != nil {
+		loc = nil
+	}
+	quiet := schedule.QuietHours{Start: a.QuietStart, End: a.QuietEnd}
+	for _, rem := range schedule.PlanReminders(ap.ID, ap.At, offsets, r.now(), quiet, loc) {
+		w := Work{Kind: WorkReminder, Client: c.ID, Agency: a.ID, Appointment: ap.ID, Due: rem.At, Occurrence: rem.ID}
+		if err := r.store.Schedule(ctx, "rem:"+w.Occurrence, rem.At, w.encode()); err != nil {
 			return err
 		}
 	}

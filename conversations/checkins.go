@@ -113,8 +113,14 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		return skip(notMessageable(c))
 	case w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit):
 		return skip("late: the service was not running at the due time")
-	case conv.Active():
+	case conv.Active() && conv.Appointment == "":
 		return skip("another check-in is in progress")
+	}
+	var closed []store.Event
+	if conv.Active() {
+		// An unanswered appointment confirmation (it has no timeout) must not
+		// block every later check-in: the check-in takes over.
+		closed = append(closed, store.Event{"t", "confirmation-unanswered", "conv", conv.ID, "appt", conv.Appointment})
 	}
 	ch := bot.Kind(c.Channel)
 	if ch == bot.Telegram && (c.TelegramChat == "" || c.TelegramUnreachable) {
@@ -131,7 +137,7 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		return skip(err.Error())
 	}
 	raw, _ := json.Marshal(conv)
-	if _, err := r.store.Apply(ctx, c.ID, "", raw, out.Events); err != nil {
+	if _, err := r.store.Apply(ctx, c.ID, "", raw, append(closed, out.Events...)); err != nil {
 		return err
 	}
 	return r.askFirst(ctx, a, c, conv)
@@ -222,6 +228,11 @@ func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
 		return nil // stale: answered or moved on
 	}
 	if !conv.Nudged && c.Messageable() {
+		// A nudge is routine: due in quiet hours, it waits for their end
+		// (it went out at 22:00 for a check-in sent at 18:00).
+		if at := r.outOfQuiet(a, c, r.now()); at.After(r.now()) {
+			return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), at, w.encode())
+		}
 		conv.Nudged = true
 		conv.AskedAt = r.now()
 		raw, _ := json.Marshal(conv)
@@ -253,6 +264,16 @@ func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
 		return err
 	}
 	return nil
+}
+
+// outOfQuiet is t, or the end of the agency's quiet hours in the client's
+// zone when t falls inside them.
+func (r *Router) outOfQuiet(a *store.Agency, c *store.Client, t time.Time) time.Time {
+	loc, err := schedule.LoadZone(c.Timezone)
+	if err != nil {
+		loc = nil // UTC; the zone was validated when the client was saved
+	}
+	return schedule.QuietHours{Start: a.QuietStart, End: a.QuietEnd}.Defer(t, loc)
 }
 
 // planNext plans a schedule's next occurrence after `after`, deferred out

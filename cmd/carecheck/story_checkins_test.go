@@ -420,3 +420,239 @@ func TestStoryGAD7ConcernWaitsForWorkingHours(t *testing.T) {
 	s.clock.Jump(2 * time.Hour)
 	s.quiet(m, "a concern", backupPhone)
 }
+
+// No reply: one nudge after the window (4 h), then missed; the second miss
+// in a row tells the case manager (a concern).
+func TestStoryMissedCheckins(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, moodQ)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 12, 59, 0, 0, chicago))
+	s.quiet(m, "within the reply window", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 24, 13, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, contains("question waiting"))
+	s.jumpTo(time.Date(2026, 11, 24, 17, 0, 2, 0, chicago))
+	s.expectEntry(z.key, z.client, "missed", map[string]string{"in_a_row": "1"})
+	s.quiet(m+1, "one missed check-in", clientPhone, cmPhone)
+
+	// The next morning, the second check-in is missed too.
+	s.jumpTo(time.Date(2026, 11, 25, 8, 0, 0, 0, chicago))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	s.nextSMS(m, clientPhone, contains("medication"))
+	m2 := s.mark()
+	s.jumpTo(time.Date(2026, 11, 25, 12, 0, 1, 0, chicago))
+	s.nextSMS(m2, clientPhone, contains("question waiting"))
+	s.jumpTo(time.Date(2026, 11, 25, 16, 0, 2, 0, chicago))
+	s.expectEntry(z.key, z.client, "missed", map[string]string{"in_a_row": "2"})
+	alert := s.nextSMS(m, cmPhone, contains("please check on"))
+	if !strings.Contains(alert.Body, "2 missed check-ins") || !ackCode.MatchString(alert.Body) {
+		t.Errorf("missed check-ins alert = %q", alert.Body)
+	}
+}
+
+// The nudge is a routine message: due in the night, it waits for 08:00.
+func TestStoryNudgeWaitsOutQuietHours(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 18, 0, 0, 0, chicago))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, moodQ)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 22, 0, 1, 0, chicago))
+	s.quiet(m, "a nudge due at 22:00", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 8, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, contains("question waiting"))
+	// The answer is still taken after the night.
+	s.answer(clientPhone, "6", contains("case manager"))
+}
+
+// A timeout for a question already answered does nothing.
+func TestStoryStaleTimeoutDoesNothing(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, moodQ)
+	s.answer(clientPhone, "8", contains("case manager"))
+	s.answer(clientPhone, "all good", contains("thank you"))
+	m := s.mark()
+	s.clock.Jump(4*time.Hour + time.Second)
+	s.settle()
+	s.clock.Jump(4*time.Hour + time.Second)
+	s.quiet(m, "timeouts of answered questions", clientPhone, cmPhone)
+	for _, typ := range []string{"nudged", "missed"} {
+		if n := s.countEntries(z.key, z.client, typ, nil); n != 0 {
+			t.Errorf("timeline has %d %q entries for an answered check-in", n, typ)
+		}
+	}
+}
+
+// appointmentStatus reads an appointment's status through the API.
+func (s *stack) appointmentStatus(key, client, id string) string {
+	s.t.Helper()
+	out := s.mustFn(s.api("GET", "/v1/clients/"+client+"/appointments", key, nil))(200)
+	for _, raw := range out["appointments"].([]any) {
+		if a := raw.(map[string]any); a["id"] == id {
+			return a["status"].(string)
+		}
+	}
+	s.t.Fatalf("appointment %s not listed", id)
+	return ""
+}
+
+func (s *stack) expectAppointmentStatus(key, client, id, want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for s.appointmentStatus(key, client, id) != want {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("appointment status = %q; want %q", s.appointmentStatus(key, client, id), want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the API for the worker's result
+	}
+}
+
+// privateReminder fails when a reminder lacks time, place or whom, or
+// carries anything clinical or the agency's (programme's) name.
+func privateReminder(t *testing.T, body string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("reminder lacks %q: %q", w, body)
+		}
+	}
+	lower := strings.ToLower(body)
+	for _, bad := range []string{"diagnos", "depress", "anxiety", "mental", "psychiat", "therap", "phq", "crisis", "988", "northside", "cmh"} {
+		if strings.Contains(lower, bad) {
+			t.Errorf("reminder carries %q: %q", bad, body)
+		}
+	}
+}
+
+// Reminders go out 24 h and 2 h before, with time, place and whom; C
+// confirms; R asks to reschedule and the case manager is told.
+func TestStoryAppointmentReminders(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	ap := s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/appointments", z.key, map[string]any{
+		"at": "2026-11-25T15:00:00-06:00", "with": "Dr. Lee", "location": "Clinic A", "reminders": []string{"24h", "2h"},
+	}))(201)
+	id := ap["id"].(string)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 14, 59, 0, 0, chicago))
+	s.quiet(m, "before the 24h reminder", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 24, 15, 0, 1, 0, chicago))
+	r24 := s.nextSMS(m, clientPhone, contains("Dr. Lee"))
+	privateReminder(t, r24.Body, "Dr. Lee", "Clinic A", "Wed Nov 25", "3:00 PM", "C", "R")
+	s.answer(clientPhone, "C", contains("thank you"))
+	s.expectAppointmentStatus(z.key, z.client, id, "confirmed")
+
+	m = s.mark()
+	s.jumpTo(time.Date(2026, 11, 25, 13, 0, 1, 0, chicago))
+	r2 := s.nextSMS(m, clientPhone, contains("Dr. Lee"))
+	privateReminder(t, r2.Body, "Dr. Lee", "Clinic A", "3:00 PM")
+	s.sms(clientPhone, "R")
+	told := s.nextSMS(m, cmPhone, contains("reschedule"))
+	if strings.Contains(told.Body, clientName) {
+		t.Errorf("the case manager's note names the client in full: %q", told.Body)
+	}
+	s.expectAppointmentStatus(z.key, z.client, id, "reschedule-requested")
+	s.settle()
+	if got := s.bodiesSince(m, clientPhone); len(got) != 2 {
+		t.Errorf("client got %q; want the 2h reminder and a thank-you", got)
+	}
+}
+
+// Moving an appointment drops the reminders of the old time; cancelling it
+// drops them all.
+func TestStoryAppointmentMovedAndCancelled(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	ap := s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/appointments", z.key, map[string]any{
+		"at": "2026-11-25T15:00:00-06:00", "with": "Dr. Lee", "location": "Clinic A", "reminders": []string{"24h", "2h"},
+	}))(201)
+	path := "/v1/clients/" + z.client + "/appointments/" + ap["id"].(string)
+	s.mustFn(s.api("PATCH", path, z.key, map[string]any{"at": "2026-11-26T17:00:00-06:00"}))(200)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 15, 0, 1, 0, chicago))
+	s.quiet(m, "the old 24h reminder", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 13, 0, 1, 0, chicago))
+	s.quiet(m, "the old 2h reminder", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 17, 0, 1, 0, chicago))
+	r := s.nextSMS(m, clientPhone, contains("Dr. Lee"))
+	privateReminder(t, r.Body, "Thu Nov 26", "5:00 PM")
+
+	// Cancelled: the 2h reminder never goes.
+	s.mustFn(s.api("PATCH", path, z.key, map[string]any{"status": "cancelled"}))(200)
+	m = s.mark()
+	s.jumpTo(time.Date(2026, 11, 26, 15, 0, 1, 0, chicago))
+	s.quiet(m, "a cancelled appointment", clientPhone)
+	if st := s.appointmentStatus(z.key, z.client, ap["id"].(string)); st != "cancelled" {
+		t.Errorf("status = %q; want cancelled", st)
+	}
+}
+
+// A reminder due in the night waits for 08:00; an unanswered confirmation
+// does not block the next check-in.
+func TestStoryReminderQuietHoursAndUnansweredConfirmation(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	// 09:00 Thursday, 2h before: 07:00, in quiet hours: sent at 08:00.
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/appointments", z.key, map[string]any{
+		"at": "2026-11-26T09:00:00-06:00", "with": "Dr. Lee", "reminders": []string{"2h"},
+	}))(201)
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=8;BYMINUTE=30", "start": "2026-11-26T00:00:00-06:00",
+	}))(201)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 26, 7, 0, 1, 0, chicago))
+	s.quiet(m, "a reminder due at 07:00", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 26, 8, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, contains("Dr. Lee"))
+	// No answer to the reminder; the 08:30 check-in still goes out.
+	s.jumpTo(time.Date(2026, 11, 26, 8, 30, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+	s.answer(clientPhone, "5", contains("case manager"))
+}
+
+// No routine message without consent, after STOP, to a paused or a
+// discharged client: the timeline says "skipped" and why.
+func TestStoryNoMessageWithoutConsentOrWhenStopped(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	noConsent := s.clientAt(z, "Nadia Noconsent", "+13125550144", "en", false)
+	paused := s.clientAt(z, "Paul Paused", "+13125550145", "en", true)
+	gone := s.clientAt(z, "Dora Discharged", "+13125550146", "en", true)
+	phones := map[string]string{z.client: clientPhone, noConsent: "+13125550144", paused: "+13125550145", gone: "+13125550146"}
+
+	s.sms(clientPhone, "STOP")
+	s.expectSMS(clientPhone, contains("no more messages"))
+	s.mustFn(s.api("PATCH", "/v1/clients/"+paused, z.key, map[string]any{"status": "paused"}))(200)
+	s.mustFn(s.api("DELETE", "/v1/clients/"+gone, z.key, nil))(200)
+	for id := range phones {
+		s.mustFn(s.api("POST", "/v1/clients/"+id+"/schedules", z.key, map[string]any{
+			"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2026-11-24T08:00:00-06:00",
+		}))(201)
+		s.mustFn(s.api("POST", "/v1/clients/"+id+"/appointments", z.key, map[string]any{
+			"at": "2026-11-25T15:00:00-06:00", "with": "Dr. Lee", "reminders": []string{"24h"},
+		}))(201)
+	}
+	out := s.mustFn(s.api("POST", "/v1/clients/"+noConsent+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	if !strings.Contains(fmt.Sprint(out["status"]), "skipped") {
+		t.Errorf("starting a check-in for a client without consent says %v; want it to say it will be skipped", out["status"])
+	}
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 10, 0, 1, 0, chicago))
+	s.jumpTo(time.Date(2026, 11, 24, 15, 0, 1, 0, chicago))
+	reasons := map[string]string{z.client: "opted out", noConsent: "no recorded consent", paused: "paused", gone: "discharged"}
+	for id, why := range reasons {
+		if id != gone { // a discharged client's schedule is not even planned
+			s.expectEntry(z.key, id, "skipped", map[string]string{"reason": why, "occ": ":2026-11-24:1000"})
+		}
+		s.expectEntry(z.key, id, "skipped", map[string]string{"reason": why, "occ": "T2100Z:24h"})
+	}
+	s.expectEntry(z.key, noConsent, "skipped", map[string]string{"reason": "no recorded consent", "q": "medication"})
+	for _, p := range phones {
+		s.quiet(m, "a client who may not be messaged", p)
+	}
+}
