@@ -3,8 +3,10 @@ package escalation
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -24,13 +26,20 @@ var SafetyMessage = map[string]string{
 		"Hemos avisado a tu administrador de casos, que suele responder en menos de una hora en horario laboral. No estás solo/a.",
 }
 
-// Safety returns the agency's safety message in the client's language.
+// Safety returns the agency's safety message in the client's language. An
+// agency that set its own message (its country's lines) but not in this
+// language gets its own message in English rather than the built-in US one:
+// the right numbers in another language beat numbers that do not work there
+// (a Spanish-speaking client of a UK agency was told to call 911 and 988).
 func Safety(a *store.Agency, lang string) string {
 	if a != nil {
 		if m := a.SafetyMessage[lang]; m != "" {
 			return m
 		}
-		if m := a.SafetyMessage["en"]; m != "" && SafetyMessage[lang] == "" {
+		if m := a.SafetyMessage["en"]; m != "" {
+			return m
+		}
+		if m := a.SafetyMessage["es"]; m != "" {
 			return m
 		}
 	}
@@ -70,19 +79,74 @@ func initials(name string) string {
 // client. It fits one 160-character segment when the reasons allow.
 func AlertText(who string, e *store.Escalation, code string) string {
 	why := strings.Join(e.Reasons, ", ")
-	var head, tail string
-	if e.Level == "crisis" {
-		head = "CareCheck URGENT: " + who + " may be in crisis: "
-		tail = fmt.Sprintf(". Reply ACK %s to take it.", code)
-	} else {
-		head = "CareCheck: please check on " + who + " today: "
-		tail = fmt.Sprintf(". Reply ACK %s when seen.", code)
+	build := func(who, why string) string {
+		if e.Level == "crisis" {
+			return "CareCheck URGENT: " + who + " may be in crisis: " + why + fmt.Sprintf(". Reply ACK %s to take it.", code)
+		}
+		return "CareCheck: please check on " + who + " today: " + why + fmt.Sprintf(". Reply ACK %s when seen.", code)
 	}
-	if room := 160 - len(head) - len(tail); len(why) > room && room > 10 {
-		why = why[:room-3] + "..."
+	text := build(who, why)
+	// Counted in characters, cut on characters: the reasons first (keeping
+	// a few words of them), then — a long full name, for agencies that
+	// alert by name — the name, never the client id or the ACK.
+	if over := utf8.RuneCountInString(text) - maxAlert; over > 0 {
+		why = clip(why, max(utf8.RuneCountInString(why)-over, 12))
+		text = build(who, why)
 	}
-	return head + why + tail
+	if over := utf8.RuneCountInString(text) - maxAlert; over > 0 {
+		name, id := who, ""
+		if i := strings.LastIndex(who, " ("); i > 0 {
+			name, id = who[:i], who[i:]
+		}
+		name = clip(name, max(utf8.RuneCountInString(name)-over, 4))
+		text = build(name+id, why)
+	}
+	return text
 }
+
+// maxAlert is one SMS segment.
+const maxAlert = 160
+
+// clip shortens s to n characters, the last three "..." when it cuts.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n <= 3 {
+		return string(r[:n])
+	}
+	return strings.TrimSpace(string(r[:n-3])) + "..."
+}
+
+// alertReasons is what an alert may say about why (CLINICAL.md: category
+// words and the flag, no scores beyond it, unless the agency turned
+// clinical detail on): "GAD-7 = 14 (moderate)" becomes "GAD-7 10 or more",
+// "mood 1" becomes "low mood". PHQ-9 item 9 is itself the flag and stays.
+func alertReasons(a *store.Agency, reasons []string) []string {
+	if a != nil && a.AlertDetail {
+		return reasons
+	}
+	out := make([]string, 0, len(reasons))
+	for _, r := range reasons {
+		switch {
+		case strings.HasPrefix(r, "PHQ-9 = "):
+			r = "PHQ-9 15 or more"
+		case strings.HasPrefix(r, "GAD-7 = "):
+			r = "GAD-7 10 or more"
+		case strings.HasPrefix(r, "mood ") && strings.Contains(r, "median"):
+			r = "mood drop"
+		case moodScore.MatchString(r):
+			r = "low mood"
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+var moodScore = regexp.MustCompile(`^mood \d+$`)
 
 // AckReply confirms an acknowledgement to the person who sent it.
 func AckReply(who string, code string) string {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/carecheck/carecheck/bot"
 	"github.com/carecheck/carecheck/store"
@@ -279,6 +280,9 @@ func contains(list []string, v string) bool {
 
 // target resolves a policy step to a case manager (nil: nobody).
 func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, notify string) (*store.CaseManager, error) {
+	// ValidatePolicy trims; the stored step may not be: " assigned " must not
+	// read as a case manager id that does not exist (a skipped step).
+	notify = strings.TrimSpace(notify)
 	id := notify
 	switch notify {
 	case NotifyAssigned:
@@ -312,7 +316,9 @@ func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, 
 // alertMessages builds the alert on the staff member's own channel (Telegram
 // when linked and on, else SMS) and the same alert on the other one.
 func (s *Service) alertMessages(a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string) (*bot.Outbound, *bot.Outbound) {
-	text := AlertText(Who(a, c), e, code)
+	shown := *e
+	shown.Reasons = alertReasons(a, e.Reasons)
+	text := AlertText(Who(a, c), &shown, code)
 	id := fmt.Sprintf("alert:%s:%d:%d:%s", e.ID, e.Round, e.Step, staff.ID)
 	var tg, sms *bot.Outbound
 	if staff.TelegramChat != "" && s.outbox.Has(bot.Telegram) {
@@ -427,24 +433,39 @@ func (s *Service) ackAnswer(ctx context.Context, e *store.Escalation, changed bo
 }
 
 // ParseAck reads an acknowledgement: it returns the code ("" for a bare
-// ACK) and whether the text is an acknowledgement at all.
+// ACK) and whether the text is an acknowledgement at all. Any space or
+// punctuation separates ("ack\n2", "ACK-2", "ack, 2"); two codes are
+// ambiguous and not guessed.
 func ParseAck(text string) (string, bool) {
 	t := strings.ToLower(strings.TrimSpace(text))
-	t = strings.Trim(t, ".!")
 	var word, num string
-	for _, f := range strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '#' || r == ':' }) {
+	setNum := func(n string) bool {
+		if num != "" {
+			return false
+		}
+		num = n
+		return true
+	}
+	for _, f := range strings.FieldsFunc(t, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		ok := true
 		switch {
 		case f == "ack" || f == "a" || f == "ok":
 			word = f
 		case isDigits(f):
-			num = f
+			ok = setNum(f)
 		case strings.HasPrefix(f, "ack") && isDigits(f[3:]):
-			word, num = "ack", f[3:]
+			word = "ack"
+			ok = setNum(f[3:])
 		case strings.HasSuffix(f, "a") && isDigits(f[:len(f)-1]):
-			word, num = "a", f[:len(f)-1]
+			word = "a"
+			ok = setNum(f[:len(f)-1])
 		case strings.HasPrefix(f, "a") && isDigits(f[1:]):
-			word, num = "a", f[1:]
+			word = "a"
+			ok = setNum(f[1:])
 		default:
+			ok = false
+		}
+		if !ok {
 			return "", false
 		}
 	}
@@ -471,10 +492,12 @@ func isDigits(s string) bool {
 }
 
 // NextWorkingTime is now when now is inside the working hours, else the
-// start of the next working period.
+// start of the next working period. A period whose end is not after its
+// start runs over midnight (a night shift, 22:00–06:00): it belongs to the
+// day it starts on.
 func NextWorkingTime(wh store.WorkingHours, now time.Time) time.Time {
 	loc, err := time.LoadLocation(wh.Timezone)
-	if err != nil || wh.Start == "" || wh.End == "" {
+	if err != nil || wh.Start == "" || wh.End == "" || wh.Timezone == "" {
 		return now
 	}
 	start, err1 := time.Parse("15:04", wh.Start)
@@ -490,18 +513,21 @@ func NextWorkingTime(wh store.WorkingHours, now time.Time) time.Time {
 		days = map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true}
 	}
 	local := now.In(loc)
-	for i := 0; i < 8; i++ {
-		day := local.AddDate(0, 0, i)
-		wd := int(day.Weekday())
+	y, m, d := local.Date()
+	for i := -1; i < 8; i++ { // yesterday: a night shift still running
+		from := time.Date(y, m, d+i, start.Hour(), start.Minute(), 0, 0, loc)
+		wd := int(from.Weekday())
 		if wd == 0 {
 			wd = 7
 		}
 		if !days[wd] {
 			continue
 		}
-		from := time.Date(day.Year(), day.Month(), day.Day(), start.Hour(), start.Minute(), 0, 0, loc)
-		to := time.Date(day.Year(), day.Month(), day.Day(), end.Hour(), end.Minute(), 0, 0, loc)
-		if i == 0 && !local.Before(from) && local.Before(to) {
+		to := time.Date(y, m, d+i, end.Hour(), end.Minute(), 0, 0, loc)
+		if !to.After(from) {
+			to = time.Date(y, m, d+i+1, end.Hour(), end.Minute(), 0, 0, loc)
+		}
+		if !local.Before(from) && local.Before(to) {
 			return now
 		}
 		if local.Before(from) {

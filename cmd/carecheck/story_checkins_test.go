@@ -413,8 +413,11 @@ func TestStoryGAD7ConcernWaitsForWorkingHours(t *testing.T) {
 	s.quiet(m, "a concern at 08:59", cmPhone)
 	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
 	alert := s.nextSMS(m, cmPhone, contains("please check on"))
-	if strings.Contains(alert.Body, "URGENT") || !ackCode.MatchString(alert.Body) {
+	if strings.Contains(alert.Body, "URGENT") || !ackCode.MatchString(alert.Body) || !strings.Contains(alert.Body, "GAD-7") {
 		t.Errorf("concern alert = %q", alert.Body)
+	}
+	if strings.Contains(alert.Body, "14") || strings.Contains(alert.Body, "moderate") {
+		t.Errorf("concern alert carries the score: %q", alert.Body)
 	}
 	// No climbing: the backup hears nothing, whatever the time.
 	s.clock.Jump(2 * time.Hour)
@@ -654,5 +657,32 @@ func TestStoryNoMessageWithoutConsentOrWhenStopped(t *testing.T) {
 	s.expectEntry(z.key, noConsent, "skipped", map[string]string{"reason": "no recorded consent", "q": "medication"})
 	for _, p := range phones {
 		s.quiet(m, "a client who may not be messaged", p)
+	}
+}
+
+// A mood 4 or more below the client's own 7-day median is a concern, even
+// when it is not low in itself.
+func TestStoryMoodDropIsConcern(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	day := func(d int) time.Time { return time.Date(2026, 11, 24+d, 10, 0, 0, 0, chicago) }
+	for d, mood := range []string{"8", "9", "8"} {
+		s.jumpTo(day(d))
+		s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+		m := s.mark()
+		s.nextSMS(m, clientPhone, moodQ)
+		s.answer(clientPhone, mood, contains("case manager"))
+		s.answer(clientPhone, "no", contains("thank you"))
+	}
+	m := s.mark()
+	s.jumpTo(day(3))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.nextSMS(m, clientPhone, moodQ)
+	s.answer(clientPhone, "4", contains("case manager"))
+	s.answer(clientPhone, "no", contains("thank you"))
+	s.expectEntry(z.key, z.client, "score", map[string]string{"total": "4", "risk": "concern", "reasons": "median 8"})
+	alert := s.nextSMS(m, cmPhone, contains("please check on"))
+	if !strings.Contains(alert.Body, "mood drop") || strings.Contains(alert.Body, "median") {
+		t.Errorf("alert = %q; want the flag (mood drop), not the scores", alert.Body)
 	}
 }
