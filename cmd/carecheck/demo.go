@@ -2,10 +2,91 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"strings"
+	"time"
 )
 
-// demo runs everything on this machine; see demo issue.
+const demoUsage = `usage: carecheck demo [-addr 127.0.0.1:8080] [-page 127.0.0.1:8081] [-v]
+
+Runs the real service on the embedded Redis with fake Twilio and Telegram
+servers on loopback, seeds an agency, a case manager with a backup and two
+clients, and serves a page where you play the clients and the case managers.
+Nothing leaves this machine and nothing is kept.`
+
+// demo runs everything on this machine: the real service on the embedded
+// Redis, the fake Twilio and Telegram, a seeded agency and a page where a
+// person plays the clients and the case managers (demo_app.go, demo_page.go).
 func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return usageError{"demo: not built yet"}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
+	addr := fs.String("addr", "", "where the service listens (default 127.0.0.1:8080, or a free port when that is taken)")
+	page := fs.String("page", "", "where the demo page listens (default 127.0.0.1:8081, or a free port when that is taken)")
+	verbose := fs.Bool("v", false, "log at info level (default: warnings only)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("demo: unexpected argument %q\n%s", fs.Arg(0), demoUsage)}
+	}
+	level := "warn"
+	if *verbose {
+		level = "info"
+	}
+	app, err := startDemo(ctx, demoOptions{
+		Addr: *addr, PageAddr: *page, Timings: defaultDemoTimings(), Log: newLogger(stderr, level),
+	})
+	if err != nil {
+		return err
+	}
+	app.printIntro(stdout)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nstopping the demo (nothing is kept)")
+	return app.Close()
+}
+
+// printIntro says where everything is and how to try the agency API beside the page.
+func (a *demoApp) printIntro(w io.Writer) {
+	t := a.timings
+	k := a.APIKey
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nCareCheck demo: the real service with fake Twilio and Telegram, all on this machine.\n\n")
+	fmt.Fprintf(&b, "  Demo page   %s   ← open this: you play the clients and the case managers\n", a.PageURL)
+	fmt.Fprintf(&b, "  Service     %s   (agency API, webhooks, workers; embedded Redis)\n", a.ServiceURL)
+	fmt.Fprintf(&b, "  API key     %s   (agency %q)\n\n", k, demoAgencyName)
+	fmt.Fprintf(&b, "Seeded: case manager %s with backup %s; clients %s (SMS) and %s (Telegram, linked),\n",
+		demoCMName, demoBackupName, demoSMSName, demoTGName)
+	fmt.Fprintf(&b, "each with a daily check-in; a check-in has started for both; %s has an appointment (its reminder in about %s).\n",
+		demoTGName, short(t.ReminderIn))
+	fmt.Fprintf(&b, "Timings: reply window %s, then one nudge; escalation: the case manager, after %s the backup, then the backup\nagain every %s, up to %d more times; quiet hours off.\n\n",
+		short(t.ReplyWindow), short(t.AssignedWait), short(t.BackupWait), t.Repeat)
+	fmt.Fprintf(&b, "Try: as %s type \"I want to end my life\"; %s gets the alert; reply \"ACK <n>\" as %s (or wait and see %s alerted).\n\n",
+		demoSMSName, demoCMName, demoCMName, demoBackupName)
+	fmt.Fprintf(&b, "The agency API, beside the page:\n")
+	fmt.Fprintf(&b, "  URL=%s\n  KEY=%s\n", a.ServiceURL, k)
+	fmt.Fprintf(&b, "  curl -s $URL/v1/escalations -H \"Authorization: Bearer $KEY\"\n")
+	fmt.Fprintf(&b, "  curl -s $URL/v1/clients -H \"Authorization: Bearer $KEY\"\n")
+	fmt.Fprintf(&b, "  curl -s $URL/v1/clients/%s/responses -H \"Authorization: Bearer $KEY\"\n", a.smsClientID)
+	fmt.Fprintf(&b, "  curl -s -X POST $URL/v1/clients/%s/checkins -H \"Authorization: Bearer $KEY\" -d '{\"questionnaire\":\"phq2\"}'\n", a.smsClientID)
+	fmt.Fprintf(&b, "\nCtrl-C stops it.\n")
+	fmt.Fprint(w, b.String())
+}
+
+// short writes 2m rather than 2m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

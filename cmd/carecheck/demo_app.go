@@ -1,0 +1,452 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/carecheck/carecheck/bot/telegram"
+	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
+	"github.com/carecheck/carecheck/bot/twilio"
+	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
+	"github.com/carecheck/carecheck/store"
+)
+
+// The demo's people. The numbers are in 555-01xx, which no real phone has.
+const (
+	demoAgencyName = "Riverside Demo CMH"
+	demoTimezone   = "America/Chicago"
+	demoOurNumber  = "+13125550100"
+	demoSMSName    = "Rosa Delgado"
+	demoSMSPhone   = "+13125550142"
+	demoTGName     = "Sam Okafor"
+	demoTGChat     = int64(5550157)
+	demoCMName     = "Dana Whitfield"
+	demoCMPhone    = "+13125550171"
+	demoBackupName = "Ellis Marchetti"
+	demoBackupPh   = "+13125550188"
+	demoBotToken   = "7000000001:DEMO-not-a-real-token"
+)
+
+// demoTimings are the demo's short clocks, so that a check-in, a nudge, a
+// crisis, a climb to the backup and an ACK all fit in a couple of minutes.
+type demoTimings struct {
+	ReplyWindow  time.Duration // a check-in question waits this long, then one nudge
+	AssignedWait time.Duration // escalation: case manager alerted, then this wait
+	BackupWait   time.Duration // then the backup, then this wait
+	Repeat       int           // the policy's repeat count
+	ReminderIn   time.Duration // the appointment reminder goes out this long after start
+}
+
+func defaultDemoTimings() demoTimings {
+	return demoTimings{ReplyWindow: 45 * time.Second, AssignedWait: 30 * time.Second, BackupWait: 30 * time.Second, Repeat: 2, ReminderIn: 2 * time.Minute}
+}
+
+type demoOptions struct {
+	Addr     string // the service; "" tries 127.0.0.1:8080, then a free port
+	PageAddr string // the page; "" tries 127.0.0.1:8081, then a free port
+	Timings  demoTimings
+	Log      *slog.Logger
+}
+
+// demoPhone is one phone the person plays.
+type demoPhone struct {
+	ID       string // "client-sms", "client-tg", "cm", "backup"
+	Name     string
+	Role     string
+	Channel  string // "sms" or "telegram"
+	Number   string // E.164, SMS phones
+	Chat     int64  // Telegram chat
+	PersonID string // client or case manager id
+	IsClient bool
+}
+
+// demoTyped is one thing the person typed (or pressed) on a phone, and what
+// the webhook answered.
+type demoTyped struct {
+	Phone  string
+	Text   string
+	Button bool
+	At     time.Time
+	Status int    // the webhook's HTTP status, 0 while in flight
+	Err    string // a delivery error
+}
+
+// demoApp is a running demo: the service, the fakes and the page.
+type demoApp struct {
+	ServiceURL string
+	PageURL    string
+	APIKey     string
+
+	timings     demoTimings
+	log         *slog.Logger
+	svc         *service
+	twilio      *twiliotest.Server
+	tg          *telegramtest.Server
+	authToken   string
+	tgSecret    string
+	phones      []*demoPhone
+	names       map[string]string // client and staff ids → "Name (role)"
+	smsClientID string
+	client      *http.Client
+	seq         atomic.Int64 // Telegram update ids, Twilio message SIDs
+
+	mu    sync.Mutex
+	typed []*demoTyped
+
+	cancel    context.CancelFunc
+	served    chan error // the service's serveOn result
+	page      *http.Server
+	pageDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startDemo starts the service with the fakes, seeds it and serves the page.
+// Close stops everything.
+func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	svcLn, err := demoListen(o.Addr, "127.0.0.1:8080", "-addr")
+	if err != nil {
+		return nil, err
+	}
+	pageLn, err := demoListen(o.PageAddr, "127.0.0.1:8081", "-page")
+	if err != nil {
+		svcLn.Close()
+		return nil, err
+	}
+	a := &demoApp{
+		ServiceURL: "http://" + svcLn.Addr().String(),
+		PageURL:    "http://" + pageLn.Addr().String() + "/",
+		timings:    o.Timings,
+		log:        o.Log,
+		authToken:  randomHex(16),
+		tgSecret:   randomHex(16),
+		names:      map[string]string{},
+		client:     &http.Client{Timeout: 10 * time.Second},
+		served:     make(chan error, 1),
+		pageDone:   make(chan struct{}),
+	}
+	a.seq.Store(1000)
+	accountSID := "AC" + randomHex(16)
+	operator := randomHex(16)
+	a.twilio = twiliotest.NewServer(accountSID, a.authToken)
+	a.twilio.AutoStatus = true // delivery reports flow back, signed, as from Twilio
+	a.tg = telegramtest.NewServer(demoBotToken)
+
+	env := map[string]string{
+		"CARECHECK_ADDR": svcLn.Addr().String(), "CARECHECK_PUBLIC_URL": a.ServiceURL, "CARECHECK_OPERATOR_TOKEN": operator,
+		"TWILIO_ACCOUNT_SID": accountSID, "TWILIO_AUTH_TOKEN": a.authToken, "TWILIO_FROM_NUMBER": demoOurNumber,
+		"TWILIO_API_URL": a.twilio.URL, "TWILIO_MESSAGES_PER_SECOND": "0",
+		"TELEGRAM_BOT_TOKEN": demoBotToken, "TELEGRAM_WEBHOOK_SECRET": a.tgSecret, "TELEGRAM_API_URL": a.tg.URL,
+		"TELEGRAM_BOT_USERNAME": "CareCheckDemoBot",
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] }) // REDIS_URL unset: the embedded store
+	if err != nil {
+		a.closeFakes(svcLn, pageLn)
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	svc, err := newService(runCtx, cfg, o.Log, nil)
+	if err != nil {
+		cancel()
+		a.closeFakes(svcLn, pageLn)
+		return nil, err
+	}
+	a.svc = svc
+	ready := make(chan string, 1)
+	go func() { a.served <- svc.serveOn(runCtx, svcLn, ready) }()
+	select {
+	case <-ready:
+	case err := <-a.served:
+		cancel()
+		_ = svc.closeAll()
+		a.closeFakes(nil, pageLn)
+		return nil, fmt.Errorf("demo: service: %w", err)
+	}
+
+	// The page starts once the demo is seeded (its listener holds early visitors).
+	a.page = &http.Server{Handler: a.pageHandler(), ReadHeaderTimeout: 10 * time.Second}
+	seedCtx, cancelSeed := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelSeed()
+	if err := a.seed(seedCtx, operator); err != nil {
+		pageLn.Close()
+		close(a.pageDone)
+		_ = a.Close()
+		return nil, fmt.Errorf("demo: seed: %w", err)
+	}
+	go func() {
+		defer close(a.pageDone)
+		_ = a.page.Serve(pageLn)
+	}()
+	return a, nil
+}
+
+// Close stops the page, the service (draining its workers) and the fakes.
+func (a *demoApp) Close() error {
+	a.closeOnce.Do(func() {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.page.Shutdown(shut)
+		<-a.pageDone
+		a.cancel()
+		if err := <-a.served; err != nil {
+			a.closeErr = err
+		}
+		if err := a.svc.closeAll(); err != nil && a.closeErr == nil {
+			a.closeErr = err
+		}
+		a.closeFakes(nil, nil)
+	})
+	return a.closeErr
+}
+
+func (a *demoApp) closeFakes(lns ...net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	a.twilio.Close()
+	a.tg.Close()
+}
+
+// demoListen listens on addr; with addr empty it tries def, then a free
+// loopback port.
+func demoListen(addr, def, flagName string) (net.Listener, error) {
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("demo: %s %q: %v", flagName, addr, err)}
+		}
+		return ln, nil
+	}
+	if ln, err := net.Listen("tcp", def); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// seed sets up the agency through the agency API, as an agency would, with
+// the demo's short timings, links the Telegram client through the fake and
+// starts a check-in for both clients.
+func (a *demoApp) seed(ctx context.Context, operator string) error {
+	t := a.timings
+	var ag struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	if err := a.call(ctx, "POST", "/v1/agencies", operator, map[string]any{"name": demoAgencyName, "timezone": demoTimezone}, 201, &ag); err != nil {
+		return err
+	}
+	a.APIKey = ag.APIKey
+	// Settings the API does not expose (yet): a short reply window, quiet hours off.
+	rec, err := a.svc.store.Agency(ctx, ag.ID)
+	if err != nil {
+		return err
+	}
+	rec.ReplyWindow = store.Duration(t.ReplyWindow)
+	rec.QuietStart, rec.QuietEnd = "00:00", "00:00"
+	if err := a.svc.store.SaveAgency(ctx, rec); err != nil {
+		return err
+	}
+	policy := map[string]any{"steps": []map[string]any{
+		{"notify": "assigned", "wait": t.AssignedWait.String()},
+		{"notify": "backup", "wait": t.BackupWait.String()},
+	}, "repeat": t.Repeat}
+	if err := a.call(ctx, "PUT", "/v1/agency/escalation-policy", a.APIKey, policy, 200, nil); err != nil {
+		return err
+	}
+
+	backup, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": demoBackupName, "phone": demoBackupPh})
+	if err != nil {
+		return err
+	}
+	cm, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": demoCMName, "phone": demoCMPhone, "backup_id": backup})
+	if err != nil {
+		return err
+	}
+	consent := map[string]any{"at": time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339), "method": "written"}
+	rosa, err := a.create(ctx, "/v1/clients", map[string]any{"name": demoSMSName, "phone": demoSMSPhone, "channel": "sms",
+		"timezone": demoTimezone, "case_manager_id": cm, "language": "en", "consent": consent})
+	if err != nil {
+		return err
+	}
+	sam, err := a.create(ctx, "/v1/clients", map[string]any{"name": demoTGName, "channel": "telegram",
+		"timezone": demoTimezone, "case_manager_id": cm, "language": "en", "consent": consent})
+	if err != nil {
+		return err
+	}
+	a.smsClientID = rosa
+	a.phones = []*demoPhone{
+		{ID: "client-sms", Name: demoSMSName, Role: "client", Channel: "sms", Number: demoSMSPhone, PersonID: rosa, IsClient: true},
+		{ID: "client-tg", Name: demoTGName, Role: "client", Channel: "telegram", Chat: demoTGChat, PersonID: sam, IsClient: true},
+		{ID: "cm", Name: demoCMName, Role: "case manager", Channel: "sms", Number: demoCMPhone, PersonID: cm},
+		{ID: "backup", Name: demoBackupName, Role: "backup case manager", Channel: "sms", Number: demoBackupPh, PersonID: backup},
+	}
+	for _, p := range a.phones {
+		a.names[p.PersonID] = p.Name + " (" + p.Role + ")"
+	}
+
+	// Sam links Telegram the way a person does: /start <code> from t.me/<bot>?start=<code>.
+	var link struct {
+		Code string `json:"code"`
+	}
+	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/telegram-link", a.APIKey, nil, 201, &link); err != nil {
+		return err
+	}
+	if _, err := a.send(ctx, "client-tg", "/start "+link.Code); err != nil {
+		return err
+	}
+	if _, err := a.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == demoTGChat }); err != nil {
+		return fmt.Errorf("telegram link not confirmed: %w", err)
+	}
+
+	now := time.Now().UTC().Truncate(time.Minute)
+	for _, id := range []string{rosa, sam} {
+		if err := a.call(ctx, "POST", "/v1/clients/"+id+"/schedules", a.APIKey, map[string]any{
+			"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": now.Format(time.RFC3339), "timezone": demoTimezone,
+		}, 201, nil); err != nil {
+			return err
+		}
+	}
+	// The "2h" reminder goes out ReminderIn from now (up to a minute later: appointments are on whole minutes).
+	apptAt := time.Now().UTC().Add(2*time.Hour + t.ReminderIn + time.Minute - 1).Truncate(time.Minute)
+	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/appointments", a.APIKey, map[string]any{
+		"at": apptAt.Format(time.RFC3339), "with": demoCMName, "location": "Riverside clinic, room 4", "reminders": []string{"2h"},
+	}, 201, nil); err != nil {
+		return err
+	}
+	for _, id := range []string{rosa, sam} {
+		if err := a.call(ctx, "POST", "/v1/clients/"+id+"/checkins", a.APIKey, map[string]any{"questionnaire": "daily-mood"}, 202, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// create POSTs to the agency API and returns the new record's id.
+func (a *demoApp) create(ctx context.Context, path string, body any) (string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	err := a.call(ctx, "POST", path, a.APIKey, body, 201, &out)
+	return out.ID, err
+}
+
+// call makes one agency API call and decodes the answer into out (when not nil).
+func (a *demoApp) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.ServiceURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func (a *demoApp) phone(id string) *demoPhone {
+	for _, p := range a.phones {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+var errNoPhone = errors.New("no such phone")
+
+// send delivers what the person typed on a phone as the provider would: a
+// signed Twilio webhook for SMS, an update with the secret token for Telegram.
+func (a *demoApp) send(ctx context.Context, phoneID, text string) (*demoTyped, error) {
+	return a.deliver(ctx, phoneID, text, "", false)
+}
+
+// press delivers a press on an inline button (Telegram).
+func (a *demoApp) press(ctx context.Context, phoneID, label, data string) (*demoTyped, error) {
+	return a.deliver(ctx, phoneID, label, data, true)
+}
+
+func (a *demoApp) deliver(ctx context.Context, phoneID, text, data string, button bool) (*demoTyped, error) {
+	p := a.phone(phoneID)
+	if p == nil {
+		return nil, errNoPhone
+	}
+	if button && p.Channel != "telegram" {
+		return nil, errors.New("buttons are Telegram's")
+	}
+	typed := &demoTyped{Phone: p.ID, Text: text, Button: button, At: time.Now()}
+	a.mu.Lock()
+	a.typed = append(a.typed, typed)
+	a.mu.Unlock()
+
+	var resp *http.Response
+	var err error
+	n := a.seq.Add(1)
+	switch {
+	case p.Channel == "sms":
+		sid := fmt.Sprintf("SM%032x", n)
+		form := twiliotest.SMSForm(sid, p.Number, demoOurNumber, text)
+		resp, err = a.twilio.DeliverSMS(ctx, a.ServiceURL+twilio.SMSPath, a.ServiceURL+twilio.SMSPath, form)
+	case button:
+		resp, err = a.tg.Deliver(ctx, a.ServiceURL+telegram.WebhookPath, a.tgSecret, telegramtest.CallbackUpdate(n, p.Chat, data))
+	default:
+		first, _, _ := strings.Cut(p.Name, " ")
+		resp, err = a.tg.Deliver(ctx, a.ServiceURL+telegram.WebhookPath, a.tgSecret, telegramtest.TextUpdate(n, p.Chat, first, text))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		typed.Err = err.Error()
+		return typed, err
+	}
+	resp.Body.Close()
+	typed.Status = resp.StatusCode
+	if resp.StatusCode/100 != 2 {
+		return typed, fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return typed, nil
+}

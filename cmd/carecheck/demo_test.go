@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium. Without it the browser test skips,
+// unless CARECHECK_TEST_BROWSER=required (CI), where it fails.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CARECHECK_TEST_BROWSER") == "required" {
+		t.Fatal("chromium not found and CARECHECK_TEST_BROWSER=required: apt-get install -y chromium")
+	}
+	t.Skip("chromium not found: skipping the browser test (apt-get install -y chromium; CARECHECK_TEST_BROWSER=required makes this a failure)")
+	return ""
+}
+
+// demoBrowser starts headless Chromium for one test and returns its tab.
+func demoBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 1150),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() }) // before the user data dir is removed
+	// Start the browser now, with no timeout on its life.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+var demoAckRE = regexp.MustCompile(`ACK (\d+)`)
+
+// The person at the demo page plays a client in crisis and the case
+// manager: the crisis text gets the safety message back and alerts the case
+// manager; nobody answers, so the backup is alerted too; the case manager
+// replies ACK <n> and the page shows the escalation acknowledged. Every
+// message goes through the service as a signed provider webhook.
+func TestDemoPageCrisisAndAck(t *testing.T) {
+	tab := demoBrowser(t)
+	logs := &syncBuffer{}
+	app, err := startDemo(t.Context(), demoOptions{
+		Addr: "127.0.0.1:0", PageAddr: "127.0.0.1:0",
+		// Seconds, not minutes: the backup is alerted 2 s after the case manager.
+		Timings: demoTimings{ReplyWindow: time.Minute, AssignedWait: 2 * time.Second, BackupWait: time.Minute, Repeat: 0, ReminderIn: 10 * time.Minute},
+		Log:     newLogger(logs, "debug"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := app.Close(); err != nil {
+			t.Errorf("close demo: %v", err)
+		}
+	})
+
+	p := &demoPage{t: t, tab: tab}
+	p.do("open the page", chromedp.Navigate(app.PageURL))
+
+	// The check-ins started at seed: Rosa's by SMS, Sam's on Telegram with buttons.
+	p.waitFor("Rosa's check-in question", `threadText("client-sms").includes("mood")`)
+	p.waitFor("Sam's Telegram buttons", `document.querySelectorAll('[data-phone="client-tg"] .kb button').length >= 11`)
+	p.do("press 7 as Sam", chromedp.Click(`[data-phone="client-tg"] .kb button[data-data="ans:7"]`))
+	p.waitFor("the answer to Sam's button", `(() => {
+		const msgs = [...document.querySelectorAll('[data-phone="client-tg"] .msg')];
+		const i = msgs.findIndex(m => m.classList.contains("pressed"));
+		return i >= 0 && msgs.slice(i + 1).some(m => m.classList.contains("in"));
+	})()`)
+
+	// Rosa, in crisis.
+	p.typeAs("client-sms", "I want to end my life")
+	p.waitFor("the safety message to Rosa", `threadText("client-sms").includes("988")`)
+	p.waitFor("the alert to Dana", `/ACK \d+/.test(threadText("cm"))`)
+	p.waitFor("the escalation shown open", `!!document.querySelector('.esc[data-status="open"]')`)
+	p.waitFor("the climb to Ellis, the backup", `/ACK \d+/.test(threadText("backup"))`)
+
+	alert := p.text("cm")
+	m := demoAckRE.FindStringSubmatch(alert)
+	if m == nil {
+		t.Fatalf("case manager panel has no ACK code: %q", alert)
+	}
+	if strings.Contains(alert, "end my life") {
+		t.Errorf("the alert quotes the client: %q", alert)
+	}
+
+	// Dana takes it with one reply.
+	p.typeAs("cm", "ACK "+m[1])
+	p.waitFor("the escalation shown acknowledged", `!!document.querySelector('.esc[data-status="acknowledged"]')`)
+	p.waitFor("Dana's confirmation", `threadText("cm").includes("acknowledged")`)
+	if got := p.eval(`document.querySelector('.esc[data-status="acknowledged"]').innerText`); !strings.Contains(got, demoCMName) {
+		t.Errorf("escalation card = %q; want acknowledged by %s", got, demoCMName)
+	}
+
+	// What was sent went through the fakes, as to real phones.
+	var toRosa []string
+	for _, msg := range app.twilio.Messages() {
+		if msg.To == demoSMSPhone {
+			toRosa = append(toRosa, msg.Body)
+		}
+	}
+	if !strings.Contains(strings.Join(toRosa, "\n"), "988") {
+		t.Errorf("fake Twilio has no safety message to Rosa: %q", toRosa)
+	}
+
+	for _, secret := range []string{demoSMSPhone, demoCMPhone, demoBackupPh, "3125550142", demoSMSName, demoCMName, "Rosa", "end my life"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+
+	p.waitFor("the page to settle", `document.querySelectorAll('.esc .audit tr').length >= 4`)
+	shot, err := chromedp.Run(p.ctx(10*time.Second), chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "carecheck-demo.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	if dir := os.Getenv("CARECHECK_DEMO_SCREENSHOT_DIR"); dir != "" { // keep one beyond the test
+		keep := filepath.Join(dir, "carecheck-demo.png")
+		if err := os.WriteFile(keep, shot, 0o644); err != nil {
+			t.Error(err)
+		}
+		t.Logf("screenshot kept: %s", keep)
+	}
+}
+
+// demoPage drives the demo page in one tab.
+type demoPage struct {
+	t   *testing.T
+	tab context.Context
+}
+
+// helpers the page's expressions use.
+const demoPageHelpers = `const threadText = (id) => (document.querySelector('[data-phone="' + id + '"] .thread') || {}).innerText || "";`
+
+func (p *demoPage) ctx(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(p.tab, d)
+	p.t.Cleanup(cancel)
+	return ctx
+}
+
+func (p *demoPage) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx(10*time.Second), actions...); err != nil {
+		p.t.Fatalf("%s: %v\npage:\n%s", what, err, p.eval("document.body.innerText"))
+	}
+}
+
+// waitFor polls a JS condition for up to 8 s.
+func (p *demoPage) waitFor(what, cond string) {
+	p.t.Helper()
+	expr := "(() => { " + demoPageHelpers + " return " + cond + "; })()"
+	_, err := chromedp.Run(p.ctx(9*time.Second), chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(8*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil {
+		p.t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, p.eval("document.body.innerText"))
+	}
+}
+
+// typeAs types into a phone's box and presses Send, as a person would.
+func (p *demoPage) typeAs(phone, text string) {
+	p.t.Helper()
+	sel := fmt.Sprintf(`[data-phone=%q]`, phone)
+	p.do("type as "+phone,
+		chromedp.SendKeys(sel+` input[name="text"]`, text),
+		chromedp.Click(sel+` .compose button[type="submit"]`),
+	)
+}
+
+func (p *demoPage) text(phone string) string {
+	return p.eval("(() => { " + demoPageHelpers + " return threadText(" + fmt.Sprintf("%q", phone) + "); })()")
+}
+
+func (p *demoPage) eval(expr string) string {
+	s, err := chromedp.Run(p.ctx(5*time.Second), chromedp.Evaluate[string](expr))
+	if err != nil {
+		return fmt.Sprintf("(evaluate: %v)", err)
+	}
+	return s
+}
