@@ -152,6 +152,14 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 			if _, err := r.esc.Raise(ctx, a, c, sig, "client:"+c.ID); err != nil {
 				return err
 			}
+			if sig.Level == escalation.Crisis && t.conv.Active() {
+				// Someone in crisis is not asked the next questionnaire item,
+				// nor told their message was not a number: the check-in stops
+				// and the safety reply is the last word.
+				t.conv.Question = ""
+				t.events = append(t.events, store.Event{"t", "checkin-interrupted", "conv", t.conv.ID, "reason", "crisis"})
+				return r.finish(ctx, t, m)
+			}
 		}
 	}
 	if m.Kind == string(bot.KindText) && strings.TrimSpace(m.Text) == "/start" && ch == bot.Telegram {
@@ -159,8 +167,11 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		return r.finish(ctx, t, m)
 	}
 	if kw := ParseKeyword(m.Text); kw != NoKeyword && m.Kind == string(bot.KindText) {
-		// "yes" answers an open yes/no question; it means START only to someone opted out.
-		if !(kw == StartKeyword && !c.OptedOut && strings.EqualFold(strings.TrimSpace(m.Text), "yes")) {
+		// START, UNSTOP and YES mean "opt in" only to someone opted out; to
+		// anyone else "Yes." answers an open yes/no question (the exact-"yes"
+		// test sent "Yes." and "yes!" to a keyword that did nothing, and the
+		// answer was lost).
+		if !(kw == StartKeyword && !c.OptedOut) {
 			return r.keyword(ctx, t, m, kw)
 		}
 	}
