@@ -60,6 +60,9 @@ type StepWork struct {
 	ID     string `json:"esc"`
 	Round  int    `json:"round"`
 	Step   int    `json:"step"`
+	// Held marks a low-urgency alert held for the staff member's working
+	// hours: when it comes due it is sent if the escalation is still open.
+	Held bool `json:"held,omitempty"`
 }
 
 func stepID(w StepWork) string {
@@ -165,6 +168,14 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 	if err != nil {
 		return err
 	}
+	if w.Held {
+		// Working hours began: send the held concern alert, unless the
+		// escalation moved on (raised to crisis: its own alerts went out).
+		if e.Level != Concern || e.Round != w.Round || e.Step != w.Step {
+			return nil
+		}
+		return s.alert(ctx, a, c, e, true)
+	}
 	now := s.now().UTC()
 	advanced := false
 	e, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
@@ -201,6 +212,12 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 // alertStep alerts the target of the escalation's current step and plans
 // the timer of the next one. A step with nobody to alert moves on at once.
 func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation) error {
+	return s.alert(ctx, a, c, e, false)
+}
+
+// alert is alertStep; inHours skips the working-hours check of a concern
+// (its held alert came due).
+func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, inHours bool) error {
 	for guard := 0; guard < 20; guard++ {
 		step := e.Policy.Steps[e.Step]
 		next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
@@ -221,6 +238,24 @@ func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Clien
 				return err
 			}
 			return nil
+		}
+		if e.Level == Concern && !inHours {
+			// Low urgency waits for the staff member's working hours. It is
+			// held as escalation work, not as a message: acknowledged or
+			// resolved meanwhile (in the console), nothing goes out.
+			if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
+				held := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step, Held: true}
+				raw, _ := json.Marshal(held)
+				_, err := s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
+					x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert held",
+						Detail: fmt.Sprintf("low urgency: to %s at %s (working hours)", staff.ID, at.UTC().Format(time.RFC3339))})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				return s.store.Schedule(ctx, stepID(held)+":held", at, raw)
+			}
 		}
 		code, err := s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID)
 		if err != nil {
@@ -253,10 +288,6 @@ func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Clien
 			OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
 		if e.Level == Concern {
 			job.Msg.Urgent = false
-			at := NextWorkingTime(staff.WorkingHours, s.now())
-			if at.After(s.now()) {
-				return s.outbox.QueueAt(ctx, job, at)
-			}
 		}
 		if err := s.outbox.Queue(ctx, job); err != nil {
 			return err

@@ -413,6 +413,13 @@ func TestStoryGAD7ConcernWaitsForWorkingHours(t *testing.T) {
 	s.quiet(m, "a concern at 08:59", cmPhone)
 	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
 	alert := s.nextSMS(m, cmPhone, contains("please check on"))
+	open := s.openEscalations(z.key)
+	if len(open) != 1 {
+		t.Fatalf("open escalations = %v", open)
+	}
+	if a := audit(s.escalation(z.key, open[0]["id"].(string))); fmt.Sprint(a) != "[opened alert held alert sent]" {
+		t.Errorf("audit = %v; want opened, alert held, alert sent", a)
+	}
 	if strings.Contains(alert.Body, "URGENT") || !ackCode.MatchString(alert.Body) || !strings.Contains(alert.Body, "GAD-7") {
 		t.Errorf("concern alert = %q", alert.Body)
 	}
@@ -685,4 +692,43 @@ func TestStoryMoodDropIsConcern(t *testing.T) {
 	if !strings.Contains(alert.Body, "mood drop") || strings.Contains(alert.Body, "median") {
 		t.Errorf("alert = %q; want the flag (mood drop), not the scores", alert.Body)
 	}
+}
+
+// "Yes." with a full stop answers a yes/no question (it is also a START
+// keyword, which means something only to someone opted out).
+func TestStoryYesWithPunctuationAnswers(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	s.expectSMS(clientPhone, contains("medication"))
+	s.answer(clientPhone, "Yes.", contains("thank you"))
+	s.expectEntry(z.key, z.client, "answer", map[string]string{"question": "taken", "code": "yes"})
+}
+
+// A concern raised at night and acknowledged in the console before the
+// case manager's working hours begin: no alert goes out at 09:00.
+func TestStoryHeldConcernAcknowledgedEarlyIsNotSent(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 22, 0, 0, 0, chicago))
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
+	s.expectSMS(clientPhone, moodQ)
+	s.answer(clientPhone, "1", contains("case manager"))
+	s.answer(clientPhone, "no", contains("thank you"))
+	s.expectEntry(z.key, z.client, "score", map[string]string{"total": "1", "risk": "concern"})
+	var id string
+	for _, e := range s.openEscalations(z.key) {
+		id = e["id"].(string)
+	}
+	if id == "" {
+		t.Fatal("no open concern")
+	}
+	if a := audit(s.escalation(z.key, id)); count(a, "alert held") != 1 || count(a, "alert sent") != 0 {
+		t.Errorf("audit = %v; want the alert held, not sent", a)
+	}
+	s.jumpTo(time.Date(2026, 11, 25, 7, 30, 0, 0, chicago))
+	s.mustFn(s.api("POST", "/v1/escalations/"+id+"/ack", z.key, map[string]any{"by": z.cm}))(200)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
+	s.quiet(m, "a concern acknowledged before working hours", cmPhone)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +442,4 @@ func TestStoryAlertTextIsMinimal(t *testing.T) {
 	if !ackCode.MatchString(named) {
 		t.Errorf("alert lost its ACK instruction: %q", named)
 	}
-	_ = fmt.Sprint
 }
