@@ -78,10 +78,12 @@ var ErrInvalid = errors.New("invalid")
 // started and only makes sure the first question is queued (the outbox's
 // sent marker stops a second send).
 func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
+	stopped := "" // the schedule was paused or removed after this occurrence was planned
 	if w.Schedule != "" {
 		// Plan the next occurrence first: a crash after this line repeats
 		// this one (deduplicated below), never loses the next.
-		if err := r.planNext(ctx, w.Client, w.Schedule, w.Due); err != nil {
+		var err error
+		if stopped, err = r.planNext(ctx, w.Client, w.Schedule, w.Due); err != nil {
 			return err
 		}
 	}
@@ -109,6 +111,8 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		return err
 	}
 	switch {
+	case stopped != "":
+		return skip(stopped)
 	case !c.Messageable():
 		return skip(notMessageable(c))
 	case w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit):
@@ -278,29 +282,31 @@ func (r *Router) outOfQuiet(a *store.Agency, c *store.Client, t time.Time) time.
 
 // planNext plans a schedule's next occurrence after `after`, deferred out
 // of quiet hours. Planning is idempotent: the occurrence id is the item id.
-func (r *Router) planNext(ctx context.Context, clientID, scheduleID string, after time.Time) error {
+// It reports why the schedule no longer runs ("" when it does): an
+// occurrence planned before the schedule was paused must not go out.
+func (r *Router) planNext(ctx context.Context, clientID, scheduleID string, after time.Time) (string, error) {
 	sc, err := r.store.ClientSchedule(ctx, clientID, scheduleID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return "schedule removed", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if sc.Paused {
-		return nil
+		return "schedule paused", nil
 	}
 	c, err := r.store.Client(ctx, clientID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if c.Status == store.StatusDischarged {
-		return nil
+		return "", nil // skipped below as not messageable
 	}
 	a, err := r.store.Agency(ctx, c.AgencyID)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return r.PlanSchedule(ctx, a, sc, after)
+	return "", r.PlanSchedule(ctx, a, sc, after)
 }
 
 // PlanSchedule plans the first occurrence of a schedule strictly after `after`.

@@ -732,3 +732,22 @@ func TestStoryHeldConcernAcknowledgedEarlyIsNotSent(t *testing.T) {
 	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
 	s.quiet(m, "a concern acknowledged before working hours", cmPhone)
 }
+
+// Pausing a schedule stops the occurrence already planned; resuming plans
+// the next one.
+func TestStoryPausedScheduleDoesNotFire(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	sc := s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2026-11-24T08:00:00-06:00",
+	}))(201)
+	path := "/v1/clients/" + z.client + "/schedules/" + sc["id"].(string)
+	s.mustFn(s.api("PATCH", path, z.key, map[string]any{"paused": true}))(200)
+	m := s.mark()
+	s.jumpTo(time.Date(2026, 11, 24, 10, 0, 1, 0, chicago))
+	s.expectEntry(z.key, z.client, "skipped", map[string]string{"reason": "schedule paused"})
+	s.quiet(m, "a paused schedule", clientPhone)
+	s.mustFn(s.api("PATCH", path, z.key, map[string]any{"paused": false}))(200)
+	s.jumpTo(time.Date(2026, 11, 25, 10, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+}
