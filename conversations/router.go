@@ -300,7 +300,7 @@ func (r *Router) keyword(ctx context.Context, t *turn, m store.Message, kw Keywo
 			t.conv.Question = "" // the check-in in progress ends
 			t.events = append(t.events, store.Event{"t", "opted-out", "msg", m.ID})
 			t.reply(r, c, ch, m.ID, StopText(a, c.Language), nil)
-			if err := r.tellCaseManager(ctx, a, c, "opt-out:"+m.ID, fmt.Sprintf("CareCheck: %s replied STOP and gets no check-ins or reminders until they reply START.", escalation.Who(a, c))); err != nil {
+			if err := r.tellCaseManager(ctx, a, c, "opt-out:"+c.ID+":"+m.ID, fmt.Sprintf("CareCheck: %s replied STOP and gets no check-ins or reminders until they reply START.", escalation.Who(a, c))); err != nil {
 				return err
 			}
 		}

@@ -81,7 +81,7 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 		return nil
 	}
 	job := &bot.Job{
-		Msg:    bot.Outbound{ID: "safety:" + messageID, Channel: ch, To: addr, From: from, Text: Safety(a, c.Language), Urgent: true},
+		Msg:    bot.Outbound{ID: "safety:" + c.ID + ":" + messageID, Channel: ch, To: addr, From: from, Text: Safety(a, c.Language), Urgent: true},
 		Person: bot.Person{Kind: "client", ID: c.ID},
 	}
 	if err := s.outbox.Queue(ctx, job); err != nil {
