@@ -169,9 +169,7 @@ func (w *Worker) Read(ctx context.Context) ([]Item, error) {
 		return nil, nil
 	}
 	if err != nil {
-		if isNoGroup(err) {
-			w.ensured = false
-		}
+		w.groupLost(err)
 		return nil, fmt.Errorf("read work: %w", err)
 	}
 	var items []Item
@@ -181,6 +179,17 @@ func (w *Worker) Read(ctx context.Context) ([]Item, error) {
 		}
 	}
 	return items, nil
+}
+
+// groupLost makes the next call create the groups again when Redis lost
+// them (restarted without persistence). Read and Reclaim run in different
+// goroutines: the flag is only touched under the mutex.
+func (w *Worker) groupLost(err error) {
+	if isNoGroup(err) {
+		w.ensureMu.Lock()
+		w.ensured = false
+		w.ensureMu.Unlock()
+	}
 }
 
 func isNoGroup(err error) bool {
@@ -219,6 +228,7 @@ func (w *Worker) Reclaim(ctx context.Context) ([]Item, error) {
 			Stream: st, Group: groupWorkers, Consumer: w.name, MinIdle: w.idle, Start: "0-0", Count: w.batch,
 		}).Result()
 		if err != nil {
+			w.groupLost(err)
 			return nil, fmt.Errorf("reclaim work: %w", err)
 		}
 		if len(msgs) == 0 {

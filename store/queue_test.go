@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/carecheck/carecheck/store/redistest"
 )
 
 func queueScenarios() []scenario {
@@ -286,5 +288,52 @@ func testReclaim(t *testing.T, s *Store) {
 	time.Sleep(60 * time.Millisecond) // let the idle time pass: an acknowledged item must not come back
 	if again, err := taker.Reclaim(ctx); err != nil || len(again) != 0 {
 		t.Errorf("after Ack, reclaim = %v, %v; want nothing", again, err)
+	}
+}
+
+// TestWorkerRecoversLostGroups: Redis restarts without persistence and loses
+// the consumer groups; a worker reading and reclaiming at the same time (as
+// conversations.Workers does) recreates them and gets new work.
+func TestWorkerRecoversLostGroups(t *testing.T) {
+	rs := redistest.New(t)
+	if !rs.Real() || rs.Kind == "env" {
+		t.Skip("needs a throwaway redis-server to restart")
+	}
+	ctx := t.Context()
+	s := New(rs.Client(t), nil)
+	w := s.NewWorker("w1", nil)
+	w.SetBlock(20 * time.Millisecond)
+	if _, err := w.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs.Stop()
+	rs.Restart(t) // --appendonly no: streams and groups are gone
+	eventually(t, 5*time.Second, "redis back", func() bool { return s.Ping(ctx) == nil })
+	if err := s.Enqueue(ctx, "send:after-restart", false, []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // the maintenance loop
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = w.Reclaim(ctx)
+			}
+		}
+	}()
+	var got []Item
+	eventually(t, 5*time.Second, "read work after the groups were lost", func() bool {
+		items, _ := w.Read(ctx)
+		got = append(got, items...)
+		return len(got) > 0
+	})
+	close(stop)
+	<-done
+	if got[0].ID != "send:after-restart" {
+		t.Errorf("read %v; want send:after-restart", got)
 	}
 }
