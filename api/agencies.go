@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/carecheck/carecheck/store"
 )
@@ -56,4 +57,95 @@ func handleGetAgency(d Deps) http.Handler {
 		}
 		encode(w, http.StatusOK, a)
 	})
+}
+
+type agencySettings struct {
+	Name          *string         `json:"name"`
+	Timezone      *string         `json:"timezone"`
+	QuietStart    *string         `json:"quiet_start"`
+	QuietEnd      *string         `json:"quiet_end"`
+	ReplyWindow   *store.Duration `json:"reply_window"`
+	MissedInARow  *int            `json:"missed_in_a_row"`
+	MoodThreshold *int            `json:"mood_threshold"`
+	AlertDetail   *bool           `json:"alert_detail"`
+	AlertNames    *bool           `json:"alert_names"`
+}
+
+// handlePatchAgency changes the calling agency's settings (quiet hours,
+// reply window, missed-in-a-row count, mood threshold, what alerts carry).
+func handlePatchAgency(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req agencySettings
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if err := req.apply(ag); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("agency settings changed", "agency_id", ag.ID)
+		encode(w, http.StatusOK, ag)
+	})
+}
+
+func (req agencySettings) apply(ag *store.Agency) error {
+	if req.Name != nil {
+		if err := required("name", *req.Name, 200); err != nil {
+			return err
+		}
+		ag.Name = strings.TrimSpace(*req.Name)
+	}
+	if req.Timezone != nil {
+		if err := zone("timezone", *req.Timezone); err != nil {
+			return err
+		}
+		ag.Timezone = *req.Timezone
+	}
+	if req.QuietStart != nil {
+		if err := clock("quiet_start", *req.QuietStart); err != nil {
+			return err
+		}
+		ag.QuietStart = *req.QuietStart
+	}
+	if req.QuietEnd != nil {
+		if err := clock("quiet_end", *req.QuietEnd); err != nil {
+			return err
+		}
+		ag.QuietEnd = *req.QuietEnd
+	}
+	if req.ReplyWindow != nil {
+		if w := time.Duration(*req.ReplyWindow); w < 10*time.Second || w > 72*time.Hour {
+			return invalid("reply_window: between 10s and 72h")
+		}
+		ag.ReplyWindow = *req.ReplyWindow
+	}
+	if req.MissedInARow != nil {
+		if *req.MissedInARow < 1 || *req.MissedInARow > 30 {
+			return invalid("missed_in_a_row: between 1 and 30")
+		}
+		ag.MissedInARow = *req.MissedInARow
+	}
+	if req.MoodThreshold != nil {
+		if *req.MoodThreshold < -1 || *req.MoodThreshold > 10 {
+			return invalid("mood_threshold: between 0 and 10, or -1 to turn the rule off")
+		}
+		ag.MoodThreshold = *req.MoodThreshold
+	}
+	if req.AlertDetail != nil {
+		ag.AlertDetail = *req.AlertDetail
+	}
+	if req.AlertNames != nil {
+		ag.AlertNames = *req.AlertNames
+	}
+	return nil
 }

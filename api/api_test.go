@@ -355,3 +355,21 @@ func TestReadyzFailsWhenRedisIsDown(t *testing.T) {
 		t.Errorf("readyz with Redis down = %d; want 503", resp.StatusCode)
 	}
 }
+
+func TestAgencySettings(t *testing.T) {
+	h := newHarness(t)
+	_, key := h.agency("A")
+	code, out := h.do("PATCH", "/v1/agency", key, map[string]any{"quiet_start": "22:00", "quiet_end": "07:30", "reply_window": "2h", "alert_names": true})
+	if code != 200 || out["quiet_start"] != "22:00" || out["reply_window"] != "2h0m0s" || out["alert_names"] != true {
+		t.Fatalf("patch agency = %d %v", code, out)
+	}
+	for _, bad := range []map[string]any{{"quiet_start": "25:00"}, {"reply_window": "1s"}, {"missed_in_a_row": 0}, {"mood_threshold": 11}, {"colour": "red"}} {
+		if code, out := h.do("PATCH", "/v1/agency", key, bad); code != 400 {
+			t.Errorf("patch %v = %d %v; want 400", bad, code, out)
+		}
+	}
+	_, out = h.do("GET", "/v1/agency", key, nil)
+	if out["quiet_end"] != "07:30" || out["missed_in_a_row"] != float64(2) {
+		t.Errorf("a refused patch changed settings: %v", out)
+	}
+}

@@ -113,6 +113,10 @@ func handleResolveEscalation(d Deps) http.Handler {
 		}
 		actor := "api"
 		if req.By != "" {
+			if _, err := d.Store.CaseManager(r.Context(), agencyID(r), req.By); err != nil {
+				respondErr(w, r, d.Log, invalid("by: no such case manager in this agency"))
+				return
+			}
 			actor = "staff:" + req.By
 		}
 		e, err := d.Services.Escalations.Resolve(r.Context(), agencyID(r), urlParam(r, "id"), actor, strings.TrimSpace(req.Note))

@@ -42,6 +42,7 @@ func routes(d Deps) http.Handler {
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(requireAgency(d))
 		r.Method(http.MethodGet, "/agency", handleGetAgency(d))
+		r.Method(http.MethodPatch, "/agency", handlePatchAgency(d))
 		r.Method(http.MethodPost, "/case-managers", handleCreateCaseManager(d))
 		r.Method(http.MethodGet, "/case-managers", handleListCaseManagers(d))
 		r.Method(http.MethodGet, "/case-managers/{id}", handleGetCaseManager(d))

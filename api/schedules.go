@@ -203,6 +203,10 @@ func handleCreateAppointment(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		if c.Status == store.StatusDischarged {
+			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "client is discharged"})
+			return
+		}
 		if req.At == nil || req.At.IsZero() {
 			respondErr(w, r, d.Log, invalid("at: required (RFC 3339)"))
 			return
