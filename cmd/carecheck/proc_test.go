@@ -296,7 +296,7 @@ func scheduleAll(t *testing.T, procs []*proc, f *fleet, zone string) time.Time {
 	}
 	perRequest := time.Since(began) / time.Duration(probe)
 	// Generous: the multi-process tests run in parallel and slow each other.
-	estimate := time.Duration(float64(perRequest)*float64(len(f.ids))*1.6) + 3*time.Second
+	estimate := time.Duration(float64(perRequest)*float64(len(f.ids))*2) + 3*time.Second
 	start := time.Now().Add(estimate).Truncate(time.Minute).Add(time.Minute)
 	if err := fanOut(len(f.ids), 16, func(i int) error { return create(i, start) }); err != nil {
 		t.Fatal(err)
