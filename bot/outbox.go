@@ -44,6 +44,9 @@ type Work struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// ErrSendInProgress means another worker is sending the same message now.
+var ErrSendInProgress = errors.New("send in progress elsewhere")
+
 // JobKind marks outbox payloads on the shared queue.
 const JobKind = "send"
 
@@ -168,10 +171,22 @@ func (o *Outbox) Handle(ctx context.Context, j *Job) error {
 		case <-t.C:
 		}
 	}
+	// Two copies of one job (a taken-over item racing its original) must
+	// not both reach the provider: claim the message for the send.
+	claimed, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		return ErrSendInProgress // stays on the queue; the sent marker settles it later
+	}
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
 		raw, _ := json.Marshal(j)
 		return o.store.MarkSent(ctx, j.Msg.ID, pid, raw)
+	}
+	if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
+		return rerr
 	}
 	return o.failed(ctx, j, err)
 }
@@ -190,8 +205,13 @@ func (o *Outbox) failed(ctx context.Context, j *Job, err error) error {
 		return o.giveUp(ctx, j, err)
 	}
 	limit := o.MaxAttempts
-	if j.Msg.Urgent {
+	switch {
+	case j.Msg.Urgent && (j.Fallback != nil || j.OnFail != nil):
+		// Fail fast: the other channel or the next step takes over.
 		limit = o.MaxUrgentAttempts
+	case j.Msg.Urgent:
+		// Nothing takes over (a safety reply): keep trying, every 2 s at most.
+		limit = o.MaxAttempts * 4
 	}
 	if IsRetryable(err) && j.Attempt+1 < limit {
 		next := *j
@@ -295,16 +315,20 @@ func (o *Outbox) pace(ctx context.Context, m Outbound) (time.Duration, error) {
 	return 0, nil
 }
 
-// backoff is exponential with full jitter: urgent messages from 250 ms,
-// others from 2 s, capped at 10 minutes.
+// backoff is exponential with half jitter: urgent messages from 250 ms
+// capped at 2 s, others from 2 s capped at 10 minutes.
 func backoff(attempt int, urgent bool) time.Duration {
 	base := 2 * time.Second
 	if urgent {
 		base = 250 * time.Millisecond
 	}
 	d := time.Duration(float64(base) * math.Pow(2, float64(attempt-1)))
-	if d > 10*time.Minute {
-		d = 10 * time.Minute
+	limit := 10 * time.Minute
+	if urgent {
+		limit = 2 * time.Second
+	}
+	if d > limit {
+		d = limit
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -84,7 +84,20 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 		Msg:    bot.Outbound{ID: "safety:" + c.ID + ":" + messageID, Channel: ch, To: addr, From: from, Text: Safety(a, c.Language), Urgent: true},
 		Person: bot.Person{Kind: "client", ID: c.ID},
 	}
+	// The client's other channel, should this one fail for good.
+	switch {
+	case ch == bot.SMS && c.TelegramChat != "" && !c.TelegramUnreachable && s.outbox.Has(bot.Telegram):
+		fb := job.Msg
+		fb.ID, fb.Channel, fb.To, fb.From = job.Msg.ID+":tg", bot.Telegram, c.TelegramChat, ""
+		job.Fallback = &fb
+	case ch == bot.Telegram && c.Phone != "" && s.outbox.Has(bot.SMS):
+		fb := job.Msg
+		fb.ID, fb.Channel, fb.To = job.Msg.ID+":sms", bot.SMS, c.Phone
+		job.Fallback = &fb
+	}
 	if err := s.outbox.Queue(ctx, job); err != nil {
+		// Not queued: let the reprocessed message try again.
+		_ = s.store.Forget(context.WithoutCancel(ctx), "safety:"+c.ID)
 		return err
 	}
 	s.log.Info("safety reply queued", "client_id", c.ID, "message_id", job.Msg.ID)

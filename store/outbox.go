@@ -20,6 +20,22 @@ func keyJob(id string) string  { return "job:" + id }
 
 const jobTTL = 24 * time.Hour
 
+// ClaimSend marks a message as being sent now, for ttl; it reports false
+// when someone else is sending it.
+func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, "sending:"+messageID, 1, ttl).Result()
+}
+
+// ReleaseSend drops the claim after a failed send, so a retry can go.
+func (s *Store) ReleaseSend(ctx context.Context, messageID string) error {
+	return s.rdb.Del(ctx, "sending:"+messageID).Err()
+}
+
+// Forget drops a Once marker (the work it guarded did not happen).
+func (s *Store) Forget(ctx context.Context, key string) error {
+	return s.rdb.Del(ctx, "once:"+key).Err()
+}
+
 // SentJob returns the job a sent message was made from ("" if expired).
 func (s *Store) SentJob(ctx context.Context, messageID string) ([]byte, error) {
 	b, err := s.rdb.Get(ctx, keyJob(messageID)).Bytes()
