@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return d.Triage(stdin, stdout)
 	case "demo":
 		return demo(ctx, args[2:], getenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, args[2:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
