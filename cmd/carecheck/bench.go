@@ -1967,8 +1967,11 @@ func (e *benchEnv) report(w io.Writer, r *benchResults) {
 		p("| key | keys | bytes/client as stored | TTL | bytes/client steady state |\n|---|---|---|---|---|\n")
 		for _, k := range m.Classes {
 			ttl := "–"
-			if k.TTL > 0 {
+			switch {
+			case k.TTL >= time.Hour:
 				ttl = k.TTL.Round(time.Hour).String()
+			case k.TTL > 0:
+				ttl = "≤ " + k.TTL.Round(time.Second).String()
 			}
 			note := ""
 			if k.PerAgencyKey {
