@@ -132,6 +132,11 @@ func (o *Outbox) Queue(ctx context.Context, j *Job) error {
 	return nil
 }
 
+// Work turns a job into queue work, for submitting with other work in one round trip.
+func (o *Outbox) Work(j *Job) store.Work {
+	return store.Work{ID: "send:" + j.Msg.ID, Urgent: j.Msg.Urgent, Payload: EncodeJob(j)}
+}
+
 // QueueAt plans a job for later (a deferred check-in, a retry).
 func (o *Outbox) QueueAt(ctx context.Context, j *Job, at time.Time) error {
 	return o.store.Schedule(ctx, "send:"+j.Msg.ID+":"+strconv.Itoa(j.Attempt), at, EncodeJob(j))
@@ -140,55 +145,58 @@ func (o *Outbox) QueueAt(ctx context.Context, j *Job, at time.Time) error {
 // Handle sends one job taken from the queue. It returns an error only when
 // the job must stay on the queue (Redis trouble); provider failures are
 // handled here: retried later, sent on the other channel, or handed on.
-func (o *Outbox) Handle(ctx context.Context, j *Job) error {
+//
+// it, when not nil, is the queue item that carried the job: on success it
+// is acknowledged in the same round trip as the sent marker, and Handle
+// reports acked=true.
+func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool, err error) {
 	now := o.store.Now()
-	if pid, err := o.store.SentMarker(ctx, j.Msg.ID); err != nil {
-		return err
-	} else if pid != "" {
-		return nil // already sent: a reclaimed or repeated job
-	}
 	sender, ok := o.senders[j.Msg.Channel]
 	if !ok {
-		return o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
+		return false, o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
+	}
+	// Already sent, or being sent by another worker right now?
+	switch claim, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
+	case err != nil:
+		return false, err
+	case claim == store.SendDone:
+		return false, nil // a reclaimed or repeated job
+	case claim == store.SendBusy:
+		return false, ErrSendInProgress // stays on the queue; the sent marker settles it later
 	}
 	for !j.Msg.Urgent {
 		wait, err := o.pace(ctx, j.Msg)
-		if err != nil {
-			return err
+		if err == nil && wait > 2*time.Second {
+			err = o.QueueAt(ctx, j, now.Add(wait))
+		}
+		if err != nil || wait > 2*time.Second {
+			if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
+				return false, rerr
+			}
+			return false, err
 		}
 		if wait <= 0 {
 			break
-		}
-		if wait > 2*time.Second {
-			return o.QueueAt(ctx, j, now.Add(wait))
 		}
 		// Pacing is about the provider's real clock: a short wait is waited here.
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			_ = o.store.ReleaseSend(context.WithoutCancel(ctx), j.Msg.ID)
+			return false, ctx.Err()
 		case <-t.C:
 		}
-	}
-	// Two copies of one job (a taken-over item racing its original) must
-	// not both reach the provider: claim the message for the send.
-	claimed, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute)
-	if err != nil {
-		return err
-	}
-	if !claimed {
-		return ErrSendInProgress // stays on the queue; the sent marker settles it later
 	}
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
 		raw, _ := json.Marshal(j)
-		return o.store.MarkSent(ctx, j.Msg.ID, pid, raw)
+		return it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it)
 	}
 	if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
-		return rerr
+		return false, rerr
 	}
-	return o.failed(ctx, j, err)
+	return false, o.failed(ctx, j, err)
 }
 
 // failed decides what a failed send leads to: a retry with backoff, the

@@ -63,7 +63,7 @@ func (r *Router) catalogueHas(ctx context.Context, agency, id string) (*q.Questi
 	if err != nil {
 		return nil, err
 	}
-	qn, ok := cat.Get(id)
+	qn, ok := cat.Lookup(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown questionnaire %q", ErrInvalid, id)
 	}
@@ -182,7 +182,7 @@ func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client,
 	if err != nil {
 		return err
 	}
-	qn, ok := cat.Get(conv.Questionnaire)
+	qn, ok := cat.Lookup(conv.Questionnaire)
 	if !ok {
 		return nil
 	}
@@ -204,12 +204,17 @@ func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client,
 
 // planTimeout plans the reply timeout of the conversation's current question.
 func (r *Router) planTimeout(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation) error {
+	return r.store.Submit(ctx, r.timeoutWork(a, c, conv))
+}
+
+// timeoutWork is the reply timeout of the conversation's current question.
+func (r *Router) timeoutWork(a *store.Agency, c *store.Client, conv *Conversation) store.Work {
 	window := time.Duration(a.ReplyWindow)
 	if window <= 0 {
 		window = 4 * time.Hour
 	}
 	w := Work{Kind: WorkTimeout, Client: c.ID, Agency: c.AgencyID, Conv: conv.ID, Seq: conv.Seq}
-	return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), conv.AskedAt.Add(window), w.encode())
+	return store.Work{ID: fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), At: conv.AskedAt.Add(window), Payload: w.encode()}
 }
 
 // HandleTimeout nudges once, then counts the check-in as missed. A timeout

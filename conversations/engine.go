@@ -61,7 +61,7 @@ var ErrNoQuestion = errors.New("questionnaire has no question")
 
 // Start begins a questionnaire: the first question.
 func Start(cat *q.Catalogue, conv *Conversation, questionnaire string, sms bool, now time.Time) (Outcome, error) {
-	qn, ok := cat.Get(questionnaire)
+	qn, ok := cat.Lookup(questionnaire)
 	if !ok {
 		return Outcome{}, fmt.Errorf("unknown questionnaire %q", questionnaire)
 	}
@@ -85,7 +85,7 @@ func Start(cat *q.Catalogue, conv *Conversation, questionnaire string, sms bool,
 // Answer applies one client reply to the active conversation. A garbage
 // reply is asked again once with a hint, then kept as free text.
 func Answer(cat *q.Catalogue, conv *Conversation, text string, sms bool, opts q.ScoreOptions, now time.Time) Outcome {
-	qn, ok := cat.Get(conv.Questionnaire)
+	qn, ok := cat.Lookup(conv.Questionnaire)
 	if !ok {
 		conv.Question = ""
 		return Outcome{Events: []store.Event{{"t", "error", "conv", conv.ID, "detail", "questionnaire no longer exists"}}}
@@ -125,7 +125,7 @@ func Answer(cat *q.Catalogue, conv *Conversation, text string, sms bool, opts q.
 	}
 	res := q.Score(qn, conv.Answers, opts)
 	if res.ContinueWith != "" {
-		if cont, ok := cat.Get(res.ContinueWith); ok {
+		if cont, ok := cat.Lookup(res.ContinueWith); ok {
 			carried := q.Carry(qn, conv.Answers, cont)
 			if next, ok := cont.NextQuestion(carried, ""); ok {
 				out.Events = append(out.Events, scoreEvent(conv, res))

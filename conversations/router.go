@@ -181,7 +181,7 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 			return err
 		}
 		opts := q.ScoreOptions{MoodThreshold: a.MoodThreshold}
-		if qn, ok := cat.Get(t.conv.Questionnaire); ok && qn.Instrument == q.InstrumentMood {
+		if qn, ok := cat.Lookup(t.conv.Questionnaire); ok && qn.Instrument == q.InstrumentMood && isLast(qn, t.conv.Question) {
 			// The drop rule compares with the client's own 7-day median.
 			hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, now.Add(-7*24*time.Hour))
 			if err != nil {
@@ -258,15 +258,15 @@ func (r *Router) finish(ctx context.Context, t *turn, m store.Message) error {
 		return nil
 	}
 	t.batch.Conversation = raw
+	// Replies and the reply timeout leave in one round trip.
+	work := make([]store.Work, 0, len(t.jobs)+1)
 	for _, j := range t.jobs {
-		if err := r.outbox.Queue(ctx, j); err != nil {
-			return err
-		}
+		work = append(work, r.outbox.Work(j))
 	}
 	if len(t.asks) > 0 && t.conv.Active() {
-		return r.planTimeout(ctx, t.batch.Agency, c, t.conv)
+		work = append(work, r.timeoutWork(t.batch.Agency, c, t.conv))
 	}
-	return nil
+	return r.store.Submit(ctx, work...)
 }
 
 func (r *Router) addr(c *store.Client, ch bot.Kind) string {
@@ -481,7 +481,7 @@ func (r *Router) link(ctx context.Context, in bot.Inbound, code string) error {
 
 // catalogue returns the questionnaires an agency can use.
 func (r *Router) catalogue(ctx context.Context, agency, id string) (*q.Catalogue, error) {
-	if _, ok := r.builtin.Get(id); ok || id == "" {
+	if _, ok := r.builtin.Lookup(id); ok || id == "" {
 		return r.builtin, nil
 	}
 	return AgencyCatalogue(ctx, r.store, r.builtin, agency)
@@ -508,3 +508,9 @@ func AgencyCatalogue(ctx context.Context, st *store.Store, builtin *q.Catalogue,
 }
 
 func whoShort(a *store.Agency, c *store.Client) string { return escalation.Who(a, c) }
+
+// isLast reports whether id is the questionnaire's last question (only an
+// answer to it can finish the questionnaire and need scoring history).
+func isLast(qn *q.Questionnaire, id string) bool {
+	return len(qn.Questions) > 0 && qn.Questions[len(qn.Questions)-1].ID == id
+}

@@ -40,7 +40,7 @@ func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Out
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: 32, Tick: 100 * time.Millisecond}
+	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: 128, Tick: 100 * time.Millisecond}
 }
 
 // Run works until ctx ends, then waits for items in hand to finish.
@@ -57,6 +57,39 @@ func (w *Workers) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// Urgent work has its own reader and workers: an alert never waits for
+	// a worker held by a slow routine send.
+	urgent := make(chan store.Item)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range urgent {
+				w.work(context.WithoutCancel(ctx), worker, it)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(urgent)
+		for ctx.Err() == nil {
+			batch, err := worker.ReadUrgent(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("read urgent work", "err", err)
+					sleep(ctx, time.Second)
+				}
+				continue
+			}
+			for _, it := range batch {
+				select {
+				case urgent <- it:
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
 	wg.Add(2)
 	go func() { defer wg.Done(); w.moveLoop(ctx) }()
 	go func() { defer wg.Done(); w.maintenanceLoop(ctx, worker, items) }()
@@ -175,12 +208,15 @@ const maxDeliveries = 10
 
 // work does one item and acknowledges it unless it must be retried.
 func (w *Workers) work(ctx context.Context, worker *store.Worker, it store.Item) {
-	kind, err := w.Do(ctx, it)
+	kind, acked, err := w.do(ctx, &it)
 	for try := 0; errors.Is(err, ErrBusy) && try < 40; try++ {
 		// The client is locked by a message in progress, for milliseconds:
 		// wait in real time (the due set runs on the service clock).
 		sleep(ctx, 25*time.Millisecond)
-		kind, err = w.Do(ctx, it)
+		kind, acked, err = w.do(ctx, &it)
+	}
+	if acked {
+		return // acknowledged with the work's own last write
 	}
 	if w.OnItem != nil {
 		w.OnItem(kind, err)
@@ -208,6 +244,25 @@ func (w *Workers) work(ctx context.Context, worker *store.Worker, it store.Item)
 
 // Do dispatches one item to its handler by kind.
 func (w *Workers) Do(ctx context.Context, it store.Item) (string, error) {
+	kind, _, err := w.do(ctx, &it)
+	return kind, err
+}
+
+// do dispatches one item; acked reports that the handler acknowledged it.
+func (w *Workers) do(ctx context.Context, it *store.Item) (string, bool, error) {
+	kind, err := w.dispatch(ctx, it)
+	if a, ok := err.(ackedErr); ok {
+		return kind, true, a.err
+	}
+	return kind, false, err
+}
+
+// ackedErr carries "the handler acknowledged the item" out of dispatch.
+type ackedErr struct{ err error }
+
+func (a ackedErr) Error() string { return "acked" }
+
+func (w *Workers) dispatch(ctx context.Context, it *store.Item) (string, error) {
 	var head struct {
 		Kind string `json:"k"`
 	}
@@ -220,7 +275,11 @@ func (w *Workers) Do(ctx context.Context, it store.Item) (string, error) {
 		if !ok {
 			return head.Kind, nil
 		}
-		return head.Kind, w.outbox.Handle(ctx, job)
+		acked, err := w.outbox.Handle(ctx, job, it)
+		if acked {
+			return head.Kind, ackedErr{err}
+		}
+		return head.Kind, err
 	case escalation.StepKind:
 		var s escalation.StepWork
 		if err := json.Unmarshal(it.Payload, &s); err != nil {

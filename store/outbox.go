@@ -13,17 +13,43 @@ import (
 //
 //	sent:<message id>      provider id of a message already handed to the provider (the sent marker)
 //	pid:<provider id>      "<message id> <status>" for delivery reports
-const sentTTL = 14 * 24 * time.Hour
+const sentTTL = 3 * 24 * time.Hour
 
 func keySent(id string) string { return "sent:" + id }
 func keyJob(id string) string  { return "job:" + id }
 
-const jobTTL = 24 * time.Hour
+const jobTTL = 6 * time.Hour
 
-// ClaimSend marks a message as being sent now, for ttl; it reports false
-// when someone else is sending it.
-func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, "sending:"+messageID, 1, ttl).Result()
+// Send claim outcomes.
+const (
+	SendClaimed = iota // go ahead
+	SendDone           // already sent (the sent marker exists)
+	SendBusy           // another worker is sending it now
+)
+
+var scriptClaimSend = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[1]) then return 0 end
+return 2`)
+
+// ClaimSend checks the sent marker and claims the message for a send in one
+// round trip: two copies of one job (a taken-over item racing its
+// original) never both reach the provider.
+func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Duration) (int, error) {
+	// Both keys hash differently; on a Cluster they may live on two nodes,
+	// so there the check runs as two commands.
+	if _, ok := s.rdb.(*redis.ClusterClient); ok {
+		n, err := s.rdb.Exists(ctx, keySent(messageID)).Result()
+		if err != nil || n == 1 {
+			return SendDone, err
+		}
+		ok, err := s.rdb.SetNX(ctx, "sending:"+messageID, 1, ttl).Result()
+		if err != nil || ok {
+			return SendClaimed, err
+		}
+		return SendBusy, nil
+	}
+	return scriptClaimSend.Run(ctx, s.rdb, []string{keySent(messageID), "sending:" + messageID}, ttl.Milliseconds()).Int()
 }
 
 // ReleaseSend drops the claim after a failed send, so a retry can go.
@@ -62,12 +88,19 @@ func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error
 }
 
 // MarkSent records that a message was handed to the provider with this id,
-// and keeps the job for a day so a "failed" delivery report can retry it.
-func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte) error {
+// keeps the job for a while so a "failed" delivery report can retry it, drops
+// the send claim and, when ack is not nil, acknowledges the queue item that
+// carried it: one round trip.
+func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item) error {
 	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, keySent(messageID), providerID, sentTTL)
 	pipe.Set(ctx, keyPID(providerID), messageID+" queued", sentTTL)
 	pipe.Set(ctx, keyJob(messageID), job, jobTTL)
+	pipe.Del(ctx, "sending:"+messageID)
+	if ack != nil && ack.streamID != "" {
+		pipe.XAck(ctx, ack.stream, groupWorkers, ack.streamID)
+		pipe.XDel(ctx, ack.stream, ack.streamID)
+	}
 	_, err := pipe.Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("mark sent: %w", err)

@@ -161,8 +161,21 @@ func (w *Worker) Read(ctx context.Context) ([]Item, error) {
 	if err := w.ensureGroups(ctx); err != nil {
 		return nil, err
 	}
+	return w.read(ctx, []string{keyUrgent, keyStream, ">", ">"})
+}
+
+// ReadUrgent reads urgent work only (safety replies, crisis alerts), so that
+// it never waits behind routine work.
+func (w *Worker) ReadUrgent(ctx context.Context) ([]Item, error) {
+	if err := w.ensureGroups(ctx); err != nil {
+		return nil, err
+	}
+	return w.read(ctx, []string{keyUrgent, ">"})
+}
+
+func (w *Worker) read(ctx context.Context, streams []string) ([]Item, error) {
 	res, err := w.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: groupWorkers, Consumer: w.name, Streams: []string{keyUrgent, keyStream, ">", ">"},
+		Group: groupWorkers, Consumer: w.name, Streams: streams,
 		Count: w.batch, Block: w.block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
@@ -258,3 +271,49 @@ func (w *Worker) SetIdle(d time.Duration) { w.idle = d }
 
 // SetBlock changes how long Read waits for work.
 func (w *Worker) SetBlock(d time.Duration) { w.block = d }
+
+// Work is one piece of work to hand out now (Enqueue) or at a time (Schedule).
+type Work struct {
+	ID      string
+	Urgent  bool
+	At      time.Time // zero: now
+	Payload []byte
+}
+
+// Submit queues several pieces of work in one round trip (a reply and its
+// timeout, say).
+func (s *Store) Submit(ctx context.Context, work ...Work) error {
+	if len(work) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, w := range work {
+		if w.At.IsZero() {
+			stream := keyStream
+			if w.Urgent {
+				stream = keyUrgent
+			}
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"id", w.ID, "p", w.Payload}})
+		} else {
+			scriptSchedule.EvalSha(ctx, pipe, []string{keyDue, keyItems}, w.ID, w.At.UnixMilli(), w.Payload, "")
+		}
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	// A lost script cache: run what failed again, one by one.
+	for i, c := range cmds {
+		if c.Err() == nil {
+			continue
+		}
+		if !isNoScript(c.Err()) {
+			return fmt.Errorf("submit work: %w", c.Err())
+		}
+		w := work[i]
+		if err := s.Schedule(ctx, w.ID, w.At, w.Payload); err != nil {
+			return fmt.Errorf("submit work: %w", err)
+		}
+	}
+	return nil
+}

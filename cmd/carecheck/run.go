@@ -117,7 +117,11 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 			_ = closeStore()
 			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
 		}
-		sender, err := twilio.NewSender(twCfg, &http.Client{Timeout: 15 * time.Second})
+		// Keep connections to Twilio open: a new TLS handshake per message
+		// costs more than the message.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 128
+		sender, err := twilio.NewSender(twCfg, &http.Client{Timeout: 15 * time.Second, Transport: tr})
 		if err != nil {
 			_ = closeStore()
 			return nil, usageError{fmt.Sprintf("bad config: %v", err)}

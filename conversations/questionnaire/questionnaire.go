@@ -244,6 +244,13 @@ func (c *Catalogue) With(qs ...*Questionnaire) (*Catalogue, error) {
 	return NewCatalogue(append(all, qs...)...)
 }
 
+// Lookup returns the catalogue's own questionnaire with this id, shared and
+// read-only: the engine's hot path reads it without copying.
+func (c *Catalogue) Lookup(id string) (*Questionnaire, bool) {
+	q, ok := c.byID[id]
+	return q, ok
+}
+
 // Get returns a copy of the questionnaire with the given id.
 func (c *Catalogue) Get(id string) (*Questionnaire, bool) {
 	q, ok := c.byID[id]
