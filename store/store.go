@@ -125,7 +125,7 @@ func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	opt.PoolSize = 64
+	opt.PoolSize = 256
 	return redis.NewClient(opt), nil
 }
 
