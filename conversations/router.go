@@ -250,15 +250,10 @@ func (t *turn) reply(r *Router, c *store.Client, ch bot.Kind, key, text string, 
 func (r *Router) finish(ctx context.Context, t *turn, m store.Message) error {
 	c := t.batch.Client
 	raw, _ := json.Marshal(t.conv)
-	applied, err := r.store.Apply(ctx, c.ID, m.ID, raw, t.events)
-	if err != nil {
-		return err
-	}
-	if !applied {
-		return nil
-	}
-	t.batch.Conversation = raw
-	// Replies and the reply timeout leave in one round trip.
+	// The turn's writes, its replies and the reply timeout leave in one round
+	// trip. Should another worker have applied this message already (our
+	// lock expired mid-turn), the replies are the same ids and the outbox
+	// sends them once.
 	work := make([]store.Work, 0, len(t.jobs)+1)
 	for _, j := range t.jobs {
 		work = append(work, r.outbox.Work(j))
@@ -266,7 +261,14 @@ func (r *Router) finish(ctx context.Context, t *turn, m store.Message) error {
 	if len(t.asks) > 0 && t.conv.Active() {
 		work = append(work, r.timeoutWork(t.batch.Agency, c, t.conv))
 	}
-	return r.store.Submit(ctx, work...)
+	applied, err := r.store.ApplyAndSubmit(ctx, c.ID, m.ID, raw, t.events, work...)
+	if err != nil {
+		return err
+	}
+	if applied {
+		t.batch.Conversation = raw
+	}
+	return nil
 }
 
 func (r *Router) addr(c *store.Client, ch bot.Kind) string {

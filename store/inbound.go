@@ -182,6 +182,46 @@ type Event []string
 // keeps the conversation, an empty slice deletes it. It reports false when
 // the message had already been processed.
 func (s *Store) Apply(ctx context.Context, clientID, messageID string, conv []byte, events []Event) (bool, error) {
+	return s.ApplyAndSubmit(ctx, clientID, messageID, conv, events)
+}
+
+// ApplyAndSubmit is Apply with the work it leads to (replies, a timeout)
+// sent in the same round trip. The work goes out even when the message had
+// already been applied by another worker: replies carry deterministic ids,
+// so the outbox's sent marker stops a second send.
+func (s *Store) ApplyAndSubmit(ctx context.Context, clientID, messageID string, conv []byte, events []Event, work ...Work) (bool, error) {
+	args := s.applyArgs(messageID, conv, events)
+	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}
+	if len(work) == 0 {
+		n, err := scriptApply.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return false, fmt.Errorf("apply: %w", err)
+		}
+		return n == 1, nil
+	}
+	pipe := s.rdb.Pipeline()
+	applied := scriptApply.EvalSha(ctx, pipe, keys, args...)
+	cmds := s.addWork(ctx, pipe, work)
+	_, _ = pipe.Exec(ctx)
+	if isNoScript(applied.Err()) {
+		// Lost script cache: fall back to one step at a time.
+		ok, err := s.ApplyAndSubmit(ctx, clientID, messageID, conv, events)
+		if err != nil {
+			return false, err
+		}
+		return ok, s.Submit(ctx, work...)
+	}
+	n, err := applied.Int()
+	if err != nil {
+		return false, fmt.Errorf("apply: %w", err)
+	}
+	if err := s.retryWork(ctx, cmds, work); err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+func (s *Store) applyArgs(messageID string, conv []byte, events []Event) []any {
 	args := []any{messageID, convArg(conv)}
 	now := strconv.FormatInt(s.now().UnixMilli(), 10)
 	for _, e := range events {
@@ -189,11 +229,7 @@ func (s *Store) Apply(ctx context.Context, clientID, messageID string, conv []by
 		raw, _ := json.Marshal(fields)
 		args = append(args, raw)
 	}
-	n, err := scriptApply.Run(ctx, s.rdb, []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}, args...).Int()
-	if err != nil {
-		return false, fmt.Errorf("apply: %w", err)
-	}
-	return n == 1, nil
+	return args
 }
 
 func convArg(conv []byte) string {

@@ -287,22 +287,16 @@ func (s *Store) Submit(ctx context.Context, work ...Work) error {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	for _, w := range work {
-		if w.At.IsZero() {
-			stream := keyStream
-			if w.Urgent {
-				stream = keyUrgent
-			}
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"id", w.ID, "p", w.Payload}})
-		} else {
-			scriptSchedule.EvalSha(ctx, pipe, []string{keyDue, keyItems}, w.ID, w.At.UnixMilli(), w.Payload, "")
-		}
-	}
-	cmds, err := pipe.Exec(ctx)
-	if err == nil {
+	cmds := s.addWork(ctx, pipe, work)
+	if _, err := pipe.Exec(ctx); err == nil {
 		return nil
 	}
-	// A lost script cache: run what failed again, one by one.
+	return s.retryWork(ctx, cmds, work)
+}
+
+// retryWork runs again, one by one, the work whose scripts failed for a lost
+// script cache; any other failure is returned.
+func (s *Store) retryWork(ctx context.Context, cmds []redis.Cmder, work []Work) error {
 	for i, c := range cmds {
 		if c.Err() == nil {
 			continue
@@ -316,4 +310,21 @@ func (s *Store) Submit(ctx context.Context, work ...Work) error {
 		}
 	}
 	return nil
+}
+
+// addWork adds the commands that queue work to a pipeline.
+func (s *Store) addWork(ctx context.Context, pipe redis.Pipeliner, work []Work) []redis.Cmder {
+	cmds := make([]redis.Cmder, len(work))
+	for i, w := range work {
+		if w.At.IsZero() {
+			stream := keyStream
+			if w.Urgent {
+				stream = keyUrgent
+			}
+			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"id", w.ID, "p", w.Payload}})
+		} else {
+			cmds[i] = scriptSchedule.EvalSha(ctx, pipe, []string{keyDue, keyItems}, w.ID, w.At.UnixMilli(), w.Payload, "")
+		}
+	}
+	return cmds
 }
