@@ -69,65 +69,56 @@ func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.
 // HandleReminder sends an appointment reminder once; when the client has
 // no check-in in progress it opens the confirmation (C / R).
 func (r *Router) HandleReminder(ctx context.Context, w Work) error {
-	b, err := r.store.Lock(ctx, w.Client, w.Agency)
-	if err != nil {
-		return err
-	}
-	if !b.Locked {
-		return ErrBusy
-	}
-	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
-	c, a := b.Client, b.Agency
-	if c == nil || a == nil {
-		return nil
-	}
-	ap, err := r.store.ClientAppointment(ctx, c.ID, w.Appointment)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if ap.Status == ApptCancelled || !ap.At.After(r.now()) {
-		return nil
-	}
-	conv := decodeConv(b.Conversation, c)
-	if conv.ID == w.Occurrence {
-		return nil // this reminder already went out
-	}
-	if !c.Messageable() {
-		_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "reason", notMessageable(c)}})
-		return err
-	}
-	ch := bot.Kind(c.Channel)
-	text := ReminderText(ap, c)
-	var buttons []bot.Button
-	events := []store.Event{{"t", "reminder", "appt", ap.ID, "occ", w.Occurrence}}
-	var raw []byte
-	if !conv.Active() {
-		cat := r.builtin
-		next := &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: conv.MissedInARow, Appointment: ap.ID}
-		if _, err := Start(cat, next, "appointment-confirm", ch == bot.SMS, r.now()); err == nil {
-			if ch == bot.Telegram {
-				buttons = []bot.Button{{Label: "C", Data: "ans:C"}, {Label: "R", Data: "ans:R"}}
-			}
-			raw, _ = json.Marshal(next)
-			conv = next
+	return r.holding(ctx, w, func(b *store.Batch) error {
+		c := b.Client
+		ap, err := r.store.ClientAppointment(ctx, c.ID, w.Appointment)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
 		}
-	}
-	if raw == nil {
-		// A check-in is in progress: send the reminder without starting a confirmation.
-		marker := *conv
-		raw, _ = json.Marshal(&marker)
-	}
-	if _, err := r.store.Apply(ctx, c.ID, "", raw, events); err != nil {
-		return err
-	}
-	job := &bot.Job{
-		Msg:    bot.Outbound{ID: "rem:" + w.Occurrence, Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
-		Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
-	}
-	return r.outbox.Queue(ctx, job)
+		if err != nil {
+			return err
+		}
+		if ap.Status == ApptCancelled || !ap.At.After(r.now()) {
+			return nil
+		}
+		conv := decodeConv(b.Conversation, c)
+		if conv.ID == w.Occurrence {
+			return nil // this reminder already went out
+		}
+		if !c.Messageable() {
+			_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "reason", notMessageable(c)}})
+			return err
+		}
+		ch := bot.Kind(c.Channel)
+		text := ReminderText(ap, c)
+		var buttons []bot.Button
+		events := []store.Event{{"t", "reminder", "appt", ap.ID, "occ", w.Occurrence}}
+		var raw []byte
+		if !conv.Active() {
+			cat := r.builtin
+			next := &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: conv.MissedInARow, Appointment: ap.ID}
+			if _, err := Start(cat, next, "appointment-confirm", ch == bot.SMS, r.now()); err == nil {
+				if ch == bot.Telegram {
+					buttons = []bot.Button{{Label: "C", Data: "ans:C"}, {Label: "R", Data: "ans:R"}}
+				}
+				raw, _ = json.Marshal(next)
+				conv = next
+			}
+		}
+		if raw == nil {
+			// A check-in is in progress: send the reminder without starting a confirmation.
+			marker := *conv
+			raw, _ = json.Marshal(&marker)
+		}
+		if _, err := r.store.Apply(ctx, c.ID, "", raw, events); err != nil {
+			return err
+		}
+		job := &bot.Job{
+			Msg:    bot.Outbound{ID: "rem:" + w.Occurrence, Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
+			Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
+		}
+		return r.outbox.Queue(ctx, job)
+	})
 }
 
 // ReminderText carries time, place and whom — never a diagnosis or programme.

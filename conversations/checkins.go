@@ -87,6 +87,65 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 			return err
 		}
 	}
+	return r.holding(ctx, w, func(b *store.Batch) error {
+		c, a := b.Client, b.Agency
+		conv := decodeConv(b.Conversation, c)
+		if conv.ID == w.Occurrence {
+			if conv.Active() && conv.Seq == 1 {
+				return r.askFirst(ctx, a, c, conv)
+			}
+			return nil // already done
+		}
+		skip := func(reason string) error {
+			_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "q", w.Questionnaire, "reason", reason}})
+			return err
+		}
+		switch {
+		case stopped != "":
+			return skip(stopped)
+		case !c.Messageable():
+			return skip(notMessageable(c))
+		case w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit):
+			return skip("late: the service was not running at the due time")
+		case conv.Active() && conv.Appointment == "":
+			return skip("another check-in is in progress")
+		}
+		var closed []store.Event
+		if conv.Active() {
+			// An unanswered appointment confirmation (it has no timeout) must not
+			// block every later check-in: the check-in takes over.
+			closed = append(closed, store.Event{"t", "confirmation-unanswered", "conv", conv.ID, "appt", conv.Appointment})
+		}
+		ch := bot.Kind(c.Channel)
+		if ch == bot.Telegram && (c.TelegramChat == "" || c.TelegramUnreachable) {
+			return skip("telegram not linked or unreachable")
+		}
+		cat, err := AgencyCatalogue(ctx, r.store, r.builtin, a.ID)
+		if err != nil {
+			return err
+		}
+		missed := conv.MissedInARow
+		conv = &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: missed}
+		out, err := Start(cat, conv, w.Questionnaire, ch == bot.SMS, r.now())
+		if err != nil {
+			return skip(err.Error())
+		}
+		raw, _ := json.Marshal(conv)
+		if _, err := r.store.Apply(ctx, c.ID, "", raw, append(closed, out.Events...)); err != nil {
+			return err
+		}
+		return r.askFirst(ctx, a, c, conv)
+	})
+}
+
+// release ends a piece of timed work that held the client's lock. Messages
+// that arrived meanwhile (Receive found the lock taken and left them to the
+// holder) are processed now; ignoring Unlock's answer left them to the
+// sweeper, 10 to 15 seconds later — a crisis message included.
+// holding runs timed work on a client while holding the client's processing
+// lock, so that it never interleaves with the client's messages; messages
+// that arrived meanwhile are processed when it is done.
+func (r *Router) holding(ctx context.Context, w Work, do func(b *store.Batch) error) error {
 	b, err := r.store.Lock(ctx, w.Client, w.Agency)
 	if err != nil {
 		return err
@@ -95,62 +154,12 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		return ErrBusy
 	}
 	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
-	c, a := b.Client, b.Agency
-	if c == nil || a == nil {
-		return nil
+	if b.Client == nil || b.Agency == nil {
+		return nil // the client is gone
 	}
-	conv := decodeConv(b.Conversation, c)
-	if conv.ID == w.Occurrence {
-		if conv.Active() && conv.Seq == 1 {
-			return r.askFirst(ctx, a, c, conv)
-		}
-		return nil // already done
-	}
-	skip := func(reason string) error {
-		_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "q", w.Questionnaire, "reason", reason}})
-		return err
-	}
-	switch {
-	case stopped != "":
-		return skip(stopped)
-	case !c.Messageable():
-		return skip(notMessageable(c))
-	case w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit):
-		return skip("late: the service was not running at the due time")
-	case conv.Active() && conv.Appointment == "":
-		return skip("another check-in is in progress")
-	}
-	var closed []store.Event
-	if conv.Active() {
-		// An unanswered appointment confirmation (it has no timeout) must not
-		// block every later check-in: the check-in takes over.
-		closed = append(closed, store.Event{"t", "confirmation-unanswered", "conv", conv.ID, "appt", conv.Appointment})
-	}
-	ch := bot.Kind(c.Channel)
-	if ch == bot.Telegram && (c.TelegramChat == "" || c.TelegramUnreachable) {
-		return skip("telegram not linked or unreachable")
-	}
-	cat, err := AgencyCatalogue(ctx, r.store, r.builtin, a.ID)
-	if err != nil {
-		return err
-	}
-	missed := conv.MissedInARow
-	conv = &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: missed}
-	out, err := Start(cat, conv, w.Questionnaire, ch == bot.SMS, r.now())
-	if err != nil {
-		return skip(err.Error())
-	}
-	raw, _ := json.Marshal(conv)
-	if _, err := r.store.Apply(ctx, c.ID, "", raw, append(closed, out.Events...)); err != nil {
-		return err
-	}
-	return r.askFirst(ctx, a, c, conv)
+	return do(b)
 }
 
-// release ends a piece of timed work that held the client's lock. Messages
-// that arrived meanwhile (Receive found the lock taken and left them to the
-// holder) are processed now; ignoring Unlock's answer left them to the
-// sweeper, 10 to 15 seconds later — a crisis message included.
 func (r *Router) release(ctx context.Context, clientID, agencyID, token string) {
 	more, err := r.store.Unlock(ctx, clientID, token)
 	if err != nil {
@@ -220,59 +229,50 @@ func (r *Router) timeoutWork(a *store.Agency, c *store.Client, conv *Conversatio
 // HandleTimeout nudges once, then counts the check-in as missed. A timeout
 // for a question already answered does nothing.
 func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
-	b, err := r.store.Lock(ctx, w.Client, w.Agency)
-	if err != nil {
-		return err
-	}
-	if !b.Locked {
-		return ErrBusy
-	}
-	defer r.release(context.WithoutCancel(ctx), w.Client, w.Agency, b.Lock)
-	c, a := b.Client, b.Agency
-	if c == nil || a == nil {
-		return nil
-	}
-	conv := decodeConv(b.Conversation, c)
-	if conv.ID != w.Conv || conv.Seq != w.Seq || !conv.Active() {
-		return nil // stale: answered or moved on
-	}
-	if !conv.Nudged && c.Messageable() {
-		// A nudge is routine: due in quiet hours, it waits for their end
-		// (it went out at 22:00 for a check-in sent at 18:00).
-		if at := r.outOfQuiet(a, c, r.now()); at.After(r.now()) {
-			return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), at, w.encode())
+	return r.holding(ctx, w, func(b *store.Batch) error {
+		c, a := b.Client, b.Agency
+		conv := decodeConv(b.Conversation, c)
+		if conv.ID != w.Conv || conv.Seq != w.Seq || !conv.Active() {
+			return nil // stale: answered or moved on
 		}
-		conv.Nudged = true
-		conv.AskedAt = r.now()
+		if !conv.Nudged && c.Messageable() {
+			// A nudge is routine: due in quiet hours, it waits for their end
+			// (it went out at 22:00 for a check-in sent at 18:00).
+			if at := r.outOfQuiet(a, c, r.now()); at.After(r.now()) {
+				return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), at, w.encode())
+			}
+			conv.Nudged = true
+			conv.AskedAt = r.now()
+			raw, _ := json.Marshal(conv)
+			if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "nudged", "conv", conv.ID}}); err != nil {
+				return err
+			}
+			ch := bot.Kind(c.Channel)
+			job := &bot.Job{
+				Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: nudgeText(conv.Lang)},
+				Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
+			}
+			if err := r.outbox.Queue(ctx, job); err != nil {
+				return err
+			}
+			return r.planTimeout(ctx, a, c, conv)
+		}
+		conv.Question = ""
+		conv.MissedInARow++
 		raw, _ := json.Marshal(conv)
-		if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "nudged", "conv", conv.ID}}); err != nil {
+		if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "missed", "conv", conv.ID, "q", conv.Questionnaire, "in_a_row", fmt.Sprint(conv.MissedInARow)}}); err != nil {
 			return err
 		}
-		ch := bot.Kind(c.Channel)
-		job := &bot.Job{
-			Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: nudgeText(conv.Lang)},
-			Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
+		limit := a.MissedInARow
+		if limit <= 0 {
+			limit = 2
 		}
-		if err := r.outbox.Queue(ctx, job); err != nil {
+		if conv.MissedInARow >= limit && conv.Appointment == "" {
+			_, err := r.esc.Raise(ctx, a, c, escalation.Signal{Level: escalation.Concern, Reasons: []string{fmt.Sprintf("%d missed check-ins", conv.MissedInARow)}}, "system")
 			return err
 		}
-		return r.planTimeout(ctx, a, c, conv)
-	}
-	conv.Question = ""
-	conv.MissedInARow++
-	raw, _ := json.Marshal(conv)
-	if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "missed", "conv", conv.ID, "q", conv.Questionnaire, "in_a_row", fmt.Sprint(conv.MissedInARow)}}); err != nil {
-		return err
-	}
-	limit := a.MissedInARow
-	if limit <= 0 {
-		limit = 2
-	}
-	if conv.MissedInARow >= limit && conv.Appointment == "" {
-		_, err := r.esc.Raise(ctx, a, c, escalation.Signal{Level: escalation.Concern, Reasons: []string{fmt.Sprintf("%d missed check-ins", conv.MissedInARow)}}, "system")
-		return err
-	}
-	return nil
+		return nil
+	})
 }
 
 // outOfQuiet is t, or the end of the agency's quiet hours in the client's
