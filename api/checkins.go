@@ -36,9 +36,8 @@ func handleStartCheckin(d Deps) http.Handler {
 			respondErr(w, r, d.Log, invalid("questionnaire: required (see GET /v1/questionnaires)"))
 			return
 		}
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		if d.Services.Router == nil {
@@ -61,9 +60,8 @@ func handleStartCheckin(d Deps) http.Handler {
 // handleResponses is the client's timeline: answers, scores, free texts, missed and skipped check-ins.
 func handleResponses(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		var since, until time.Time

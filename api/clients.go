@@ -14,6 +14,18 @@ import (
 
 func urlParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
 
+// clientOf loads the client named by the route's {id} for the calling
+// agency; when there is none (or it is another agency's) it answers 404
+// itself and reports false.
+func clientOf(d Deps, w http.ResponseWriter, r *http.Request) (*store.Client, bool) {
+	c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
+	if err != nil {
+		respondErr(w, r, d.Log, err)
+		return nil, false
+	}
+	return c, true
+}
+
 type consentRequest struct {
 	At     time.Time `json:"at"`
 	Method string    `json:"method"`
@@ -178,9 +190,8 @@ func handleListClients(d Deps) http.Handler {
 // handleGetClient shows one client; another agency's client is 404.
 func handleGetClient(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		encode(w, http.StatusOK, c)

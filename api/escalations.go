@@ -59,6 +59,18 @@ func handleGetEscalation(d Deps) http.Handler {
 	})
 }
 
+// escalationActor names who acts in the audit trail: "api", or one of the
+// agency's case managers named by "by".
+func escalationActor(r *http.Request, d Deps, by string) (string, error) {
+	if by == "" {
+		return "api", nil
+	}
+	if _, err := d.Store.CaseManager(r.Context(), agencyID(r), by); err != nil {
+		return "", invalid("by: no such case manager in this agency")
+	}
+	return "staff:" + by, nil
+}
+
 // handleAckEscalation acknowledges from the console.
 func handleAckEscalation(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,13 +87,10 @@ func handleAckEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, errNoService)
 			return
 		}
-		actor := "api"
-		if req.By != "" {
-			if _, err := d.Store.CaseManager(r.Context(), agencyID(r), req.By); err != nil {
-				respondErr(w, r, d.Log, invalid("by: no such case manager in this agency"))
-				return
-			}
-			actor = "staff:" + req.By
+		actor, err := escalationActor(r, d, req.By)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
 		}
 		e, _, err := d.Services.Escalations.Ack(r.Context(), agencyID(r), urlParam(r, "id"), actor, "api")
 		if err != nil {
@@ -111,13 +120,10 @@ func handleResolveEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, errNoService)
 			return
 		}
-		actor := "api"
-		if req.By != "" {
-			if _, err := d.Store.CaseManager(r.Context(), agencyID(r), req.By); err != nil {
-				respondErr(w, r, d.Log, invalid("by: no such case manager in this agency"))
-				return
-			}
-			actor = "staff:" + req.By
+		actor, err := escalationActor(r, d, req.By)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
 		}
 		e, err := d.Services.Escalations.Resolve(r.Context(), agencyID(r), urlParam(r, "id"), actor, strings.TrimSpace(req.Note))
 		if err != nil {

@@ -31,9 +31,8 @@ func handleCreateSchedule(d Deps) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		if d.Services.Router == nil {
@@ -89,9 +88,8 @@ func handleCreateSchedule(d Deps) http.Handler {
 // handleListSchedules lists a client's schedules.
 func handleListSchedules(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		list, err := d.Store.Schedules(r.Context(), c.ID)
@@ -119,9 +117,8 @@ func handlePatchSchedule(d Deps) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		sc, err := d.Store.ClientSchedule(ctx, c.ID, urlParam(r, "sid"))
@@ -151,9 +148,8 @@ func handlePatchSchedule(d Deps) http.Handler {
 // handleUpcoming previews the next fire times, local and UTC.
 func handleUpcoming(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		sc, err := d.Store.ClientSchedule(r.Context(), c.ID, urlParam(r, "sid"))
@@ -197,10 +193,8 @@ func handleCreateAppointment(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		ctx := r.Context()
-		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		if c.Status == store.StatusDischarged {
@@ -258,9 +252,8 @@ func handlePatchAppointment(d Deps) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		c, err := d.Store.AgencyClient(ctx, agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		old, err := d.Store.ClientAppointment(ctx, c.ID, urlParam(r, "aid"))
@@ -300,9 +293,8 @@ func handlePatchAppointment(d Deps) http.Handler {
 // handleListAppointments lists a client's appointments by time.
 func handleListAppointments(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := d.Store.AgencyClient(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		c, ok := clientOf(d, w, r)
+		if !ok {
 			return
 		}
 		list, err := d.Store.Appointments(r.Context(), c.ID)
