@@ -35,12 +35,20 @@ type Workers struct {
 	OnItem func(kind string, err error)
 }
 
+// Worker pool sizes. Sends wait on the provider (Twilio answers in ~150 ms), so
+// many are in flight; each in-flight send is also one that a crash could
+// repeat (the provider call and the sent marker cannot be one step).
+const (
+	DefaultConcurrency = 64
+	UrgentConcurrency  = 8
+)
+
 // NewWorkers builds the workers of one process.
 func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Outbox, log *slog.Logger) *Workers {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: 128, Tick: 100 * time.Millisecond}
+	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond}
 }
 
 // Run works until ctx ends, then waits for items in hand to finish.
@@ -60,7 +68,7 @@ func (w *Workers) Run(ctx context.Context) error {
 	// Urgent work has its own reader and workers: an alert never waits for
 	// a worker held by a slow routine send.
 	urgent := make(chan store.Item)
-	for range 8 {
+	for range UrgentConcurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
