@@ -32,17 +32,7 @@ func TestKilledMidDispatchLosesAndRepeatsNothing(t *testing.T) {
 	if testing.Short() {
 		n = 500
 	}
-	rs := realRedis(t)
-	fake := twiliotest.NewServer(accountSID, authToken)
-	t.Cleanup(fake.Close)
-	env := procEnv(rs.URL, fake)
-	a, b := startProc(t, "serve-A", env), startProc(t, "serve-B", env)
-	zone := midday()
-
-	t0 := time.Now()
-	f := seedFleet(t, []*proc{a, b}, n, zone)
-	start := scheduleAll(t, []*proc{a, b}, f, zone)
-	t.Logf("%d clients and schedules created in %v; check-ins due at %s", n, time.Since(t0).Round(time.Millisecond), start.Format(time.TimeOnly))
+	rs, fake, a, b, f, start := twoProcsWithFleet(t, n)
 
 	// Kill A when the fake has recorded about 30 %.
 	ctx, cancel := context.WithDeadline(t.Context(), start.Add(90*time.Second))

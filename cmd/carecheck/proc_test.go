@@ -410,6 +410,25 @@ func realRedis(t *testing.T, extra ...string) *redistest.Server {
 	return rs
 }
 
+// twoProcsWithFleet starts two serve processes on one real Redis and one
+// fake Twilio, seeds n clients and gives each a schedule whose first
+// check-in falls due at the same moment, which it returns.
+func twoProcsWithFleet(t *testing.T, n int) (*redistest.Server, *twiliotest.Server, *proc, *proc, *fleet, time.Time) {
+	t.Helper()
+	rs := realRedis(t)
+	fake := twiliotest.NewServer(accountSID, authToken)
+	t.Cleanup(fake.Close)
+	env := procEnv(rs.URL, fake)
+	a, b := startProc(t, "serve-A", env), startProc(t, "serve-B", env)
+	zone := midday()
+
+	t0 := time.Now()
+	f := seedFleet(t, []*proc{a, b}, n, zone)
+	start := scheduleAll(t, []*proc{a, b}, f, zone)
+	t.Logf("%d clients and schedules created in %v; check-ins due at %s", n, time.Since(t0).Round(time.Millisecond), start.Format(time.TimeOnly))
+	return rs, fake, a, b, f, start
+}
+
 // TestTwoProcessesSendEachCheckinOnce: two serve processes on one Redis and
 // one Twilio; every client's check-in falls due at the same moment; every
 // client gets exactly one first question.
@@ -422,17 +441,7 @@ func TestTwoProcessesSendEachCheckinOnce(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
-	rs := realRedis(t)
-	fake := twiliotest.NewServer(accountSID, authToken)
-	t.Cleanup(fake.Close)
-	env := procEnv(rs.URL, fake)
-	a, b := startProc(t, "serve-A", env), startProc(t, "serve-B", env)
-	zone := midday()
-
-	t0 := time.Now()
-	f := seedFleet(t, []*proc{a, b}, n, zone)
-	start := scheduleAll(t, []*proc{a, b}, f, zone)
-	t.Logf("%d clients and schedules created in %v; check-ins due at %s", n, time.Since(t0).Round(time.Millisecond), start.Format(time.TimeOnly))
+	rs, fake, a, b, f, start := twoProcsWithFleet(t, n)
 	if got := len(fake.Messages()); got != 0 {
 		t.Fatalf("%d messages went out before the check-ins were due", got)
 	}
