@@ -138,10 +138,6 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 	})
 }
 
-// release ends a piece of timed work that held the client's lock. Messages
-// that arrived meanwhile (Receive found the lock taken and left them to the
-// holder) are processed now; ignoring Unlock's answer left them to the
-// sweeper, 10 to 15 seconds later — a crisis message included.
 // holding runs timed work on a client while holding the client's processing
 // lock, so that it never interleaves with the client's messages; messages
 // that arrived meanwhile are processed when it is done.
@@ -160,6 +156,10 @@ func (r *Router) holding(ctx context.Context, w Work, do func(b *store.Batch) er
 	return do(b)
 }
 
+// release ends a piece of timed work that held the client's lock. Messages
+// that arrived meanwhile (Receive found the lock taken and left them to the
+// holder) are processed now; ignoring Unlock's answer left them to the
+// sweeper, 10 to 15 seconds later — a crisis message included.
 func (r *Router) release(ctx context.Context, clientID, agencyID, token string) {
 	more, err := r.store.Unlock(ctx, clientID, token)
 	if err != nil {

@@ -95,10 +95,17 @@ func (r *Router) drain(ctx context.Context, owner store.Owner, b *store.Batch) e
 				return fmt.Errorf("process message %s: %w", m.ID, err)
 			}
 		}
-		more, err := r.store.Unlock(ctx, owner.ID, b.Lock)
-		if err != nil || !more {
-			return err
+		more := b.More
+		if !b.Unlocked {
+			var err error
+			if more, err = r.store.Unlock(ctx, owner.ID, b.Lock); err != nil {
+				return err
+			}
 		}
+		if !more {
+			return nil
+		}
+		var err error
 		if b, err = r.store.Lock(ctx, owner.ID, owner.AgencyID); err != nil || !b.Locked {
 			return err
 		}
@@ -261,7 +268,14 @@ func (r *Router) finish(ctx context.Context, t *turn, m store.Message) error {
 	if len(t.asks) > 0 && t.conv.Active() {
 		work = append(work, r.timeoutWork(t.batch.Agency, c, t.conv))
 	}
-	applied, err := r.store.ApplyAndSubmit(ctx, c.ID, m.ID, raw, t.events, work...)
+	var applied bool
+	var err error
+	if p := t.batch.Pending; len(p) > 0 && p[len(p)-1].ID == m.ID {
+		// The batch's last message: release the client in the same round trip.
+		applied, err = r.store.ApplyAndUnlock(ctx, t.batch, c.ID, m.ID, raw, t.events, work...)
+	} else {
+		applied, err = r.store.ApplyAndSubmit(ctx, c.ID, m.ID, raw, t.events, work...)
+	}
 	if err != nil {
 		return err
 	}

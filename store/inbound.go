@@ -53,6 +53,9 @@ type Batch struct {
 	Agency       *Agency
 	Conversation []byte // raw JSON, nil when there is none
 	Pending      []Message
+	// Unlocked is set when the last message's apply also released the lock
+	// (ApplyAndUnlock); More then tells whether messages arrived meanwhile.
+	Unlocked, More bool
 }
 
 const lockTTL = 15 * time.Second
@@ -190,9 +193,20 @@ func (s *Store) Apply(ctx context.Context, clientID, messageID string, conv []by
 // already been applied by another worker: replies carry deterministic ids,
 // so the outbox's sent marker stops a second send.
 func (s *Store) ApplyAndSubmit(ctx context.Context, clientID, messageID string, conv []byte, events []Event, work ...Work) (bool, error) {
+	return s.apply(ctx, nil, clientID, messageID, conv, events, work)
+}
+
+// ApplyAndUnlock is ApplyAndSubmit for a batch's last message: the client's
+// processing lock is released in the same round trip (one fewer per inbound
+// message). It records in b whether messages arrived meanwhile.
+func (s *Store) ApplyAndUnlock(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work ...Work) (bool, error) {
+	return s.apply(ctx, b, clientID, messageID, conv, events, work)
+}
+
+func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
 	args := s.applyArgs(messageID, conv, events)
 	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}
-	if len(work) == 0 {
+	if len(work) == 0 && b == nil {
 		n, err := scriptApply.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return false, fmt.Errorf("apply: %w", err)
@@ -202,14 +216,31 @@ func (s *Store) ApplyAndSubmit(ctx context.Context, clientID, messageID string, 
 	pipe := s.rdb.Pipeline()
 	applied := scriptApply.EvalSha(ctx, pipe, keys, args...)
 	cmds := s.addWork(ctx, pipe, work)
+	var left *redis.Cmd
+	if b != nil {
+		left = scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, b.Lock)
+		pipe.ZRem(ctx, keyPendingClients, clientID)
+	}
 	_, _ = pipe.Exec(ctx)
-	if isNoScript(applied.Err()) {
-		// Lost script cache: fall back to one step at a time.
+	if isNoScript(applied.Err()) || (left != nil && isNoScript(left.Err())) {
+		// Lost script cache: fall back to one step at a time. The unlock
+		// ran only if its script was cached, and a message still pending
+		// shows up as "more" below.
 		ok, err := s.ApplyAndSubmit(ctx, clientID, messageID, conv, events)
 		if err != nil {
 			return false, err
 		}
-		return ok, s.Submit(ctx, work...)
+		if err := s.Submit(ctx, work...); err != nil {
+			return false, err
+		}
+		if b != nil {
+			more, err := s.Unlock(ctx, clientID, b.Lock)
+			b.Unlocked, b.More = err == nil, more
+			if err != nil {
+				return false, err
+			}
+		}
+		return ok, nil
 	}
 	n, err := applied.Int()
 	if err != nil {
@@ -217,6 +248,17 @@ func (s *Store) ApplyAndSubmit(ctx context.Context, clientID, messageID string, 
 	}
 	if err := s.retryWork(ctx, cmds, work); err != nil {
 		return false, err
+	}
+	if b != nil {
+		b.Unlocked = true
+		if more, err := left.Int(); err != nil {
+			b.Unlocked = false // the caller unlocks again
+		} else if more > 0 {
+			b.More = true
+			if err := s.rdb.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(s.now().UnixMilli()), Member: clientID}).Err(); err != nil {
+				return false, err
+			}
+		}
 	}
 	return n == 1, nil
 }

@@ -12,6 +12,7 @@ func inboundScenarios() []scenario {
 	return []scenario{
 		{"inbound/re-delivery stores nothing new", testRedelivery},
 		{"inbound/one caller holds the lock, apply pops once, unlock reports more", testLockApplyUnlock},
+		{"inbound/apply and unlock in one round trip reports messages that arrived", testApplyAndUnlock},
 		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
 		{"inbound/stale pending lists a crashed worker's client", testStalePending},
 	}
@@ -235,4 +236,46 @@ func testStalePending(t *testing.T, s *Store) {
 		t.Error("the lock is still held after unlock")
 	}
 	_ = b
+}
+
+func testApplyAndUnlock(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	first, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM20", "one"))
+	if err != nil || !first.Locked {
+		t.Fatalf("first receive = %+v, %v; want the lock", first, err)
+	}
+	if _, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM21", "two")); err != nil {
+		t.Fatal(err)
+	}
+	reply := Work{ID: "r:test:1", Payload: []byte("reply")}
+	ok, err := s.ApplyAndUnlock(ctx, first, c.ID, first.Pending[0].ID, []byte(`{"state":1}`), nil, reply)
+	if err != nil || !ok {
+		t.Fatalf("apply and unlock = %v, %v; want applied", ok, err)
+	}
+	if !first.Unlocked || !first.More {
+		t.Errorf("batch after apply and unlock: unlocked %v more %v; want both (the second message waits)", first.Unlocked, first.More)
+	}
+	if n, _ := s.rdb.XLen(ctx, keyStream).Result(); n != 1 {
+		t.Errorf("work stream holds %d items; want the reply", n)
+	}
+	if _, err := s.rdb.ZScore(ctx, keyPendingClients, c.ID).Result(); err != nil {
+		t.Errorf("client not on the sweeper's list while a message waits: %v", err)
+	}
+	second, err := s.Lock(ctx, c.ID, a.ID)
+	if err != nil || !second.Locked || len(second.Pending) != 1 || second.Pending[0].Text != "two" {
+		t.Fatalf("lock after apply and unlock = %+v, %v; want the second message", second, err)
+	}
+	if ok, err := s.ApplyAndUnlock(ctx, second, c.ID, second.Pending[0].ID, nil, nil); err != nil || !ok {
+		t.Fatalf("second apply and unlock = %v, %v", ok, err)
+	}
+	if !second.Unlocked || second.More {
+		t.Errorf("last batch: unlocked %v more %v; want unlocked, nothing more", second.Unlocked, second.More)
+	}
+	if _, err := s.rdb.ZScore(ctx, keyPendingClients, c.ID).Result(); err == nil {
+		t.Error("client still on the sweeper's list with nothing pending")
+	}
+	if b, _ := s.Lock(ctx, c.ID, a.ID); !b.Locked {
+		t.Error("the client's lock was not released")
+	}
 }

@@ -1780,6 +1780,7 @@ func benchRedisClient(rawURL string, dbDelta int) (*redis.Client, error) {
 	}
 	opt.DB += dbDelta
 	opt.PoolSize = 64
+	opt.Protocol = 2 // as the service speaks (store.NewClient)
 	return redis.NewClient(opt), nil
 }
 
