@@ -66,6 +66,10 @@ func TestTraps(t *testing.T) {
 			{text: "I WANT TO KILL MY SELF", lang: "en", want: Crisis},
 			{text: "i don t want to live", lang: "en", want: Crisis},
 			{text: "kiero morir", lang: "es", want: Crisis},
+			{text: "im thinkin bout killin myself", lang: "en", want: Crisis, category: "suicidal-ideation"},
+			{text: "been cuttin myself again", lang: "en", want: Crisis},
+			{text: "this traffic is killin me", lang: "en", want: None},
+			{text: "no tengo fin de semana libre", lang: "es", want: None},
 		}},
 		{"methods outrank the word suicide", []tc{
 			{text: "took all my pills", lang: "en", want: Crisis, category: "overdose"},

@@ -67,6 +67,16 @@ func (d *Detector) lookup(s *scratch) {
 			t.id = id
 			continue
 		}
+		if n := len(k); n >= 4 && k[n-2] == 'i' && k[n-1] == 'n' {
+			// A dropped g ("killin", "thinkin"): the -ing word, when the
+			// lexicon has it. Only a known word can match, so "sin" or
+			// "fin" stay themselves.
+			s.buf = append(append(s.buf[:0], k...), 'g')
+			if id, ok := d.vocab[string(s.buf)]; ok {
+				t.id = id
+				continue
+			}
+		}
 		if len(k) >= d.fuzMin-1 && len(k) <= d.fuzMax+1 && len(k) >= 5 && d.fuzzy1[k[0]] {
 			t.id = d.correct(s, k)
 		}
