@@ -187,20 +187,11 @@ func notMessageable(c *store.Client) string {
 
 // askFirst queues the conversation's current question and its timeout.
 func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation) error {
-	cat, err := AgencyCatalogue(ctx, r.store, r.builtin, a.ID)
-	if err != nil {
+	ch := bot.Kind(c.Channel)
+	text, buttons, ok, err := r.question(ctx, a, conv, ch)
+	if err != nil || !ok {
 		return err
 	}
-	qn, ok := cat.Lookup(conv.Questionnaire)
-	if !ok {
-		return nil
-	}
-	cur, ok := qn.Question(conv.Question)
-	if !ok {
-		return nil
-	}
-	ch := bot.Kind(c.Channel)
-	text, buttons := cur.Render(conv.Lang, ch == bot.SMS)
 	job := &bot.Job{
 		Msg:    bot.Outbound{ID: fmt.Sprintf("q:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
 		Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
@@ -209,6 +200,24 @@ func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client,
 		return err
 	}
 	return r.planTimeout(ctx, a, c, conv)
+}
+
+// question renders the conversation's current question for a channel.
+func (r *Router) question(ctx context.Context, a *store.Agency, conv *Conversation, ch bot.Kind) (string, []bot.Button, bool, error) {
+	cat, err := r.catalogue(ctx, a.ID, conv.Questionnaire)
+	if err != nil {
+		return "", nil, false, err
+	}
+	qn, ok := cat.Lookup(conv.Questionnaire)
+	if !ok {
+		return "", nil, false, nil
+	}
+	cur, ok := qn.Question(conv.Question)
+	if !ok {
+		return "", nil, false, nil
+	}
+	text, buttons := cur.Render(conv.Lang, ch == bot.SMS)
+	return text, buttons, true, nil
 }
 
 // planTimeout plans the reply timeout of the conversation's current question.
@@ -241,15 +250,26 @@ func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
 			if at := r.outOfQuiet(a, c, r.now()); at.After(r.now()) {
 				return r.store.Schedule(ctx, fmt.Sprintf("timeout:%s:%s", c.ID, conv.ID), at, w.encode())
 			}
+			ch := bot.Kind(c.Channel)
+			// The nudge repeats the question: hours later, on an old phone,
+			// "a question is waiting" alone sends them scrolling for it.
+			text, buttons, ok, err := r.question(ctx, a, conv, ch)
+			if err != nil {
+				return err
+			}
+			if ok {
+				text = nudgeText(conv.Lang) + "\n" + text
+			} else {
+				text = nudgeText(conv.Lang)
+			}
 			conv.Nudged = true
 			conv.AskedAt = r.now()
 			raw, _ := json.Marshal(conv)
 			if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "nudged", "conv", conv.ID}}); err != nil {
 				return err
 			}
-			ch := bot.Kind(c.Channel)
 			job := &bot.Job{
-				Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: nudgeText(conv.Lang)},
+				Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
 				Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
 			}
 			if err := r.outbox.Queue(ctx, job); err != nil {

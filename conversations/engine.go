@@ -196,7 +196,7 @@ func laterText(lang string) string {
 
 func nudgeText(lang string) string {
 	if lang == "es" {
-		return "Recordatorio: tenemos una pregunta pendiente para ti. Responde cuando puedas."
+		return "Recordatorio: todavía nos gustaría tu respuesta."
 	}
-	return "Reminder: there is a question waiting for you. Reply when you can."
+	return "Reminder: we'd still like your answer."
 }

@@ -210,6 +210,13 @@ func anything(string) bool { return true }
 
 var moodQ = contains("mood today")
 
+// nudge matches a reminder that repeats the question it is about.
+func nudge(question string) func(string) bool {
+	return func(body string) bool {
+		return strings.Contains(body, "still like your answer") && strings.Contains(body, question)
+	}
+}
+
 // ---------------------------------------------------------------- stories
 
 // A daily 10:00 schedule fires at 10:00, once; the next day again; the
@@ -339,7 +346,7 @@ func TestStoryAnswersGarbageSkipLater(t *testing.T) {
 	// Four hours on, one nudge; the answer is then taken.
 	m := s.mark()
 	s.clock.Jump(4*time.Hour + time.Second)
-	s.nextSMS(m, clientPhone, contains("question waiting"))
+	s.nextSMS(m, clientPhone, nudge("feeling down"))
 	// One item skipped: the screen cannot be ruled negative, the PHQ-9 goes on.
 	s.answer(clientPhone, "1", contains("trouble falling"))
 	s.expectEntry(z.key, z.client, "answer", map[string]string{"q": "phq2", "question": "item2", "value": "1"})
@@ -442,7 +449,7 @@ func TestStoryMissedCheckins(t *testing.T) {
 	s.jumpTo(time.Date(2026, 11, 24, 12, 59, 0, 0, chicago))
 	s.quiet(m, "within the reply window", clientPhone)
 	s.jumpTo(time.Date(2026, 11, 24, 13, 0, 1, 0, chicago))
-	s.nextSMS(m, clientPhone, contains("question waiting"))
+	s.nextSMS(m, clientPhone, nudge("mood today"))
 	s.jumpTo(time.Date(2026, 11, 24, 17, 0, 2, 0, chicago))
 	s.expectEntry(z.key, z.client, "missed", map[string]string{"in_a_row": "1"})
 	s.quiet(m+1, "one missed check-in", clientPhone, cmPhone)
@@ -453,7 +460,7 @@ func TestStoryMissedCheckins(t *testing.T) {
 	s.nextSMS(m, clientPhone, contains("medication"))
 	m2 := s.mark()
 	s.jumpTo(time.Date(2026, 11, 25, 12, 0, 1, 0, chicago))
-	s.nextSMS(m2, clientPhone, contains("question waiting"))
+	s.nextSMS(m2, clientPhone, nudge("medication"))
 	s.jumpTo(time.Date(2026, 11, 25, 16, 0, 2, 0, chicago))
 	s.expectEntry(z.key, z.client, "missed", map[string]string{"in_a_row": "2"})
 	alert := s.nextSMS(m, cmPhone, contains("please check on"))
@@ -473,7 +480,7 @@ func TestStoryNudgeWaitsOutQuietHours(t *testing.T) {
 	s.jumpTo(time.Date(2026, 11, 24, 22, 0, 1, 0, chicago))
 	s.quiet(m, "a nudge due at 22:00", clientPhone)
 	s.jumpTo(time.Date(2026, 11, 25, 8, 0, 1, 0, chicago))
-	s.nextSMS(m, clientPhone, contains("question waiting"))
+	s.nextSMS(m, clientPhone, nudge("mood today"))
 	// The answer is still taken after the night.
 	s.answer(clientPhone, "6", contains("case manager"))
 }
