@@ -35,6 +35,13 @@ const (
 	// KindUnreachable means the provider told us the person can no longer be
 	// reached on this channel (Telegram: the bot was blocked or kicked).
 	KindUnreachable InboundKind = "unreachable"
+	// KindReachable means the person can be reached again (Telegram: the
+	// bot was unblocked).
+	KindReachable InboundKind = "reachable"
+	// KindEdited is a correction of a message already sent (Telegram
+	// edited_message): screened and kept, never taken as an answer, since
+	// the conversation has moved on from the question it answered.
+	KindEdited InboundKind = "edited"
 )
 
 // Inbound is one event from a person, already verified by its adapter.

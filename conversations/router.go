@@ -49,13 +49,20 @@ func NewRouter(st *store.Store, screen Screener, esc *escalation.Service, ob *bo
 // stored (and, when this process holds the client, processed).
 func (r *Router) Receive(ctx context.Context, in bot.Inbound) error {
 	owner, err := r.store.LookupOwner(ctx, string(in.Channel), in.From)
+	said := in.Kind == bot.KindText || in.Kind == bot.KindButton
 	if errors.Is(err, store.ErrNotFound) {
+		if !said {
+			return bot.ErrUnknownSender // nobody to answer about a block or an edit
+		}
 		return r.unknown(ctx, in)
 	}
 	if err != nil {
 		return err
 	}
 	if owner.Kind == "staff" {
+		if !said {
+			return nil // staff act by writing (ACK) or pressing; edits and blocks change nothing
+		}
 		return r.staff(ctx, owner, in)
 	}
 	if strings.HasPrefix(strings.TrimSpace(in.Text), "/start ") && in.Channel == bot.Telegram {
@@ -144,9 +151,9 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 	ch := bot.Kind(m.Channel)
 	now := r.now()
 	switch bot.InboundKind(m.Kind) {
-	case bot.KindUnreachable:
-		return r.unreachable(ctx, b, m)
-	case bot.KindText:
+	case bot.KindUnreachable, bot.KindReachable:
+		return r.reachability(ctx, b, m)
+	case bot.KindText, bot.KindEdited:
 		// Every text is screened first, whatever the conversation is doing.
 		sig := r.screen.Screen(a, m.Text, c.Language)
 		if sig.Level != "" && sig.Level != "none" {
@@ -167,6 +174,10 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 				t.events = append(t.events, store.Event{"t", "checkin-interrupted", "conv", t.conv.ID, "reason", "crisis"})
 				return r.finish(ctx, t, m)
 			}
+		}
+		if bot.InboundKind(m.Kind) == bot.KindEdited {
+			// Screened and kept; the question it answered has moved on.
+			return r.finish(ctx, t, m)
 		}
 	}
 	if m.Kind == string(bot.KindText) && strings.TrimSpace(m.Text) == "/start" && ch == bot.Telegram {
@@ -361,18 +372,19 @@ func (r *Router) tellCaseManager(ctx context.Context, a *store.Agency, c *store.
 	return r.outbox.Queue(ctx, &bot.Job{Msg: msg, Person: bot.Person{Kind: "staff", ID: cm.ID, AgencyID: a.ID}})
 }
 
-// unreachable records that Telegram can no longer reach the client.
-func (r *Router) unreachable(ctx context.Context, b *store.Batch, m store.Message) error {
+// reachability records that Telegram can no longer (or can again) reach the client.
+func (r *Router) reachability(ctx context.Context, b *store.Batch, m store.Message) error {
 	c := b.Client
-	if !c.TelegramUnreachable {
+	unreachable := bot.InboundKind(m.Kind) == bot.KindUnreachable
+	if c.TelegramUnreachable != unreachable {
 		upd := *c
-		upd.TelegramUnreachable = true
+		upd.TelegramUnreachable = unreachable
 		if err := r.store.UpdateClient(ctx, c, &upd); err != nil {
 			return err
 		}
 		*c = upd
 	}
-	_, err := r.store.Apply(ctx, c.ID, m.ID, nil, []store.Event{{"t", "unreachable", "channel", m.Channel}})
+	_, err := r.store.Apply(ctx, c.ID, m.ID, nil, []store.Event{{"t", m.Kind, "channel", m.Channel}})
 	return err
 }
 

@@ -22,9 +22,9 @@ func checkInbound(in bot.Inbound) string {
 		return "ProviderID = " + in.ProviderID
 	case err != nil || id == 0:
 		return "From = " + in.From + "; want a chat id"
-	case in.Kind != bot.KindText && in.Kind != bot.KindButton && in.Kind != bot.KindUnreachable:
+	case in.Kind != bot.KindText && in.Kind != bot.KindButton && in.Kind != bot.KindEdited && in.Kind != bot.KindUnreachable && in.Kind != bot.KindReachable:
 		return "Kind = " + string(in.Kind)
-	case in.Kind != bot.KindUnreachable && in.Text == "":
+	case (in.Kind == bot.KindText || in.Kind == bot.KindButton || in.Kind == bot.KindEdited) && in.Text == "":
 		return string(in.Kind) + " Inbound without text"
 	}
 	return ""

@@ -27,6 +27,7 @@ const answerTimeout = 10 * time.Second
 type update struct {
 	ID            *int64             `json:"update_id"`
 	Message       *message           `json:"message"`
+	EditedMessage *message           `json:"edited_message"`
 	CallbackQuery *callbackQuery     `json:"callback_query"`
 	MyChatMember  *chatMemberUpdated `json:"my_chat_member"`
 }
@@ -76,9 +77,11 @@ func decodeUpdate(body []byte) (*update, error) {
 }
 
 // mapUpdate turns an update into the Inbound it means, or reports false for
-// updates CareCheck ignores: edits, channel posts, groups, media without a
-// caption, and everything else that is not a person writing to, pressing a
-// button of, or blocking the bot in a private chat. Group chats are ignored
+// updates CareCheck ignores: channel posts, groups, media without a
+// caption, and everything else that is not a person writing to (or editing
+// what they wrote), pressing a button of, blocking or unblocking the bot in
+// a private chat. An edit is screened like any message: "I'm fine" edited
+// into a crisis must not go unseen. Group chats are ignored
 // on purpose: a link code used in a group would share a client's check-ins
 // with everyone in it.
 func mapUpdate(u *update, to string, now time.Time) (bot.Inbound, bool) {
@@ -89,8 +92,11 @@ func mapUpdate(u *update, to string, now time.Time) (bot.Inbound, bool) {
 		Received:   now,
 	}
 	switch {
-	case u.Message != nil:
-		m := u.Message
+	case u.Message != nil || u.EditedMessage != nil:
+		m, kind := u.Message, bot.KindText
+		if m == nil {
+			m, kind = u.EditedMessage, bot.KindEdited
+		}
 		text := m.Text
 		if text == "" {
 			text = m.Caption // a photo's caption is words too; crisis detection must see them
@@ -98,7 +104,7 @@ func mapUpdate(u *update, to string, now time.Time) (bot.Inbound, bool) {
 		if m.Chat.Type != "private" || m.Chat.ID == 0 || text == "" {
 			return bot.Inbound{}, false
 		}
-		in.Kind, in.From, in.Text = bot.KindText, chatID(m.Chat.ID), text
+		in.Kind, in.From, in.Text = kind, chatID(m.Chat.ID), text
 	case u.CallbackQuery != nil:
 		q := u.CallbackQuery
 		from := q.From.ID
@@ -114,11 +120,18 @@ func mapUpdate(u *update, to string, now time.Time) (bot.Inbound, bool) {
 		in.Kind, in.From, in.Text = bot.KindButton, chatID(from), q.Data
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
-		st := m.NewChatMember.Status
-		if m.Chat.Type != "private" || m.Chat.ID == 0 || (st != "kicked" && st != "left") {
+		if m.Chat.Type != "private" || m.Chat.ID == 0 {
 			return bot.Inbound{}, false
 		}
-		in.Kind, in.From = bot.KindUnreachable, chatID(m.Chat.ID)
+		switch m.NewChatMember.Status {
+		case "kicked", "left":
+			in.Kind = bot.KindUnreachable
+		case "member":
+			in.Kind = bot.KindReachable
+		default:
+			return bot.Inbound{}, false
+		}
+		in.From = chatID(m.Chat.ID)
 	default:
 		return bot.Inbound{}, false
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -149,6 +148,76 @@ func TestStoryKeywords(t *testing.T) {
 func TestStoryTelegramLinkAndCheckin(t *testing.T) {
 	s := startStack(t)
 	z := s.seed()
+	const chat = 777001
+	cl, code := s.telegramClient(z, chat)
+	// The code is single use.
+	s.tgDeliver(telegramtest.TextUpdate(3, 888, "Other", "/start "+code))
+	s.expectTG(888, tgContains("not valid"))
+	s.mustFn(s.api("POST", "/v1/clients/"+cl+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	q := s.expectTG(chat, func(m telegramtest.Message) bool { return len(m.Buttons) > 0 })
+	s.tgDeliver(telegramtest.CallbackUpdate(4, chat, q.Buttons[0].Data))
+	s.clock.Jump(2 * time.Second) // Telegram allows one message a second per chat
+	s.expectTG(chat, tgContains("Gracias"))
+}
+
+// An edited Telegram message is screened like any other — an edit into a
+// crisis gets the safety reply and the alert — but never taken as an answer
+// to the question asked since. Blocking the bot marks the client
+// unreachable there; unblocking makes them reachable again.
+func TestStoryTelegramEditsBlocksAndUnblocks(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	const chat = 777002
+	cl, _ := s.telegramClient(z, chat)
+	s.mustFn(s.api("POST", "/v1/clients/"+cl+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
+	q := s.expectTG(chat, func(m telegramtest.Message) bool { return len(m.Buttons) > 0 })
+	sent := len(s.tg.Sent())
+	s.tgDeliver(telegramtest.EditedUpdate(10, chat, 2, "sí"))
+	s.expectEntry(z.key, cl, "in", map[string]string{"k": "edited"})
+	s.settle()
+	if got := s.tg.Sent()[sent:]; len(got) != 0 {
+		t.Errorf("an edit was answered as if it were a reply: %+v", got)
+	}
+	if n := s.countEntries(z.key, cl, "answer", nil); n != 0 {
+		t.Errorf("the edit was taken as an answer (%d answers)", n)
+	}
+	s.tgDeliver(telegramtest.CallbackUpdate(11, chat, q.Buttons[0].Data))
+	s.clock.Jump(2 * time.Second)
+	s.expectTG(chat, tgContains("Gracias"))
+
+	// An old message edited into a crisis.
+	s.clock.Jump(2 * time.Second)
+	s.tgDeliver(telegramtest.EditedUpdate(12, chat, 3, "ya no quiero vivir"))
+	s.expectTG(chat, tgContains("988"))
+	s.expectSMS(cmPhone, contains("may be in crisis"))
+
+	unreachable := func() any {
+		return s.mustFn(s.api("GET", "/v1/clients/"+cl, z.key, nil))(200)["telegram_unreachable"]
+	}
+	s.tgDeliver(telegramtest.KickedUpdate(13, chat))
+	s.expectEntry(z.key, cl, "unreachable", map[string]string{"channel": "telegram"})
+	if got := unreachable(); got != true {
+		t.Errorf("after a block, telegram_unreachable = %v; want true", got)
+	}
+	s.tgDeliver(telegramtest.UnblockedUpdate(14, chat))
+	s.expectEntry(z.key, cl, "reachable", map[string]string{"channel": "telegram"})
+	if got := unreachable(); got == true {
+		t.Errorf("after an unblock, telegram_unreachable = %v; want false", got)
+	}
+	s.checkLogsArePrivate()
+}
+
+func tgContains(sub string) func(telegramtest.Message) bool {
+	return func(m telegramtest.Message) bool { return strings.Contains(m.Text, sub) }
+}
+
+// telegramClient creates a Spanish-speaking Telegram client and links chat
+// to it through a link code, as a person tapping the link would (an
+// unlinked chat is first told to ask for a link). It returns the client id
+// and the code used.
+func (s *stack) telegramClient(z seeded, chat int64) (string, string) {
+	t := s.t
+	t.Helper()
 	cl := s.mustFn(s.api("POST", "/v1/clients", z.key, map[string]any{
 		"name": "Tomas Ferreira", "channel": "telegram", "timezone": "Europe/Madrid", "case_manager_id": z.cm, "language": "es",
 		"consent": map[string]any{"at": "2026-11-01T15:00:00Z", "method": "verbal"},
@@ -158,41 +227,11 @@ func TestStoryTelegramLinkAndCheckin(t *testing.T) {
 	if !strings.Contains(link["url"].(string), "t.me/CareCheckTestBot?start="+code) {
 		t.Errorf("link url = %v", link["url"])
 	}
-	const chat = 777001
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	deliver := func(update []byte) {
-		t.Helper()
-		resp, err := s.tg.Deliver(ctx, s.url+"/webhooks/telegram", tgSecret, update)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("deliver update: %v %v", resp, err)
-		}
-		resp.Body.Close()
-	}
-	// An unlinked chat is told to ask for a link, and nothing else.
-	deliver(telegramtest.TextUpdate(1, 999, "X", "hola"))
-	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == 999 && strings.Contains(m.Text, "link") }); err != nil {
-		t.Fatal("unlinked chat got no polite answer")
-	}
-	deliver(telegramtest.TextUpdate(2, chat, "Tomas", "/start "+code))
-	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && strings.Contains(m.Text, "Listo") }); err != nil {
-		t.Fatal("no link confirmation")
-	}
-	// The code is single use.
-	deliver(telegramtest.TextUpdate(3, 888, "Other", "/start "+code))
-	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == 888 && strings.Contains(m.Text, "not valid") }); err != nil {
-		t.Fatal("a used code was not refused")
-	}
-	s.mustFn(s.api("POST", "/v1/clients/"+cl+"/checkins", z.key, map[string]any{"questionnaire": "medication"}))(202)
-	q, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && len(m.Buttons) > 0 })
-	if err != nil {
-		t.Fatal("check-in question did not reach the Telegram chat")
-	}
-	deliver(telegramtest.CallbackUpdate(4, chat, q.Buttons[0].Data))
-	s.clock.Jump(2 * time.Second) // Telegram allows one message a second per chat
-	if _, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && strings.Contains(m.Text, "Gracias") }); err != nil {
-		t.Fatal("button answer was not taken")
-	}
+	s.tgDeliver(telegramtest.TextUpdate(1, 999, "X", "hola"))
+	s.expectTG(999, tgContains("link"))
+	s.tgDeliver(telegramtest.TextUpdate(2, chat, "Tomas", "/start "+code))
+	s.expectTG(chat, tgContains("Listo"))
+	return cl, code
 }
 
 // checkLogsArePrivate fails on any phone number, name or message text in the logs.

@@ -101,3 +101,41 @@ func KickedUpdate(updateID int64, chatID int64) []byte {
 		},
 	})
 }
+
+// EditedUpdate is the edited_message update Telegram sends when the person
+// in the private chat chatID edits a message they sent.
+func EditedUpdate(updateID int64, chatID int64, messageID int64, text string) []byte {
+	return mustJSON(map[string]any{
+		"update_id": updateID,
+		"edited_message": map[string]any{
+			"message_id": messageID,
+			"from":       person(chatID, "Ana"),
+			"chat":       privateChat(chatID, "Ana"),
+			"date":       Date,
+			"edit_date":  Date + 60,
+			"text":       text,
+		},
+	})
+}
+
+// UnblockedUpdate is the my_chat_member update Telegram sends when the
+// person in the private chat chatID unblocks the bot.
+func UnblockedUpdate(updateID int64, chatID int64) []byte {
+	return mustJSON(map[string]any{
+		"update_id": updateID,
+		"my_chat_member": map[string]any{
+			"chat": privateChat(chatID, "Ana"),
+			"from": person(chatID, "Ana"),
+			"date": Date,
+			"old_chat_member": map[string]any{
+				"user":       map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
+				"status":     "kicked",
+				"until_date": 0,
+			},
+			"new_chat_member": map[string]any{
+				"user":   map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
+				"status": "member",
+			},
+		},
+	})
+}
