@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,7 @@ func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		opt.Protocol = protocol(url)
+		opt.Dialer = withoutPeek(redis.NewDialer(&redis.Options{DialTimeout: opt.DialTimeout, TLSConfig: opt.TLSConfig}))
 		return redis.NewClusterClient(opt), nil
 	}
 	if strings.Contains(url, "master_name=") {
@@ -122,6 +124,7 @@ func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		opt.Protocol = protocol(url)
+		opt.Dialer = withoutPeek(redis.NewDialer(&redis.Options{DialTimeout: opt.DialTimeout, TLSConfig: opt.TLSConfig}))
 		return redis.NewFailoverClient(opt), nil
 	}
 	opt, err := redis.ParseURL(url)
@@ -130,7 +133,26 @@ func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
 	}
 	opt.PoolSize = 256
 	opt.Protocol = protocol(url)
+	opt.Dialer = withoutPeek(redis.NewDialer(opt))
 	return redis.NewClient(opt), nil
+}
+
+// noPeek is a connection to Redis without its file descriptor showing.
+// go-redis peeks (a recvfrom syscall) at every pooled connection it hands
+// out, when it can reach the descriptor, to catch one the server closed:
+// 5 % of the service's CPU in the inbound bench. It already skips the peek
+// on TLS connections; a connection that did die fails its command with a
+// network error, which go-redis retries on a fresh connection.
+type noPeek struct{ net.Conn }
+
+func withoutPeek(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return noPeek{c}, nil
+	}
 }
 
 // protocol is the RESP version to speak: 2 unless the URL asks for another.
