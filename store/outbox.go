@@ -13,12 +13,44 @@ import (
 //
 //	sent:<message id>      provider id of a message already handed to the provider (the sent marker)
 //	pid:<provider id>      "<message id> <status>" for delivery reports
-const sentTTL = 3 * 24 * time.Hour
+//	job:<message id>       the job, so that a "failed" delivery report can retry it
+//
+// How long they are kept. The sent marker must outlive every way the same
+// message id can be handed to a worker again:
+//   - its own queue item: MarkSent sets the marker and acknowledges the item
+//     in one MULTI (one node or Sentinel), so a sent item is never re-delivered;
+//     on a Cluster (two slots, no MULTI) an item left pending is taken over
+//     after the worker idle time (30 s, Worker.idle) and dropped after
+//     maxDeliveries (10) tries: minutes;
+//   - another worker's copy: the send claim (1 minute) and the client lock
+//     (15 s) bound a reply submitted twice by two workers to seconds;
+//   - work re-run after a crash (a check-in's first question, a nudge, an
+//     alert step): the same reclaim window, minutes;
+//   - retries after a failed send (backoff up to 10 minutes, 8 tries, about
+//     80 minutes in all) carry no marker: the send failed.
+//
+// Only an outage of every process with work in flight outlasts that. 12 h
+// for a routine client message covers a night's outage with a margin, and by
+// then the message is stale (a check-in is skipped as late after an hour, a
+// question's reply window is 4 h). Alerts, safety replies and staff messages
+// keep 72 h: the escalation API shows each alert's delivery status from
+// these keys, and they are few.
+//
+// The delivery-report record (pid) for a routine message is kept 12 h too:
+// Twilio reports "failed" at once and "undelivered" within minutes of the
+// carrier's receipt, and a report that finds no record changes nothing (a
+// status never moves backwards). The job is kept 1 h for a routine message
+// (a retry later than that would re-ask a question already timing out) and
+// 6 h for the others.
+const (
+	sentTTL        = 3 * 24 * time.Hour
+	routineSentTTL = 12 * time.Hour
+	jobTTL         = 6 * time.Hour
+	routineJobTTL  = time.Hour
+)
 
 func keySent(id string) string { return "sent:" + id }
 func keyJob(id string) string  { return "job:" + id }
-
-const jobTTL = 6 * time.Hour
 
 // Send claim outcomes.
 const (
@@ -90,12 +122,25 @@ func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error
 // MarkSent records that a message was handed to the provider with this id,
 // keeps the job for a while so a "failed" delivery report can retry it, drops
 // the send claim and, when ack is not nil, acknowledges the queue item that
-// carried it: one round trip.
-func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item) error {
-	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, keySent(messageID), providerID, sentTTL)
-	pipe.Set(ctx, keyPID(providerID), messageID+" queued", sentTTL)
-	pipe.Set(ctx, keyJob(messageID), job, jobTTL)
+// carried it: one round trip, one MULTI except on a Cluster. routine marks a
+// client's routine message (not urgent, not to staff): its bookkeeping is
+// kept for less time (see the constants above).
+func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item, routine bool) error {
+	keep, keepJob := sentTTL, jobTTL
+	if routine {
+		keep, keepJob = routineSentTTL, routineJobTTL
+	}
+	var pipe redis.Pipeliner
+	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+		pipe = s.rdb.Pipeline()
+	} else {
+		// The marker and the acknowledgement land together or not at all:
+		// a sent item is never left pending to be re-delivered.
+		pipe = s.rdb.TxPipeline()
+	}
+	pipe.Set(ctx, keySent(messageID), providerID, keep)
+	pipe.Set(ctx, keyPID(providerID), messageID+" queued", keep)
+	pipe.Set(ctx, keyJob(messageID), job, keepJob)
 	pipe.Del(ctx, "sending:"+messageID)
 	if ack != nil && ack.streamID != "" {
 		pipe.XAck(ctx, ack.stream, groupWorkers, ack.streamID)
