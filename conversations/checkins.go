@@ -92,8 +92,8 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		conv := decodeConv(b.Conversation, c)
 		if conv.ID == w.Occurrence {
 			// Re-asked only while on time: the sent marker of a routine
-			// message is kept 12 h (store.MarkSent), so an occurrence taken
-			// over after a longer outage must not send its question again.
+			// message is kept hours, not days (store.MarkSent), so an
+			// occurrence taken over late must not send its question again.
 			if conv.Active() && conv.Seq == 1 && !(w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit)) {
 				return r.askFirst(ctx, a, c, conv)
 			}

@@ -125,12 +125,10 @@ func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID,
 		return nil, fmt.Errorf("load client: %w", err)
 	}
 	b := &Batch{Locked: lock.Val(), Lock: token}
-	var c Client
 	if raw, err := client.Bytes(); err == nil {
-		if err := json.Unmarshal(raw, &c); err != nil {
+		if b.Client, err = decodeClient(raw, clientID); err != nil {
 			return nil, fmt.Errorf("decode client: %w", err)
 		}
-		b.Client = &c
 	}
 	if raw, err := conv.Bytes(); err == nil {
 		b.Conversation = raw

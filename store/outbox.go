@@ -18,33 +18,35 @@ import (
 // How long they are kept. The sent marker must outlive every way the same
 // message id can be handed to a worker again:
 //   - its own queue item: MarkSent sets the marker and acknowledges the item
-//     in one MULTI (one node or Sentinel), so a sent item is never re-delivered;
-//     on a Cluster (two slots, no MULTI) an item left pending is taken over
-//     after the worker idle time (30 s, Worker.idle) and dropped after
-//     maxDeliveries (10) tries: minutes;
-//   - another worker's copy: the send claim (1 minute) and the client lock
-//     (15 s) bound a reply submitted twice by two workers to seconds;
-//   - work re-run after a crash (a check-in's first question, a nudge, an
-//     alert step): the same reclaim window, minutes;
-//   - retries after a failed send (backoff up to 10 minutes, 8 tries, about
-//     80 minutes in all) carry no marker: the send failed.
+//     in one MULTI on one node or Sentinel, so a sent item is never left
+//     pending there, however long an outage. On a Cluster (two slots, no
+//     MULTI) an item can be left pending after its marker; it is taken over
+//     after the worker idle time (30 s) while any process runs, or when one
+//     starts again after an outage of every process;
+//   - another worker's copy of a reply: the send claim (1 minute) and the
+//     client lock (15 s) bound it to seconds;
+//   - work re-run after a crash: a check-in's first question is re-asked only
+//     while the occurrence is not late (conversations.LateLimit, 1 h); a
+//     nudge is recorded before it is queued, so a re-run counts the check-in
+//     missed instead; reclaim windows are minutes (30 s × 10 deliveries);
+//   - retries after a failed send carry no marker: the send failed.
 //
-// Only an outage of every process with work in flight outlasts that. 12 h
-// for a routine client message covers a night's outage with a margin, and by
-// then the message is stale (a check-in is skipped as late after an hour, a
-// question's reply window is 4 h). Alerts, safety replies and staff messages
-// keep 72 h: the escalation API shows each alert's delivery status from
-// these keys, and they are few.
+// So a routine client message keeps its marker 6 h on one node or Sentinel
+// (the longest window above is the hour of LateLimit; the rest is margin),
+// and 72 h on a Cluster, where an outage of every process must be outlived.
+// Alerts, safety replies and staff messages keep 72 h everywhere: the
+// escalation API shows each alert's delivery status from these keys, and
+// they are few.
 //
-// The delivery-report record (pid) for a routine message is kept 12 h too:
-// Twilio reports "failed" at once and "undelivered" within minutes of the
-// carrier's receipt, and a report that finds no record changes nothing (a
-// status never moves backwards). The job is kept 1 h for a routine message
-// (a retry later than that would re-ask a question already timing out) and
-// 6 h for the others.
+// The delivery-report record (pid) and the job of a routine message are
+// kept 1 h: they exist to retry a send the provider reports failed (Twilio
+// reports "failed" at once and "undelivered" within minutes of the carrier's
+// receipt), no one reads a routine message's status, and a retry later than
+// that would re-ask a question already timing out. A report that finds no
+// record changes nothing (a status never moves backwards).
 const (
 	sentTTL        = 3 * 24 * time.Hour
-	routineSentTTL = 12 * time.Hour
+	routineSentTTL = 6 * time.Hour
 	jobTTL         = 6 * time.Hour
 	routineJobTTL  = time.Hour
 )
@@ -126,12 +128,16 @@ func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error
 // client's routine message (not urgent, not to staff): its bookkeeping is
 // kept for less time (see the constants above).
 func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item, routine bool) error {
-	keep, keepJob := sentTTL, jobTTL
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	keep, keepPID, keepJob := sentTTL, sentTTL, jobTTL
 	if routine {
-		keep, keepJob = routineSentTTL, routineJobTTL
+		keep, keepPID, keepJob = routineSentTTL, routineJobTTL, routineJobTTL
+		if cluster {
+			keep = sentTTL
+		}
 	}
 	var pipe redis.Pipeliner
-	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+	if cluster {
 		pipe = s.rdb.Pipeline()
 	} else {
 		// The marker and the acknowledgement land together or not at all:
@@ -139,7 +145,7 @@ func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job 
 		pipe = s.rdb.TxPipeline()
 	}
 	pipe.Set(ctx, keySent(messageID), providerID, keep)
-	pipe.Set(ctx, keyPID(providerID), messageID+" queued", keep)
+	pipe.Set(ctx, keyPID(providerID), messageID+" queued", keepPID)
 	pipe.Set(ctx, keyJob(messageID), job, keepJob)
 	pipe.Del(ctx, "sending:"+messageID)
 	if ack != nil && ack.streamID != "" {
