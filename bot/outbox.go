@@ -44,6 +44,10 @@ type Work struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// Routine reports whether the job is a routine message to a client (not
+// urgent, not to staff): its send bookkeeping is kept for less time.
+func (j *Job) Routine() bool { return !j.Msg.Urgent && j.Person.Kind == "client" }
+
 // ErrSendInProgress means another worker is sending the same message now.
 var ErrSendInProgress = errors.New("send in progress elsewhere")
 
@@ -191,7 +195,7 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
 		raw, _ := json.Marshal(j)
-		return it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it)
+		return it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
 	}
 	if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
 		return false, rerr

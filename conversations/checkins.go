@@ -91,7 +91,10 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		c, a := b.Client, b.Agency
 		conv := decodeConv(b.Conversation, c)
 		if conv.ID == w.Occurrence {
-			if conv.Active() && conv.Seq == 1 {
+			// Re-asked only while on time: the sent marker of a routine
+			// message is kept hours, not days (store.MarkSent), so an
+			// occurrence taken over late must not send its question again.
+			if conv.Active() && conv.Seq == 1 && !(w.Schedule != "" && schedule.Late(w.Due, r.now(), LateLimit)) {
 				return r.askFirst(ctx, a, c, conv)
 			}
 			return nil // already done

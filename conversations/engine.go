@@ -6,6 +6,7 @@
 package conversations
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,6 +34,21 @@ type Conversation struct {
 	Appointment string `json:"appointment,omitempty"`
 	// MissedInARow counts consecutive missed check-ins (carried over).
 	MissedInARow int `json:"missed,omitempty"`
+}
+
+// MarshalJSON stores a conversation between check-ins as little as it is:
+// its id (a repeated delivery of the occurrence finds it already done) and
+// the missed-in-a-row count. The answers, times and sequence of a finished
+// check-in are in the timeline already and nothing reads them here again.
+func (c Conversation) MarshalJSON() ([]byte, error) {
+	type stored Conversation // without this method
+	if c.Active() {
+		return json.Marshal(stored(c))
+	}
+	return json.Marshal(struct {
+		ID           string `json:"id"`
+		MissedInARow int    `json:"missed,omitempty"`
+	}{c.ID, c.MissedInARow})
 }
 
 // Active reports whether a question awaits an answer.

@@ -1,6 +1,7 @@
 package conversations
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +198,29 @@ func hasEvent(es []store.Event, typ string) bool {
 		}
 	}
 	return false
+}
+
+// Between check-ins the stored conversation is its id and missed count only:
+// what a repeated occurrence and the missed rule need; an active one is whole.
+func TestIdleConversationStoredSmall(t *testing.T) {
+	idle := Conversation{ID: "occ1", Questionnaire: "daily-mood", Seq: 2, Lang: "en", MissedInARow: 1,
+		Answers: map[string]q.Answer{"note": {Text: "went for a walk"}}, Started: time.Now(), AskedAt: time.Now()}
+	raw, err := json.Marshal(&idle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `{"id":"occ1","missed":1}` {
+		t.Errorf("idle conversation stored as %s; want {\"id\":\"occ1\",\"missed\":1}", raw)
+	}
+	var back Conversation
+	if err := json.Unmarshal(raw, &back); err != nil || back.ID != "occ1" || back.MissedInARow != 1 || back.Active() {
+		t.Errorf("read back = %+v, %v; want occ1, 1 missed, not active", back, err)
+	}
+	active := idle
+	active.Question = "note"
+	raw, _ = json.Marshal(active)
+	var whole Conversation
+	if err := json.Unmarshal(raw, &whole); err != nil || whole.Question != "note" || whole.Seq != 2 || whole.Answers["note"].Text != "went for a walk" {
+		t.Errorf("active conversation read back = %+v, %v; want it whole", whole, err)
+	}
 }

@@ -208,7 +208,7 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 			opts.MoodHistory = hist
 		}
 		out := Answer(cat, t.conv, m.Text, ch == bot.SMS, opts, now)
-		t.events = append(t.events, out.Events...)
+		t.events = append(t.events, textByReference(out.Events, m)...)
 		for _, rep := range out.Replies {
 			// Keyed by the inbound message: a reply derived from the
 			// conversation's Seq collided with the previous turn's (the
@@ -229,6 +229,26 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		}
 	}
 	return r.finish(ctx, t, m)
+}
+
+// textByReference makes answers that keep the message's own text (trimmed,
+// as answers are) point at the message instead ("msg"): the text is stored
+// once, in the message's timeline entry, and the store shows it on the
+// answer again when the timeline is read.
+func textByReference(events []store.Event, m store.Message) []store.Event {
+	for i, e := range events {
+		if len(e) < 2 || e[1] != "answer" {
+			continue
+		}
+		for j := 2; j+1 < len(e); j += 2 {
+			if e[j] == "text" && e[j+1] == strings.TrimSpace(m.Text) {
+				ref := append(store.Event{}, e[:j]...)
+				events[i] = append(append(ref, e[j+2:]...), "msg", m.ID)
+				break
+			}
+		}
+	}
+	return events
 }
 
 // finished hands a completed questionnaire's score to escalation and the

@@ -215,7 +215,7 @@ func testAckCodesRacing(t *testing.T, s *Store) {
 
 func testStatusForwardOnly(t *testing.T, s *Store) {
 	ctx := t.Context()
-	if err := s.MarkSent(ctx, "q:cl_1:occ:1", "SM123", []byte(`{"k":"send"}`), nil); err != nil {
+	if err := s.MarkSent(ctx, "q:cl_1:occ:1", "SM123", []byte(`{"k":"send"}`), nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if pid, _ := s.SentMarker(ctx, "q:cl_1:occ:1"); pid != "SM123" {

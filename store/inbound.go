@@ -13,13 +13,22 @@ import (
 )
 
 var (
+	//go:embed scripts/entryid.lua
+	entryIDLua string
 	//go:embed scripts/receive.lua
 	receiveLua    string
-	scriptReceive = redis.NewScript(receiveLua)
+	scriptReceive = redis.NewScript(entryIDLua + receiveLua)
 	//go:embed scripts/apply.lua
 	applyLua    string
-	scriptApply = redis.NewScript(applyLua)
+	scriptApply = redis.NewScript(entryIDLua + applyLua)
 )
+
+// RedeliveryWindow is how long a client's provider message ids are kept to
+// drop re-deliveries ({c:id}:seen). Twilio retries a failed inbound webhook
+// within seconds (connection overrides, a few attempts); Telegram keeps an
+// undelivered update at most 24 hours and retries its webhook until then.
+// An hour more covers clock differences.
+const RedeliveryWindow = 25 * time.Hour
 
 // Per-client keys.
 func keySeen(client string) string     { return clientTag(client) + ":seen" }
@@ -38,7 +47,7 @@ type Message struct {
 	At         time.Time
 	Channel    string
 	Kind       string
-	ProviderID string
+	ProviderID string // set on receipt; not kept in the timeline ({c:id}:seen holds it for the re-delivery window)
 	Text       string
 }
 
@@ -68,7 +77,7 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	token := NewID("lk", now)
 	pipe := s.rdb.Pipeline()
 	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
-		m.ProviderID, now.UnixMilli(), m.Channel, m.Kind, m.Text)
+		m.ProviderID, now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds())
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
 	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token, func(ids []string) []Message {
 		// The usual case: the only pending message is the one just stored,
@@ -119,12 +128,10 @@ func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID,
 		return nil, fmt.Errorf("load client: %w", err)
 	}
 	b := &Batch{Locked: lock.Val(), Lock: token}
-	var c Client
 	if raw, err := client.Bytes(); err == nil {
-		if err := json.Unmarshal(raw, &c); err != nil {
+		if b.Client, err = decodeClient(raw, clientID); err != nil {
 			return nil, fmt.Errorf("decode client: %w", err)
 		}
-		b.Client = &c
 	}
 	if raw, err := conv.Bytes(); err == nil {
 		b.Conversation = raw
@@ -168,9 +175,8 @@ func (s *Store) messages(ctx context.Context, clientID string, ids []string) ([]
 			out = append(out, Message{ID: ids[i]})
 			continue
 		}
-		v := c.Val()[0].Values
-		ms, _ := strconv.ParseInt(str(v["at"]), 10, 64)
-		out = append(out, Message{ID: ids[i], At: time.UnixMilli(ms), Channel: str(v["ch"]), Kind: str(v["k"]), ProviderID: str(v["pid"]), Text: str(v["x"])})
+		e := decodeEntry(c.Val()[0])
+		out = append(out, Message{ID: ids[i], At: e.At, Channel: e.Fields["ch"], Kind: e.Fields["k"], ProviderID: e.Fields["pid"], Text: e.Fields["x"]})
 	}
 	return out, nil
 }
@@ -264,9 +270,13 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 }
 
 func (s *Store) applyArgs(messageID string, conv []byte, events []Event) []any {
-	args := []any{messageID, convArg(conv)}
 	now := strconv.FormatInt(s.now().UnixMilli(), 10)
+	args := []any{messageID, convArg(conv), now}
 	for _, e := range events {
+		if head, tail, ok := packEvent(e); ok {
+			args = append(args, head+tail)
+			continue
+		}
 		fields := append([]string{"at", now}, e...)
 		raw, _ := json.Marshal(fields)
 		args = append(args, raw)

@@ -115,7 +115,7 @@ func testLockApplyUnlock(t *testing.T, s *Store) {
 		t.Errorf("unlock = %v, %v; want more=true (the second message waits)", more, err)
 	}
 	b, err := s.Lock(ctx, c.ID, a.ID)
-	if err != nil || !b.Locked || len(b.Pending) != 1 || b.Pending[0].Text != "two" || b.Pending[0].ProviderID != "SM11" {
+	if err != nil || !b.Locked || len(b.Pending) != 1 || b.Pending[0].Text != "two" || b.Pending[0].Channel != "sms" || b.Pending[0].Kind != "text" {
 		t.Fatalf("lock after unlock = %+v, %v; want the second message", b, err)
 	}
 	if string(b.Conversation) != `{"state":1}` {

@@ -13,12 +13,46 @@ import (
 //
 //	sent:<message id>      provider id of a message already handed to the provider (the sent marker)
 //	pid:<provider id>      "<message id> <status>" for delivery reports
-const sentTTL = 3 * 24 * time.Hour
+//	job:<message id>       the job, so that a "failed" delivery report can retry it
+//
+// How long they are kept. The sent marker must outlive every way the same
+// message id can be handed to a worker again:
+//   - its own queue item: MarkSent sets the marker and acknowledges the item
+//     in one MULTI on one node or Sentinel, so a sent item is never left
+//     pending there, however long an outage. On a Cluster (two slots, no
+//     MULTI) an item can be left pending after its marker; it is taken over
+//     after the worker idle time (30 s) while any process runs, or when one
+//     starts again after an outage of every process;
+//   - another worker's copy of a reply: the send claim (1 minute) and the
+//     client lock (15 s) bound it to seconds;
+//   - work re-run after a crash: a check-in's first question is re-asked only
+//     while the occurrence is not late (conversations.LateLimit, 1 h); a
+//     nudge is recorded before it is queued, so a re-run counts the check-in
+//     missed instead; reclaim windows are minutes (30 s × 10 deliveries);
+//   - retries after a failed send carry no marker: the send failed.
+//
+// So a routine client message keeps its marker 6 h on one node or Sentinel
+// (the longest window above is the hour of LateLimit; the rest is margin),
+// and 72 h on a Cluster, where an outage of every process must be outlived.
+// Alerts, safety replies and staff messages keep 72 h everywhere: the
+// escalation API shows each alert's delivery status from these keys, and
+// they are few.
+//
+// The delivery-report record (pid) and the job of a routine message are
+// kept 1 h: they exist to retry a send the provider reports failed (Twilio
+// reports "failed" at once and "undelivered" within minutes of the carrier's
+// receipt), no one reads a routine message's status, and a retry later than
+// that would re-ask a question already timing out. A report that finds no
+// record changes nothing (a status never moves backwards).
+const (
+	sentTTL        = 3 * 24 * time.Hour
+	routineSentTTL = 6 * time.Hour
+	jobTTL         = 6 * time.Hour
+	routineJobTTL  = time.Hour
+)
 
 func keySent(id string) string { return "sent:" + id }
 func keyJob(id string) string  { return "job:" + id }
-
-const jobTTL = 6 * time.Hour
 
 // Send claim outcomes.
 const (
@@ -90,12 +124,29 @@ func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error
 // MarkSent records that a message was handed to the provider with this id,
 // keeps the job for a while so a "failed" delivery report can retry it, drops
 // the send claim and, when ack is not nil, acknowledges the queue item that
-// carried it: one round trip.
-func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item) error {
-	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, keySent(messageID), providerID, sentTTL)
-	pipe.Set(ctx, keyPID(providerID), messageID+" queued", sentTTL)
-	pipe.Set(ctx, keyJob(messageID), job, jobTTL)
+// carried it: one round trip, one MULTI except on a Cluster. routine marks a
+// client's routine message (not urgent, not to staff): its bookkeeping is
+// kept for less time (see the constants above).
+func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item, routine bool) error {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	keep, keepPID, keepJob := sentTTL, sentTTL, jobTTL
+	if routine {
+		keep, keepPID, keepJob = routineSentTTL, routineJobTTL, routineJobTTL
+		if cluster {
+			keep = sentTTL
+		}
+	}
+	var pipe redis.Pipeliner
+	if cluster {
+		pipe = s.rdb.Pipeline()
+	} else {
+		// The marker and the acknowledgement land together or not at all:
+		// a sent item is never left pending to be re-delivered.
+		pipe = s.rdb.TxPipeline()
+	}
+	pipe.Set(ctx, keySent(messageID), providerID, keep)
+	pipe.Set(ctx, keyPID(providerID), messageID+" queued", keepPID)
+	pipe.Set(ctx, keyJob(messageID), job, keepJob)
 	pipe.Del(ctx, "sending:"+messageID)
 	if ack != nil && ack.streamID != "" {
 		pipe.XAck(ctx, ack.stream, groupWorkers, ack.streamID)

@@ -209,7 +209,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 			return err
 		}
 	}
-	body, err := json.Marshal(c)
+	body, err := encodeClient(c)
 	if err != nil {
 		return err
 	}
@@ -227,11 +227,18 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 
 // Client loads a client by id, whatever its agency (callers check AgencyID).
 func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
-	var c Client
-	if err := s.getJSON(ctx, keyClient(id), &c); err != nil {
-		return nil, err
+	raw, err := s.rdb.Get(ctx, keyClient(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
 	}
-	return &c, nil
+	if err != nil {
+		return nil, fmt.Errorf("read client: %w", err)
+	}
+	c, err := decodeClient(raw, id)
+	if err != nil {
+		return nil, fmt.Errorf("decode client: %w", err)
+	}
+	return c, nil
 }
 
 // AgencyClient loads a client of one agency; another agency's client is ErrNotFound.
@@ -262,7 +269,7 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 			return err
 		}
 	}
-	body, err := json.Marshal(c)
+	body, err := encodeClient(c)
 	if err != nil {
 		return err
 	}
@@ -286,12 +293,27 @@ func (s *Store) Clients(ctx context.Context, agencyID, cursor string, limit int)
 	if err != nil {
 		return Page[*Client]{}, err
 	}
-	keys := make([]string, len(ids))
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
-		keys[i] = keyClient(id)
+		cmds[i] = pipe.Get(ctx, keyClient(id))
 	}
-	items, err := getMany[Client](ctx, s, keys)
-	return Page[*Client]{Items: items, Next: next}, err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return Page[*Client]{}, fmt.Errorf("load clients: %w", err)
+	}
+	items := make([]*Client, 0, len(ids))
+	for i, cmd := range cmds {
+		raw, err := cmd.Bytes()
+		if err != nil {
+			continue
+		}
+		c, err := decodeClient(raw, ids[i])
+		if err != nil {
+			return Page[*Client]{}, fmt.Errorf("decode client: %w", err)
+		}
+		items = append(items, c)
+	}
+	return Page[*Client]{Items: items, Next: next}, nil
 }
 
 // pageIDs pages a lex-sorted id set: ids are time-ordered, so pages are in creation order.

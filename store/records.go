@@ -135,3 +135,48 @@ type Client struct {
 func (c *Client) Messageable() bool {
 	return c.Consent != nil && !c.OptedOut && c.Status == StatusActive
 }
+
+// clientRecord is a Client as stored under {c:<id>}:client: the id is the
+// key's, defaults are left out, and updated_at only when it differs from
+// created_at. The API shows Client, unchanged. (A conversion between the two
+// types keeps every field: they differ in tags only.)
+type clientRecord struct {
+	ID                  string     `json:"id,omitempty"` // records written before this carry it
+	AgencyID            string     `json:"agency_id"`
+	Name                string     `json:"name"`
+	Phone               string     `json:"phone,omitempty"`
+	TelegramChat        string     `json:"telegram_chat,omitempty"`
+	Channel             string     `json:"channel"`
+	Timezone            string     `json:"timezone"`
+	Language            string     `json:"language"`
+	CaseManagerID       string     `json:"case_manager_id"`
+	Status              string     `json:"status"`
+	Consent             *Consent   `json:"consent,omitempty"`
+	OptedOut            bool       `json:"opted_out,omitempty"`
+	OptedOutAt          *time.Time `json:"opted_out_at,omitempty"`
+	TelegramUnreachable bool       `json:"telegram_unreachable,omitempty"`
+	Created             time.Time  `json:"created_at"`
+	Updated             time.Time  `json:"updated_at,omitzero"`
+}
+
+func encodeClient(c *Client) ([]byte, error) {
+	r := clientRecord(*c)
+	r.ID = ""
+	if r.Updated.Equal(r.Created) {
+		r.Updated = time.Time{}
+	}
+	return json.Marshal(r)
+}
+
+func decodeClient(raw []byte, id string) (*Client, error) {
+	var r clientRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, err
+	}
+	c := Client(r)
+	c.ID = id
+	if c.Updated.IsZero() {
+		c.Updated = c.Created
+	}
+	return &c, nil
+}

@@ -11,8 +11,8 @@ import (
 
 // Schedule is a client's recurring check-in.
 type Schedule struct {
-	ID            string     `json:"id"`
-	ClientID      string     `json:"client_id"`
+	ID            string     `json:"id,omitempty"`        // empty only as stored
+	ClientID      string     `json:"client_id,omitempty"` // empty only as stored
 	AgencyID      string     `json:"agency_id"`
 	Questionnaire string     `json:"questionnaire"`
 	RRule         string     `json:"rrule"`
@@ -45,21 +45,37 @@ func (s *Store) SaveSchedule(ctx context.Context, sc *Schedule) error {
 		sc.ID = NewID("sc", s.now())
 		sc.Created = s.now().UTC()
 	}
-	body, err := json.Marshal(sc)
+	// Stored without what its place says: the hash field is its id, the
+	// key its client (both filled in again when read).
+	rec := *sc
+	rec.ID, rec.ClientID = "", ""
+	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	return s.rdb.HSet(ctx, keySchedules(sc.ClientID), sc.ID, body).Err()
 }
 
+// placed fills in what a stored schedule leaves to its place.
+func placed(client string) func(*Schedule, string) {
+	return func(sc *Schedule, id string) {
+		if sc.ID == "" {
+			sc.ID = id
+		}
+		if sc.ClientID == "" {
+			sc.ClientID = client
+		}
+	}
+}
+
 // Schedules lists a client's schedules.
 func (s *Store) Schedules(ctx context.Context, client string) ([]*Schedule, error) {
-	return hashRecords[Schedule](ctx, s, keySchedules(client))
+	return hashRecords(ctx, s, keySchedules(client), placed(client))
 }
 
 // ClientSchedule loads one schedule.
 func (s *Store) ClientSchedule(ctx context.Context, client, id string) (*Schedule, error) {
-	return hashRecord[Schedule](ctx, s, keySchedules(client), id)
+	return hashRecord(ctx, s, keySchedules(client), id, placed(client))
 }
 
 // SaveAppointment creates or overwrites an appointment.
@@ -77,31 +93,36 @@ func (s *Store) SaveAppointment(ctx context.Context, ap *Appointment) error {
 
 // Appointments lists a client's appointments.
 func (s *Store) Appointments(ctx context.Context, client string) ([]*Appointment, error) {
-	return hashRecords[Appointment](ctx, s, keyAppointments(client))
+	return hashRecords[Appointment](ctx, s, keyAppointments(client), nil)
 }
 
 // ClientAppointment loads one appointment.
 func (s *Store) ClientAppointment(ctx context.Context, client, id string) (*Appointment, error) {
-	return hashRecord[Appointment](ctx, s, keyAppointments(client), id)
+	return hashRecord[Appointment](ctx, s, keyAppointments(client), id, nil)
 }
 
-func hashRecords[T any](ctx context.Context, s *Store, key string) ([]*T, error) {
+// hashRecords reads every JSON record of a hash; fill, when not nil, is
+// given each record with its field.
+func hashRecords[T any](ctx context.Context, s *Store, key string, fill func(*T, string)) ([]*T, error) {
 	m, err := s.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	out := make([]*T, 0, len(m))
-	for _, raw := range m {
+	for field, raw := range m {
 		var v T
 		if err := json.Unmarshal([]byte(raw), &v); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", key, err)
+		}
+		if fill != nil {
+			fill(&v, field)
 		}
 		out = append(out, &v)
 	}
 	return out, nil
 }
 
-func hashRecord[T any](ctx context.Context, s *Store, key, field string) (*T, error) {
+func hashRecord[T any](ctx context.Context, s *Store, key, field string, fill func(*T, string)) (*T, error) {
 	raw, err := s.rdb.HGet(ctx, key, field).Bytes()
 	if err == redis.Nil {
 		return nil, ErrNotFound
@@ -112,6 +133,9 @@ func hashRecord[T any](ctx context.Context, s *Store, key, field string) (*T, er
 	var v T
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
+	}
+	if fill != nil {
+		fill(&v, field)
 	}
 	return &v, nil
 }

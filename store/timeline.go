@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,7 +37,7 @@ func (s *Store) Timeline(ctx context.Context, clientID string, since, until time
 			return Page[Entry]{}, fmt.Errorf("read timeline: %w", err)
 		}
 		for _, m := range msgs {
-			e := toEntry(m)
+			e := decodeEntry(m)
 			if (!since.IsZero() && e.At.Before(since)) || (!until.IsZero() && !e.At.Before(until)) {
 				continue
 			}
@@ -54,9 +55,53 @@ func (s *Store) Timeline(ctx context.Context, clientID string, since, until time
 	if out == nil {
 		out = []Entry{}
 	}
+	if err := s.answerTexts(ctx, clientID, out); err != nil {
+		return Page[Entry]{}, err
+	}
 	return Page[Entry]{Items: out, Next: next}, nil
 }
 
+// answerTexts fills in the text of answers stored as a reference to the
+// inbound message they came from ("msg", no "text": the text is stored once,
+// in the message's own entry; answers hold it trimmed). The message is usually on the same page;
+// the others are read in one round trip.
+func (s *Store) answerTexts(ctx context.Context, clientID string, page []Entry) error {
+	texts := map[string]string{}
+	var missing []string
+	for _, e := range page {
+		if e.Type == "in" {
+			texts[e.ID] = strings.TrimSpace(e.Fields["x"])
+		}
+	}
+	for _, e := range page {
+		ref := e.Fields["msg"]
+		if e.Type != "answer" || ref == "" || e.Fields["text"] != "" {
+			continue
+		}
+		if _, ok := texts[ref]; !ok {
+			texts[ref] = ""
+			missing = append(missing, ref)
+		}
+	}
+	if len(missing) > 0 {
+		msgs, err := s.messages(ctx, clientID, missing)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			texts[m.ID] = strings.TrimSpace(m.Text)
+		}
+	}
+	for i, e := range page {
+		if ref := e.Fields["msg"]; e.Type == "answer" && ref != "" && e.Fields["text"] == "" && texts[ref] != "" {
+			page[i].Fields["text"] = texts[ref]
+		}
+	}
+	return nil
+}
+
+// toEntry reads an entry stored flat (before entries were packed, or one
+// the packing cannot hold).
 func toEntry(m redis.XMessage) Entry {
 	e := Entry{ID: m.ID, Fields: map[string]string{}}
 	for k, v := range m.Values {
@@ -84,14 +129,14 @@ func (s *Store) RecentScores(ctx context.Context, clientID, instrument string, s
 	}
 	var out []int
 	for _, m := range msgs {
-		at, _ := strconv.ParseInt(str(m.Values["at"]), 10, 64)
-		if at < since.UnixMilli() {
+		e := decodeEntry(m)
+		if e.At.Before(since) {
 			break
 		}
-		if m.Values["t"] != "score" || m.Values["instrument"] != instrument {
+		if e.Type != "score" || e.Fields["instrument"] != instrument {
 			continue
 		}
-		if n, err := strconv.Atoi(str(m.Values["total"])); err == nil {
+		if n, err := strconv.Atoi(e.Fields["total"]); err == nil {
 			out = append(out, n)
 		}
 	}

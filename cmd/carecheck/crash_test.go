@@ -108,9 +108,14 @@ func smsHook(fake *twiliotest.Server, p *proc, sid, from, body string) int {
 	return resp.StatusCode
 }
 
-// inboundPIDs reads a client's timeline through the API and counts its
-// inbound messages by provider id.
-func inboundPIDs(t *testing.T, p *proc, key, client string) map[string]int {
+// refBody is a webhook's text carrying its provider id, so that a stored
+// message can be told apart from another (the timeline keeps the text; the
+// provider id is only kept for the re-delivery window).
+func refBody(text, sid string) string { return text + " ref:" + sid }
+
+// inboundRefs reads a client's timeline through the API and counts its
+// inbound messages by the provider id their text carries (refBody).
+func inboundRefs(t *testing.T, p *proc, key, client string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	cursor := ""
@@ -121,8 +126,9 @@ func inboundPIDs(t *testing.T, p *proc, key, client string) map[string]int {
 			e, _ := it.(map[string]any)
 			fields, _ := e["fields"].(map[string]any)
 			if e["type"] == "in" {
-				pid, _ := fields["pid"].(string)
-				out[pid]++
+				x, _ := fields["x"].(string)
+				_, ref, _ := strings.Cut(x, " ref:")
+				out[ref]++
 			}
 		}
 		next, _ := page["next"].(string)
@@ -146,7 +152,7 @@ func checkStoredOnce(t *testing.T, p *proc, f *fleet, hooks []webhook) {
 	t.Helper()
 	byClient := map[string]map[string]int{}
 	for _, id := range f.ids {
-		byClient[id] = inboundPIDs(t, p, f.key, id)
+		byClient[id] = inboundRefs(t, p, f.key, id)
 	}
 	lost, twice := 0, 0
 	for _, h := range hooks {
@@ -187,7 +193,7 @@ func inboundLoad(fake *twiliotest.Server, p func() *proc, f *fleet, workers int,
 				from := f.phones[(i+w)%len(f.phones)]
 				sid := fmt.Sprintf("SM%032d", i)
 				began := time.Now()
-				code := smsHook(fake, p(), sid, from, body(i))
+				code := smsHook(fake, p(), sid, from, refBody(body(i), sid))
 				mu.Lock()
 				hooks = append(hooks, webhook{sid: sid, from: from, status: code, took: time.Since(began)})
 				mu.Unlock()
@@ -256,7 +262,7 @@ func TestRedisRestartKeepsAcceptedWebhooks(t *testing.T) {
 	}
 	// Twilio retries what got 503: each is stored now, once.
 	for i, h := range retry {
-		if code := smsHook(fake, p, h.sid, h.from, "feeling okay today"); code != 200 {
+		if code := smsHook(fake, p, h.sid, h.from, refBody("feeling okay today", h.sid)); code != 200 {
 			t.Errorf("retry of %s after the restart = %d; want 200", h.sid, code)
 		}
 		retry[i].status = 200
@@ -374,7 +380,7 @@ func TestRedisOutOfMemoryAnswers503(t *testing.T) {
 			t.Fatal("Redis never ran out of memory")
 		}
 		h := webhook{sid: fmt.Sprintf("SMoom%027d", i), from: f.phones[i%len(f.phones)]}
-		h.status = smsHook(fake, p, h.sid, h.from, long)
+		h.status = smsHook(fake, p, h.sid, h.from, refBody(long, h.sid))
 		hooks = append(hooks, h)
 		if h.status == 503 {
 			refused++
@@ -403,7 +409,7 @@ func TestRedisOutOfMemoryAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, h := range retry {
-		if code := smsHook(fake, p, h.sid, h.from, long); code != 200 {
+		if code := smsHook(fake, p, h.sid, h.from, refBody(long, h.sid)); code != 200 {
 			t.Errorf("retry of %s after memory was freed = %d; want 200", h.sid, code)
 		}
 		retry[i].status = 200

@@ -4,7 +4,9 @@
 -- KEYS[1] pending list, KEYS[2] conversation, KEYS[3] timeline stream
 -- ARGV[1] message timeline id ("" for work not tied to a message)
 -- ARGV[2] conversation JSON ("" = keep, "-" = delete)
--- ARGV[3..] timeline events, each a JSON-encoded flat array of field, value pairs
+-- ARGV[3] now (unix ms)
+-- ARGV[4..] timeline events: a packed entry without its at element (head,
+-- then the tail), or a JSON-encoded flat array of field, value pairs
 if ARGV[1] ~= '' then
   if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then
     return 0
@@ -16,8 +18,18 @@ if ARGV[2] == '-' then
 elseif ARGV[2] ~= '' then
   redis.call('SET', KEYS[2], ARGV[2])
 end
-for i = 3, #ARGV do
-  local fields = cjson.decode(ARGV[i])
-  redis.call('XADD', KEYS[3], '*', unpack(fields))
+local now, last = tonumber(ARGV[3]), nil
+for i = 4, #ARGV do
+  local id, delta = entry_id(KEYS[3], now, last)
+  last = id
+  local ev = ARGV[i]
+  if string.sub(ev, 1, 1) == '[' then
+    redis.call('XADD', KEYS[3], id, unpack(cjson.decode(ev)))
+  else
+    local sep = string.find(ev, '\31', 1, true)
+    local head, tail = ev, ''
+    if sep then head, tail = string.sub(ev, 1, sep - 1), string.sub(ev, sep) end
+    redis.call('XADD', KEYS[3], id, 'e', packed(head, delta, tail))
+  end
 end
 return 1
