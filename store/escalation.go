@@ -529,9 +529,9 @@ type Opened struct {
 // on one Redis node: unless the client has an open escalation (then it is
 // joined and nothing is written), the record is stored and listed, the
 // client's pointer set, the ACK code bound and the alert and next step
-// queued. On a Cluster the steps run one hash slot at a time, pointer first:
-// a crash between them leaves at worst a pointer to a missing record, which
-// the next signal replaces.
+// queued. On a Cluster the steps run one hash slot at a time, as
+// OpenEscalation's: a crash between them leaves a listed open escalation,
+// never a hidden one.
 func (s *Store) OpenAlerted(ctx context.Context, n *NewAlerted) (Opened, error) {
 	e := n.Esc
 	body, err := json.Marshal(e)
@@ -547,41 +547,67 @@ func (s *Store) OpenAlerted(ctx context.Context, n *NewAlerted) (Opened, error) 
 		}
 		return openedOf(res)
 	}
+	// Record first, then the pointer (as OpenEscalation): a pointer only
+	// ever names a stored record, so a racing opener that finds the pointer
+	// taken reads the winner's record and joins it. The ACK code is bound
+	// only once the pointer is ours: a loser never holds a code, even for a
+	// moment, so the winner's is the smallest free one.
+	if _, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, "").Slice(); err != nil {
+		return Opened{}, fmt.Errorf("open escalation: %w", err)
+	}
+	takeBack := func(pointer bool) {
+		ctx := context.WithoutCancel(ctx)
+		pipe := s.rdb.TxPipeline()
+		pipe.Del(ctx, rec)
+		pipe.ZRem(ctx, list, e.ID)
+		_, _ = pipe.Exec(ctx)
+		if pointer {
+			_ = scriptReleaseCodes.Run(ctx, s.rdb, []string{ack}, e.ID).Err()
+			_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{ptr}, e.ID).Err()
+		}
+	}
 	stale := ""
 	for attempt := 0; ; attempt++ {
 		if attempt == 10 {
+			takeBack(false)
 			return Opened{}, fmt.Errorf("open escalation for client %s: too much contention", e.ClientID)
 		}
 		res, err := scriptCrisis.Run(ctx, s.rdb, []string{ptr}, "pointer", e.ID, stale).Slice()
 		if err != nil {
+			takeBack(false)
 			return Opened{}, fmt.Errorf("open escalation: %w", err)
 		}
 		if res[0] == "ok" {
 			break
 		}
 		cur, _ := res[1].(string)
-		if cur == e.ID {
-			break // ours, from a call whose code was taken
-		}
 		held, err := s.Escalation(ctx, e.AgencyID, cur)
 		if err == nil && held.Status == EscOpen {
+			takeBack(false)
 			return Opened{Joined: cur}, nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
+			takeBack(false)
 			return Opened{}, fmt.Errorf("open escalation: %w", err)
 		}
-		stale = cur // closed, or never stored: replace it if it still names it
+		stale = cur // closed: replace it if it still names it
 	}
-	res, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, e.AckCode).Slice()
-	if err != nil {
-		_ = scriptDelIfEquals.Run(context.WithoutCancel(ctx), s.rdb, []string{ptr}, e.ID).Err()
-		return Opened{}, fmt.Errorf("open escalation: %w", err)
-	}
-	if res[0] == "code" {
-		return openedOf(res)
+	if e.AckCode != "" && n.Staff != "" {
+		res, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, e.AckCode).Slice()
+		if err != nil {
+			takeBack(true)
+			return Opened{}, fmt.Errorf("open escalation: %w", err)
+		}
+		if res[0] == "code" {
+			takeBack(true) // nothing written, as on one node
+			return openedOf(res)
+		}
 	}
 	claimed, err := s.queueClaimed(ctx, n.Consumer, n.Work)
 	if err != nil {
+		// Undone, so that the message, processed again, opens and alerts
+		// rather than joining an escalation whose alert never left.
+		takeBack(true)
 		return Opened{}, fmt.Errorf("queue alert: %w", err)
 	}
 	return Opened{Opened: true, Claimed: claimed}, nil

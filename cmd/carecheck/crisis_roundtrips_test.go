@@ -124,21 +124,43 @@ func TestCrisisRoundTrips(t *testing.T) {
 	s.settle()
 	rts := trace.stop()
 
+	// queued: how many round trips the webhook made until the message was
+	// in the queue (its id in a command's arguments).
 	var webhook []string
+	safetyQueued, alertQueued := 0, 0
 	for _, rt := range rts {
-		if rt.webhook {
-			webhook = append(webhook, rt.desc)
+		if !rt.webhook {
+			continue
+		}
+		webhook = append(webhook, rt.desc)
+		if safetyQueued == 0 && strings.Contains(rt.text, "send:safety:"+z.client) {
+			safetyQueued = len(webhook)
+		}
+		if alertQueued == 0 && strings.Contains(rt.text, "send:alert:") {
+			alertQueued = len(webhook)
 		}
 	}
 	alert, alertDescs := workerRTs(rts, "alert:")
 	safety, safetyDescs := workerRTs(rts, "safety:"+z.client)
-	t.Logf("crisis webhook: %d round trips:\n  %s", len(webhook), strings.Join(webhook, "\n  "))
+	t.Logf("crisis webhook: %d round trips, safety reply queued by the %dth, alert by the %dth:\n  %s", len(webhook), safetyQueued, alertQueued, strings.Join(webhook, "\n  "))
 	t.Logf("alert, queued → handed to Twilio: %d round trips in the workers: %v", alert, alertDescs)
 	t.Logf("safety reply, queued → handed to Twilio: %d round trips in the workers: %v", safety, safetyDescs)
 
-	const maxWebhook, maxWorker = 100, 100 // before: 15 and 2; tightened with the change
+	// Before the crisis path was cut: 15 round trips in the webhook, the
+	// alert queued by the 12th, and 2 in the workers (a stream read and the
+	// send claim). Now: the owner lookup and the store-and-load round trip of
+	// every message, one that queues the safety reply and reads the case
+	// manager, one that opens, binds the code and queues the alert, then the
+	// message's own apply and unlock; the workers only claim the send.
+	const maxWebhook, maxAlertQueued, maxWorker = 6, 4, 1
 	if len(webhook) > maxWebhook {
 		t.Errorf("the crisis webhook made %d round trips; want at most %d", len(webhook), maxWebhook)
+	}
+	if alertQueued == 0 || alertQueued > maxAlertQueued {
+		t.Errorf("the alert was queued by round trip %d of the webhook; want by %d", alertQueued, maxAlertQueued)
+	}
+	if safetyQueued == 0 || safetyQueued > alertQueued {
+		t.Errorf("the safety reply was queued by round trip %d, the alert by %d; want the safety reply first", safetyQueued, alertQueued)
 	}
 	if alert > maxWorker || safety > maxWorker {
 		t.Errorf("workers made %d (alert) and %d (safety reply) round trips before the provider; want at most %d", alert, safety, maxWorker)
