@@ -279,7 +279,7 @@ func (s *Service) firstAlert(a *store.Agency, c *store.Client, opened *store.Esc
 		job.Msg.Urgent = false // and no climbing
 		work = append(work, s.outbox.Work(job))
 	} else {
-		work = append(work, s.outbox.Work(job), store.Work{ID: stepID(next), At: s.now().Add(time.Duration(step.Wait)), Payload: nextRaw})
+		work = append(work, s.outbox.Work(job), store.Work{ID: stepID(next), At: e.Opened.Add(time.Duration(step.Wait)), Payload: nextRaw})
 	}
 	return &store.NewAlerted{Esc: &e, Staff: staff.ID, Work: work, Consumer: s.consumer()}
 }

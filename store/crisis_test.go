@@ -98,6 +98,12 @@ func testOpenAlerted(t *testing.T, s *Store) {
 	if items, err := other.Read(ctx); err != nil || len(items) != 0 {
 		t.Errorf("another worker read %v, %v; want nothing: the alert is claimed", items, err)
 	}
+	// This process dies before its workers take it: another process's
+	// reclaimer finds it (the stream is the durable record).
+	other.SetIdle(0)
+	if items, err := other.Reclaim(ctx); err != nil || len(items) != 1 || items[0].ID != res.Claimed[0].ID {
+		t.Errorf("reclaimed %+v, %v; want the claimed alert", items, err)
+	}
 	if err := w.Ack(ctx, res.Claimed...); err != nil {
 		t.Fatal(err)
 	}
