@@ -158,12 +158,11 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		sig := r.screen.Screen(a, m.Text, c.Language)
 		if sig.Level != "" && sig.Level != "none" {
 			t.events = append(t.events, store.Event{"t", "screen", "msg", m.ID, "level", sig.Level, "reasons", strings.Join(sig.Reasons, "; ")})
+			var reply *escalation.Reply // a crisis gets the safety reply first
 			if sig.Level == escalation.Crisis {
-				if err := r.esc.SafetyReply(ctx, a, c, ch, r.addr(c, ch), r.from(ch), m.ID); err != nil {
-					return err
-				}
+				reply = &escalation.Reply{Channel: ch, To: r.addr(c, ch), From: r.from(ch), Key: m.ID}
 			}
-			if _, err := r.esc.Raise(ctx, a, c, sig, "client:"+c.ID); err != nil {
+			if _, err := r.esc.Signal(ctx, a, c, sig, "client:"+c.ID, reply); err != nil {
 				return err
 			}
 			if sig.Level == escalation.Crisis && t.conv.Active() {
@@ -262,10 +261,8 @@ func (r *Router) finished(ctx context.Context, t *turn, a *store.Agency, c *stor
 	switch res.Risk {
 	case q.RiskCrisis:
 		ch := bot.Kind(c.Channel)
-		if err := r.esc.SafetyReply(ctx, a, c, ch, r.addr(c, ch), r.from(ch), t.conv.ID); err != nil {
-			return err
-		}
-		_, err := r.esc.Raise(ctx, a, c, escalation.Signal{Level: escalation.Crisis, Reasons: res.Reasons}, "system")
+		_, err := r.esc.Signal(ctx, a, c, escalation.Signal{Level: escalation.Crisis, Reasons: res.Reasons}, "system",
+			&escalation.Reply{Channel: ch, To: r.addr(c, ch), From: r.from(ch), Key: t.conv.ID})
 		return err
 	case q.RiskConcern:
 		_, err := r.esc.Raise(ctx, a, c, escalation.Signal{Level: escalation.Concern, Reasons: res.Reasons}, "system")

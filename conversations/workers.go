@@ -33,6 +33,13 @@ type Workers struct {
 	OnTick func(time.Time)
 	// OnItem, when set, is told how each item went (metrics).
 	OnItem func(kind string, err error)
+
+	// handoff carries urgent work this process queued and claimed for its
+	// own consumer (escalation.Handoff): no stream read in between.
+	handoff  chan store.Item
+	stopped  chan struct{}
+	hmu      sync.Mutex
+	consumer string // "" unless Run is running
 }
 
 // Worker pool sizes. Sends wait on the provider (Twilio answers in ~150 ms), so
@@ -48,12 +55,53 @@ func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Out
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond}
+	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond,
+		handoff: make(chan store.Item, 256), stopped: make(chan struct{})}
+}
+
+// Consumer names this process's queue consumer while Run runs, else "".
+func (w *Workers) Consumer() string {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	return w.consumer
+}
+
+// Handoff gives the urgent workers items this process queued and claimed
+// for Consumer. It never blocks: with the buffer full a goroutine waits for
+// room. Items handed after Run stopped stay pending in the stream, where
+// another process's reclaimer takes them, as after a crash.
+func (w *Workers) Handoff(items []store.Item) {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	if w.consumer == "" {
+		return
+	}
+	for _, it := range items {
+		select {
+		case w.handoff <- it:
+		default:
+			go func() {
+				select {
+				case w.handoff <- it:
+				case <-w.stopped:
+				}
+			}()
+		}
+	}
 }
 
 // Run works until ctx ends, then waits for items in hand to finish.
 func (w *Workers) Run(ctx context.Context) error {
 	worker := w.store.NewWorker("", w.log)
+	w.hmu.Lock()
+	w.consumer = worker.Name()
+	w.hmu.Unlock()
+	defer func() {
+		w.hmu.Lock()
+		w.consumer = ""
+		close(w.stopped)
+		w.hmu.Unlock()
+	}()
 	items := make(chan store.Item)
 	var wg sync.WaitGroup
 	for range w.Concurrency {
@@ -72,7 +120,16 @@ func (w *Workers) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for it := range urgent {
+			for {
+				var it store.Item
+				select {
+				case it = <-w.handoff:
+				case next, ok := <-urgent:
+					if !ok {
+						return
+					}
+					it = next
+				}
 				w.work(context.WithoutCancel(ctx), worker, it)
 			}
 		}()

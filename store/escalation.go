@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -309,4 +310,322 @@ func (s *Store) ReleaseAckCodes(ctx context.Context, agency, escalation string, 
 		}
 	}
 	return nil
+}
+
+// The crisis path (DESIGN: a crisis message → the alert handed to the
+// provider in as few round trips as possible). Each round trip waits in the
+// client pool and the scheduler under load, so the path is: one round trip
+// that queues the safety reply and reads the first alert's case manager
+// with the ACK codes they hold, and one that opens the escalation, binds the
+// ACK code and queues the alert and the next step's timer (scripts/crisis.lua).
+// On a Cluster the same promises hold with one script per hash slot.
+
+var (
+	//go:embed scripts/crisis.lua
+	crisisLua    string
+	scriptCrisis = redis.NewScript(crisisLua)
+)
+
+// isCluster reports whether keys of different hash slots must be written
+// in separate commands.
+func (s *Store) isCluster() bool {
+	_, ok := s.rdb.(*redis.ClusterClient)
+	return ok
+}
+
+// Guarded is work done at most once within Every (the safety reply's
+// spacing), guarded by the Once marker Key (the same marker as Once).
+type Guarded struct {
+	Key   string
+	Every time.Duration
+	Work  []Work
+}
+
+// CrisisStart is the first round trip of a crisis.
+type CrisisStart struct {
+	Agency string
+	// Staff is the case manager whose record and ACK codes to read ("" none).
+	Staff string
+	// Safety, when not nil, is queued unless its marker says it went out
+	// within its spacing.
+	Safety *Guarded
+	// Consumer, when not "", is this process's queue consumer: the urgent
+	// work queued is claimed for it at once (see Worker.Name).
+	Consumer string
+}
+
+// CrisisStarted is what the first round trip found and did.
+type CrisisStarted struct {
+	CM     *CaseManager      // nil: no such case manager
+	Codes  map[string]string // the case manager's ACK codes: code → escalation id
+	Queued bool              // the safety work was queued (false: within its spacing)
+	// Claimed is urgent work now pending for Consumer: the caller hands it
+	// to its workers (a crash leaves it for another process's reclaimer).
+	Claimed []Item
+}
+
+// StartCrisis queues the safety reply (unless one went out within its
+// spacing) and reads the case manager to alert with their ACK codes, in
+// one round trip on one Redis node.
+func (s *Store) StartCrisis(ctx context.Context, r CrisisStart) (*CrisisStarted, error) {
+	out := &CrisisStarted{}
+	pipe := s.rdb.Pipeline()
+	var cm *redis.StringCmd
+	var codes *redis.MapStringStringCmd
+	if r.Staff != "" {
+		cm = pipe.Get(ctx, keyCaseManager(r.Agency, r.Staff))
+		codes = pipe.HGetAll(ctx, keyAckCodes(r.Agency, r.Staff))
+	}
+	var safety *redis.Cmd
+	var once *redis.Cmd
+	now := s.now().UnixMilli()
+	if g := r.Safety; g != nil {
+		if s.isCluster() {
+			// The marker and the queue live in different slots: check the
+			// marker here, queue below.
+			once = scriptOnce.EvalSha(ctx, pipe, []string{"once:" + g.Key}, now, now+g.Every.Milliseconds(), g.Every.Milliseconds())
+		} else {
+			args := append([]any{"safety", now, now + g.Every.Milliseconds(), g.Every.Milliseconds()}, workArgs(r.Consumer, g.Work)...)
+			safety = scriptCrisis.EvalSha(ctx, pipe, []string{"once:" + g.Key, keyUrgent, keyStream, keyDue, keyItems}, args...)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !isNoScript(err) {
+		return nil, fmt.Errorf("start crisis: %w", err)
+	}
+	if cm != nil {
+		raw, err := cm.Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, fmt.Errorf("load case manager: %w", err)
+		default:
+			out.CM = &CaseManager{}
+			if err := json.Unmarshal(raw, out.CM); err != nil {
+				return nil, fmt.Errorf("decode case manager: %w", err)
+			}
+		}
+		if out.Codes, err = codes.Result(); err != nil {
+			return nil, fmt.Errorf("load ack codes: %w", err)
+		}
+	}
+	g := r.Safety
+	switch {
+	case safety != nil:
+		if isNoScript(safety.Err()) {
+			// Redis lost its script cache: Run loads it (nothing was done).
+			args := append([]any{"safety", now, now + g.Every.Milliseconds(), g.Every.Milliseconds()}, workArgs(r.Consumer, g.Work)...)
+			safety = scriptCrisis.Run(ctx, s.rdb, []string{"once:" + g.Key, keyUrgent, keyStream, keyDue, keyItems}, args...)
+		}
+		res, err := safety.Slice()
+		if err != nil || len(res) != 2 {
+			return nil, fmt.Errorf("queue safety reply: %v %w", res, err)
+		}
+		n, _ := res[0].(int64)
+		out.Queued, out.Claimed = n == 1, claimedItems(res[1])
+	case once != nil:
+		if isNoScript(once.Err()) {
+			once = scriptOnce.Run(ctx, s.rdb, []string{"once:" + g.Key}, now, now+g.Every.Milliseconds(), g.Every.Milliseconds())
+		}
+		n, err := once.Int()
+		if err != nil {
+			return nil, fmt.Errorf("safety marker: %w", err)
+		}
+		if n == 1 {
+			claimed, err := s.queueClaimed(ctx, r.Consumer, g.Work)
+			if err != nil {
+				// Not queued: let the reprocessed message try again.
+				_ = s.Forget(context.WithoutCancel(ctx), g.Key)
+				return nil, fmt.Errorf("queue safety reply: %w", err)
+			}
+			out.Queued, out.Claimed = true, claimed
+		}
+	}
+	return out, nil
+}
+
+// queueClaimed queues work in one script on the queue's slot and claims the
+// urgent entries for consumer ("" none).
+func (s *Store) queueClaimed(ctx context.Context, consumer string, work []Work) ([]Item, error) {
+	res, err := scriptCrisis.Run(ctx, s.rdb, []string{keyUrgent, keyStream, keyDue, keyItems}, append([]any{"queue"}, workArgs(consumer, work)...)...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("queue: unexpected answer %v", res)
+	}
+	return claimedItems(res[1]), nil
+}
+
+// workArgs encodes work for crisis.lua's queue.
+func workArgs(consumer string, work []Work) []any {
+	args := []any{groupWorkers, consumer, len(work)}
+	for _, w := range work {
+		kind, at := "s", int64(0)
+		switch {
+		case !w.At.IsZero():
+			kind, at = "d", w.At.UnixMilli()
+		case w.Urgent:
+			kind = "u"
+		}
+		args = append(args, kind, w.ID, at, w.Payload)
+	}
+	return args
+}
+
+// claimedItems reads the urgent entries crisis.lua claimed (XREADGROUP's
+// entry list).
+func claimedItems(v any) []Item {
+	list, _ := v.([]any)
+	var out []Item
+	for _, e := range list {
+		pair, _ := e.([]any)
+		if len(pair) != 2 {
+			continue
+		}
+		sid, _ := pair[0].(string)
+		fields, _ := pair[1].([]any)
+		it := Item{Urgent: true, Deliveries: 1, streamID: sid, stream: keyUrgent}
+		for i := 0; i+1 < len(fields); i += 2 {
+			k, _ := fields[i].(string)
+			v, _ := fields[i+1].(string)
+			switch k {
+			case "id":
+				it.ID = v
+			case "p":
+				it.Payload = []byte(v)
+			}
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// NewAlerted is a new escalation whose first alert is decided.
+type NewAlerted struct {
+	// Esc is complete: ID and Opened set by the caller (the alert's id and
+	// text depend on them), its ACK code, who is alerted and the audit.
+	Esc *Escalation
+	// Staff holds Esc.AckCode ("" when the alert carries no code).
+	Staff string
+	// Work alerts and plans the next step.
+	Work []Work
+	// Consumer, when not "", gets the urgent work claimed (as CrisisStart).
+	Consumer string
+}
+
+// Opened is what OpenAlerted did: exactly one of Opened, Joined and Code is set.
+type Opened struct {
+	Opened bool
+	// Joined is the client's open escalation: nothing was written.
+	Joined string
+	// Code is the smallest free ACK code now, when it is not Esc.AckCode any
+	// more (another alert took it meanwhile): nothing was written, rebuild
+	// the alert with it and call again.
+	Code    string
+	Claimed []Item
+}
+
+// OpenAlerted opens an escalation with its first alert in one atomic script
+// on one Redis node: unless the client has an open escalation (then it is
+// joined and nothing is written), the record is stored and listed, the
+// client's pointer set, the ACK code bound and the alert and next step
+// queued. On a Cluster the steps run one hash slot at a time, as
+// OpenEscalation's: a crash between them leaves a listed open escalation,
+// never a hidden one.
+func (s *Store) OpenAlerted(ctx context.Context, n *NewAlerted) (Opened, error) {
+	e := n.Esc
+	body, err := json.Marshal(e)
+	if err != nil {
+		return Opened{}, err
+	}
+	ptr, rec, list, ack := keyOpenEscalation(e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID), keyAckCodes(e.AgencyID, n.Staff)
+	if !s.isCluster() {
+		args := append([]any{"open", keyEscalation(e.AgencyID, ""), e.ID, body, e.AckCode}, workArgs(n.Consumer, n.Work)...)
+		res, err := scriptCrisis.Run(ctx, s.rdb, []string{ptr, rec, list, ack, keyUrgent, keyStream, keyDue, keyItems}, args...).Slice()
+		if err != nil {
+			return Opened{}, fmt.Errorf("open escalation: %w", err)
+		}
+		return openedOf(res)
+	}
+	// Record first, then the pointer (as OpenEscalation): a pointer only
+	// ever names a stored record, so a racing opener that finds the pointer
+	// taken reads the winner's record and joins it. The ACK code is bound
+	// only once the pointer is ours: a loser never holds a code, even for a
+	// moment, so the winner's is the smallest free one.
+	if _, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, "").Slice(); err != nil {
+		return Opened{}, fmt.Errorf("open escalation: %w", err)
+	}
+	takeBack := func(pointer bool) {
+		ctx := context.WithoutCancel(ctx)
+		pipe := s.rdb.TxPipeline()
+		pipe.Del(ctx, rec)
+		pipe.ZRem(ctx, list, e.ID)
+		_, _ = pipe.Exec(ctx)
+		if pointer {
+			_ = scriptReleaseCodes.Run(ctx, s.rdb, []string{ack}, e.ID).Err()
+			_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{ptr}, e.ID).Err()
+		}
+	}
+	stale := ""
+	for attempt := 0; ; attempt++ {
+		if attempt == 10 {
+			takeBack(false)
+			return Opened{}, fmt.Errorf("open escalation for client %s: too much contention", e.ClientID)
+		}
+		res, err := scriptCrisis.Run(ctx, s.rdb, []string{ptr}, "pointer", e.ID, stale).Slice()
+		if err != nil {
+			takeBack(false)
+			return Opened{}, fmt.Errorf("open escalation: %w", err)
+		}
+		if res[0] == "ok" {
+			break
+		}
+		cur, _ := res[1].(string)
+		held, err := s.Escalation(ctx, e.AgencyID, cur)
+		if err == nil && held.Status == EscOpen {
+			takeBack(false)
+			return Opened{Joined: cur}, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			takeBack(false)
+			return Opened{}, fmt.Errorf("open escalation: %w", err)
+		}
+		stale = cur // closed: replace it if it still names it
+	}
+	if e.AckCode != "" && n.Staff != "" {
+		res, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, e.AckCode).Slice()
+		if err != nil {
+			takeBack(true)
+			return Opened{}, fmt.Errorf("open escalation: %w", err)
+		}
+		if res[0] == "code" {
+			takeBack(true) // nothing written, as on one node
+			return openedOf(res)
+		}
+	}
+	claimed, err := s.queueClaimed(ctx, n.Consumer, n.Work)
+	if err != nil {
+		// Undone, so that the message, processed again, opens and alerts
+		// rather than joining an escalation whose alert never left.
+		takeBack(true)
+		return Opened{}, fmt.Errorf("queue alert: %w", err)
+	}
+	return Opened{Opened: true, Claimed: claimed}, nil
+}
+
+func openedOf(res []any) (Opened, error) {
+	if len(res) != 2 {
+		return Opened{}, fmt.Errorf("open escalation: unexpected answer %v", res)
+	}
+	switch res[0] {
+	case "opened":
+		return Opened{Opened: true, Claimed: claimedItems(res[1])}, nil
+	case "joined":
+		id, _ := res[1].(string)
+		return Opened{Joined: id}, nil
+	case "code":
+		n, _ := res[1].(int64)
+		return Opened{Code: strconv.FormatInt(n, 10)}, nil
+	}
+	return Opened{}, fmt.Errorf("open escalation: unexpected answer %v", res)
 }

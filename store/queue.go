@@ -139,6 +139,9 @@ func (s *Store) NewWorker(name string, log *slog.Logger) *Worker {
 	return &Worker{s: s, name: name, log: log, batch: 64, block: 200 * time.Millisecond, idle: 30 * time.Second}
 }
 
+// Name is the worker's consumer name in the group.
+func (w *Worker) Name() string { return w.name }
+
 func (w *Worker) ensureGroups(ctx context.Context) error {
 	w.ensureMu.Lock()
 	defer w.ensureMu.Unlock()

@@ -23,6 +23,7 @@ func scenarios() []scenario {
 	all = append(all, queueScenarios()...)
 	all = append(all, inboundScenarios()...)
 	all = append(all, escalationScenarios()...)
+	all = append(all, crisisScenarios()...)
 	all = append(all, peopleScenarios()...)
 	all = append(all, memoryScenarios()...)
 	return all

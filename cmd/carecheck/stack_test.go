@@ -55,7 +55,9 @@ type stack struct {
 	seq    atomic.Int64
 }
 
-func startStack(t *testing.T) *stack {
+// startStack starts the service; before is applied to it before it serves
+// (a test's Redis hook, a handler wrapper).
+func startStack(t *testing.T, before ...func(*service)) *stack {
 	t.Helper()
 	rs := redistest.New(t)
 	tw := twiliotest.NewServer(accountSID, authToken)
@@ -82,6 +84,9 @@ func startStack(t *testing.T) *stack {
 	svc, err := newService(ctx, cfg, newLogger(logs, "debug"), clock.Now)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(svc)
 	}
 	done := make(chan error, 1)
 	go func() { done <- svc.serveOn(ctx, ln, nil) }()
