@@ -230,7 +230,10 @@ func (s *Service) open(ctx context.Context, a *store.Agency, c *store.Client, si
 		return s.raise(ctx, a, c, sig, actor, e)
 	}
 	code := smallestFree(codes)
-	for range 10 {
+	// Each lost race tells the code free now, and every round someone wins:
+	// n clients of one case manager in crisis at once take at most n
+	// rounds (a bound of 10 failed 6 of 20 such alerts).
+	for range maxCodeRaces {
 		plan := s.firstAlert(a, c, e, cm, code)
 		res, err := s.store.OpenAlerted(ctx, plan)
 		if err != nil {
@@ -248,6 +251,9 @@ func (s *Service) open(ctx context.Context, a *store.Agency, c *store.Client, si
 	}
 	return nil, fmt.Errorf("open escalation for client %s: ack codes keep changing", c.ID)
 }
+
+// maxCodeRaces bounds the rounds one alert races others for an ACK code.
+const maxCodeRaces = 1000
 
 // smallestFree is the smallest ACK code not in codes (as the store binds them).
 func smallestFree(codes map[string]string) string {

@@ -250,9 +250,13 @@ func runBench(ctx context.Context, cfg benchConfig, redisURL, origin string, out
 	if cfg.has("dispatch") {
 		e.waitQuiet(ctx)
 		say("dispatch: seeding %d clients with a daily schedule", cfg.Dispatch)
-		if res.Dispatch, err = e.dispatchPhase(ctx); err != nil {
+		// A failed phase reports nothing of itself: its partial figures
+		// (zero bytes, say) would read as a target met.
+		r, err := e.dispatchPhase(ctx)
+		if err != nil {
 			return res, fmt.Errorf("dispatch: %w", err)
 		}
+		res.Dispatch = r
 		say("dispatch: %d occurrences in %s, %d duplicates, %d missed", res.Dispatch.N, res.Dispatch.Elapsed.Round(time.Millisecond), res.Dispatch.Duplicates, res.Dispatch.Misses)
 	}
 
@@ -302,16 +306,24 @@ func runBench(ctx context.Context, cfg benchConfig, redisURL, origin string, out
 	if cfg.has("crisis") {
 		e.waitQuiet(ctx)
 		say("crisis: %d msgs/s for %s, a crisis every %s", cfg.CrisisRate, cfg.CrisisDur, cfg.CrisisEvery)
-		if res.Crisis, err = e.crisisPhase(ctx); err != nil {
+		// A failed phase reports nothing of itself: its partial figures
+		// (zero bytes, say) would read as a target met.
+		r, err := e.crisisPhase(ctx)
+		if err != nil {
 			return res, fmt.Errorf("crisis: %w", err)
 		}
+		res.Crisis = r
 		say("crisis: alert p99 %s, %d/%d delivered", ms(res.Crisis.Alert.P99), res.Crisis.Alerts, res.Crisis.Sent)
 	}
 	if cfg.has("memory") {
 		say("memory: %d clients through %d simulated days", cfg.MemClients, cfg.MemDays)
-		if res.Memory, err = e.memoryPhase(ctx); err != nil {
+		// A failed phase reports nothing of itself: its partial figures
+		// (zero bytes, say) would read as a target met.
+		r, err := e.memoryPhase(ctx)
+		if err != nil {
 			return res, fmt.Errorf("memory: %w", err)
 		}
+		res.Memory = r
 	}
 	reported = true
 	e.report(out, res)
