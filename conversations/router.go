@@ -33,7 +33,15 @@ type Router struct {
 	now     func() time.Time
 	// SMSFrom is the number clients text (replies go out from it).
 	SMSFrom string
+	// handoff, when set, takes the replies this process queues straight to
+	// its own workers.
+	handoff escalation.Handoff
 }
+
+// SetHandoff wires this process's workers (before serving): replies a turn
+// queues are claimed for them in the same round trip and handed over in
+// memory, with no stream read in between.
+func (r *Router) SetHandoff(h escalation.Handoff) { r.handoff = h }
 
 var _ bot.Receiver = (*Router)(nil)
 
@@ -96,6 +104,9 @@ func (r *Router) Drain(ctx context.Context, clientID, agencyID string) error {
 
 func (r *Router) drain(ctx context.Context, owner store.Owner, b *store.Batch) error {
 	for {
+		if r.handoff != nil {
+			b.ClaimFor = r.handoff.Consumer()
+		}
 		for _, m := range b.Pending {
 			if err := r.process(ctx, owner.ID, b, m); err != nil {
 				_, _ = r.store.Unlock(ctx, owner.ID, b.Lock)
@@ -301,6 +312,10 @@ func (r *Router) finish(ctx context.Context, t *turn, m store.Message) error {
 	if p := t.batch.Pending; len(p) > 0 && p[len(p)-1].ID == m.ID {
 		// The batch's last message: release the client in the same round trip.
 		applied, err = r.store.ApplyAndUnlock(ctx, t.batch, c.ID, m.ID, raw, t.events, work...)
+		if claimed := t.batch.Claimed; len(claimed) > 0 {
+			t.batch.Claimed = nil
+			r.handoff.Handoff(claimed)
+		}
 	} else {
 		applied, err = r.store.ApplyAndSubmit(ctx, c.ID, m.ID, raw, t.events, work...)
 	}

@@ -35,8 +35,10 @@ type Workers struct {
 	OnItem func(kind string, err error)
 
 	// handoff carries urgent work this process queued and claimed for its
-	// own consumer (escalation.Handoff): no stream read in between.
-	handoff  chan store.Item
+	// own consumer (escalation.Handoff): no stream read in between;
+	// routineHandoff the same for routine work (replies).
+	handoff        chan store.Item
+	routineHandoff chan store.Item
 	stopped  chan struct{}
 	hmu      sync.Mutex
 	consumer string // "" unless Run is running
@@ -56,7 +58,7 @@ func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Out
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond,
-		handoff: make(chan store.Item, 256), stopped: make(chan struct{})}
+		handoff: make(chan store.Item, 256), routineHandoff: make(chan store.Item, 256), stopped: make(chan struct{})}
 }
 
 // Consumer names this process's queue consumer while Run runs, else "".
@@ -66,9 +68,9 @@ func (w *Workers) Consumer() string {
 	return w.consumer
 }
 
-// Handoff gives the urgent workers items this process queued and claimed
-// for Consumer. It never blocks: with the buffer full a goroutine waits for
-// room. Items handed after Run stopped stay pending in the stream, where
+// Handoff gives the workers items this process queued and claimed for
+// Consumer, urgent ones to the urgent workers. It never blocks: with the
+// buffer full a goroutine waits for room. Items handed after Run stopped stay pending in the stream, where
 // another process's reclaimer takes them, as after a crash.
 func (w *Workers) Handoff(items []store.Item) {
 	w.hmu.Lock()
@@ -77,12 +79,16 @@ func (w *Workers) Handoff(items []store.Item) {
 		return
 	}
 	for _, it := range items {
+		to := w.routineHandoff
+		if it.Urgent {
+			to = w.handoff
+		}
 		select {
-		case w.handoff <- it:
+		case to <- it:
 		default:
 			go func() {
 				select {
-				case w.handoff <- it:
+				case to <- it:
 				case <-w.stopped:
 				}
 			}()
@@ -108,7 +114,17 @@ func (w *Workers) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for it := range items {
+			for {
+				var it store.Item
+				select {
+				case it = <-w.routineHandoff:
+				case next, ok := <-items:
+					if !ok {
+						w.drainHandoff(ctx, worker)
+						return
+					}
+					it = next
+				}
 				w.work(context.WithoutCancel(ctx), worker, it)
 			}
 		}()
@@ -178,6 +194,19 @@ func (w *Workers) Run(ctx context.Context) error {
 	close(items)
 	wg.Wait()
 	return nil
+}
+
+// drainHandoff works what was handed over before Run stopped (a graceful
+// stop; after a crash the items wait in the stream for XAUTOCLAIM).
+func (w *Workers) drainHandoff(ctx context.Context, worker *store.Worker) {
+	for {
+		select {
+		case it := <-w.routineHandoff:
+			w.work(context.WithoutCancel(ctx), worker, it)
+		default:
+			return
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -474,7 +474,11 @@ func workArgs(consumer string, work []Work) []any {
 
 // claimedItems reads the urgent entries crisis.lua claimed (XREADGROUP's
 // entry list).
-func claimedItems(v any) []Item {
+func claimedItems(v any) []Item { return claimedFrom(v, keyUrgent) }
+
+// claimedFrom reads the entries of stream an XREADGROUP in a script
+// returned as items claimed once.
+func claimedFrom(v any, stream string) []Item {
 	list, _ := v.([]any)
 	var out []Item
 	for _, e := range list {
@@ -484,7 +488,7 @@ func claimedItems(v any) []Item {
 		}
 		sid, _ := pair[0].(string)
 		fields, _ := pair[1].([]any)
-		it := Item{Urgent: true, Deliveries: 1, streamID: sid, stream: keyUrgent}
+		it := Item{Urgent: stream == keyUrgent, Deliveries: 1, streamID: sid, stream: stream}
 		for i := 0; i+1 < len(fields); i += 2 {
 			k, _ := fields[i].(string)
 			v, _ := fields[i+1].(string)

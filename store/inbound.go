@@ -21,6 +21,9 @@ var (
 	//go:embed scripts/apply.lua
 	applyLua    string
 	scriptApply = redis.NewScript(entryIDLua + applyLua)
+	//go:embed scripts/submitclaim.lua
+	submitClaimLua    string
+	scriptSubmitClaim = redis.NewScript(submitClaimLua)
 )
 
 // RedeliveryWindow is how long a client's provider message ids are kept to
@@ -65,6 +68,11 @@ type Batch struct {
 	// Unlocked is set when the last message's apply also released the lock
 	// (ApplyAndUnlock); More then tells whether messages arrived meanwhile.
 	Unlocked, More bool
+	// ClaimFor, when set, names this process's queue consumer: routine work
+	// an apply queues is claimed for it, and Claimed holds the items for
+	// the caller to hand to its own workers (no stream read in between).
+	ClaimFor string
+	Claimed  []Item
 }
 
 const lockTTL = 15 * time.Second
@@ -209,6 +217,14 @@ func (s *Store) ApplyAndUnlock(ctx context.Context, b *Batch, clientID, messageI
 	return s.apply(ctx, b, clientID, messageID, conv, events, work)
 }
 
+// claim is the consumer b's applies claim routine work for ("" none).
+func (b *Batch) claim() string {
+	if b == nil {
+		return ""
+	}
+	return b.ClaimFor
+}
+
 func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
 	args := s.applyArgs(messageID, conv, events)
 	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}
@@ -221,6 +237,26 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 	}
 	pipe := s.rdb.Pipeline()
 	applied := scriptApply.EvalSha(ctx, pipe, keys, args...)
+	var claimed *redis.Cmd
+	var claimedWork []Work
+	if consumer := b.claim(); consumer != "" {
+		// Routine work for now is queued and claimed for this process in
+		// one script; the rest goes the usual way.
+		var rest []Work
+		claimArgs := []any{groupWorkers, consumer}
+		for _, w := range work {
+			if w.At.IsZero() && !w.Urgent {
+				claimArgs = append(claimArgs, w.ID, w.Payload)
+				claimedWork = append(claimedWork, w)
+			} else {
+				rest = append(rest, w)
+			}
+		}
+		if len(claimedWork) > 0 {
+			claimed = scriptSubmitClaim.EvalSha(ctx, pipe, []string{keyStream}, claimArgs...)
+			work = rest
+		}
+	}
 	cmds := s.addWork(ctx, pipe, work)
 	var left *redis.Cmd
 	if b != nil {
@@ -228,6 +264,19 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		pipe.ZRem(ctx, keyPendingClients, clientID)
 	}
 	_, _ = pipe.Exec(ctx)
+	if claimed != nil {
+		switch err := claimed.Err(); {
+		case isNoScript(err):
+			// Lost script cache: queue it the plain way, for any reader.
+			if err := s.Submit(ctx, claimedWork...); err != nil {
+				return false, err
+			}
+		case err != nil:
+			return false, fmt.Errorf("submit work: %w", err)
+		default:
+			b.Claimed = claimedFrom(claimed.Val(), keyStream)
+		}
+	}
 	if isNoScript(applied.Err()) || (left != nil && isNoScript(left.Err())) {
 		// Lost script cache: fall back to one step at a time. The unlock
 		// ran only if its script was cached, and a message still pending
@@ -334,7 +383,7 @@ func isNoScript(err error) bool {
 
 // LoadScripts loads every script so pipelines can use EVALSHA.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptCrisis, scriptOnce, scriptClaimSend} {
+	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptCrisis, scriptOnce, scriptClaimSend, scriptSubmitClaim} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("load scripts: %w", err)
 		}

@@ -153,6 +153,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 
 	s.workers = conversations.NewWorkers(st, s.router, s.esc, s.outbox, log)
 	s.esc.SetHandoff(s.workers)
+	s.router.SetHandoff(s.workers)
 	s.lastTick = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "carecheck_scheduler_last_tick_seconds", Help: "Unix time of this process's last scheduler tick."}, nil)
 	items := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "carecheck_work_items_total", Help: "Queued work items done, by kind and outcome."}, []string{"kind", "outcome"})
 	reg.MustRegister(s.lastTick, items)
