@@ -156,7 +156,7 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		return false, o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
 	}
 	// Already sent, or being sent by another worker right now?
-	switch claim, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
+	switch claim, _, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
 	case err != nil:
 		return false, err
 	case claim == store.SendDone:

@@ -24,6 +24,7 @@ func scenarios() []scenario {
 	all = append(all, inboundScenarios()...)
 	all = append(all, escalationScenarios()...)
 	all = append(all, peopleScenarios()...)
+	all = append(all, outboxScenarios()...)
 	return all
 }
 
