@@ -55,7 +55,7 @@ func (s *Sender) FindSent(ctx context.Context, m bot.Outbound, since time.Time) 
 	for range findMaxPages {
 		resp, err := api.PageMessage(params, token, page)
 		if err != nil {
-			return "", false, classifyAs(err, tr.status, "list messages")
+			return "", false, classifyAs(withoutQuery(err), tr.status, "list messages")
 		}
 		older := false // reached messages from before the window
 		for _, msg := range resp.Messages {
@@ -90,6 +90,19 @@ func (s *Sender) FindSent(ctx context.Context, m bot.Outbound, since time.Time) 
 	}
 	return "", false, &bot.SendError{Code: "answer", Retryable: true,
 		Err: fmt.Errorf("twilio: list messages: more than %d messages to this person since %v", findPageSize*findMaxPages, from2)}
+}
+
+// withoutQuery drops the query (To and From: phone numbers) from the URL a
+// network error names, so that logging the error logs no phone.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.RawQuery = ""
+			ue.URL = u.String()
+		}
+	}
+	return err
 }
 
 func deref(p *string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,9 @@ func TestFindSentReadsTwilioAnswers(t *testing.T) {
 				if !ok || se.Retryable != c.retry {
 					t.Fatalf("FindSent = %q, %t, %v; want a *bot.SendError, retryable %t", sid, found, err, c.retry)
 				}
+				if strings.Contains(err.Error(), "7735550123") {
+					t.Errorf("the error names the phone: %v", err)
+				}
 				return
 			}
 			if err != nil || sid != c.want || found != (c.want != "") {
@@ -168,5 +172,15 @@ func TestFindSent(t *testing.T) {
 	}
 	if n := len(fake.Messages()); n != 61 {
 		t.Errorf("fake recorded %d messages; want 61 (a lookup sends nothing)", n)
+	}
+	// Twilio unreachable: a retryable error that names no phone (the
+	// request's query has them).
+	fake.Close()
+	_, found, err := s.FindSent(ctx, m, since)
+	if se, ok := errors.AsType[*bot.SendError](err); !ok || !se.Retryable || found {
+		t.Fatalf("FindSent with Twilio down = %t, %v; want a retryable *bot.SendError", found, err)
+	}
+	if strings.Contains(err.Error(), "7735550123") || strings.Contains(err.Error(), "3125550100") {
+		t.Errorf("the error names a phone: %v", err)
 	}
 }
