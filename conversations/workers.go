@@ -36,8 +36,9 @@ type Workers struct {
 }
 
 // Worker pool sizes. Sends wait on the provider (Twilio answers in ~150 ms), so
-// many are in flight; each in-flight send is also one that a crash could
-// repeat (the provider call and the sent marker cannot be one step).
+// many are in flight; each in-flight send is also one that a crash leaves
+// uncertain (the provider call and the sent marker cannot be one step): the
+// next attempt asks Twilio before sending again, Telegram cannot be asked.
 const (
 	DefaultConcurrency = 64
 	UrgentConcurrency  = 8
