@@ -97,6 +97,16 @@ type Sender interface {
 	Send(ctx context.Context, m Outbound) (providerID string, err error)
 }
 
+// SentFinder is implemented by a Sender whose provider can be asked what
+// was sent (Twilio's message list). The outbox asks it when an earlier
+// attempt to send m died after claiming it, perhaps after the provider took
+// the message: found means m went out then, with providerID, and must not
+// be sent again. since is when that attempt began; implementations allow a
+// little slack for the provider's clock.
+type SentFinder interface {
+	FindSent(ctx context.Context, m Outbound, since time.Time) (providerID string, found bool, err error)
+}
+
 // Receiver takes verified inbound events. The core implements it; it returns
 // nil only once the event is stored (or was already stored: a re-delivery).
 // ErrUnknownSender means no one owns the sender's address.

@@ -160,13 +160,19 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		return false, o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
 	}
 	// Already sent, or being sent by another worker right now?
-	switch claim, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
+	switch claim, since, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
 	case err != nil:
 		return false, err
 	case claim == store.SendDone:
 		return false, nil // a reclaimed or repeated job
 	case claim == store.SendBusy:
 		return false, ErrSendInProgress // stays on the queue; the sent marker settles it later
+	case claim == store.SendUncertain:
+		// Before pacing: a lookup is not a send, and the pacing paths
+		// release the claim, which would forget the dead attempt.
+		if done, acked, err := o.reconcile(ctx, j, it, sender, since); done {
+			return acked, err
+		}
 	}
 	for !j.Msg.Urgent {
 		wait, err := o.pace(ctx, j.Msg)
@@ -201,6 +207,47 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		return false, rerr
 	}
 	return false, o.failed(ctx, j, err)
+}
+
+// reconcile settles a claim taken over from an attempt that died after
+// claiming (SendUncertain): it may have handed the message to the provider
+// without writing the sent marker. A provider that can be asked (SentFinder)
+// is asked whether the message went out since the attempt began: if it did,
+// it is marked sent with that provider id and not sent again. done=false
+// means go on and send: nothing was found, or the channel cannot be asked
+// (Telegram: a send in that window is repeated).
+func (o *Outbox) reconcile(ctx context.Context, j *Job, it *store.Item, sender Sender, since time.Time) (done, acked bool, err error) {
+	finder, ok := sender.(SentFinder)
+	if !ok {
+		o.log.Warn("earlier send attempt died; the channel cannot say whether it went out: sending", "message_id", j.Msg.ID, "channel", string(j.Msg.Channel))
+		return false, false, nil
+	}
+	pid, found, err := finder.FindSent(ctx, j.Msg, since)
+	if err != nil {
+		// Unknown: keep the dead attempt on record for the retry to ask again.
+		if rerr := o.store.ExpireSend(ctx, j.Msg.ID); rerr != nil {
+			return true, false, rerr
+		}
+		return true, false, o.failed(ctx, j, &SendError{Code: "lookup", Retryable: true, Err: fmt.Errorf("ask provider what was sent: %w", err)})
+	}
+	if found {
+		// A provider id another message was marked with is not this one's
+		// (the same text to the same person shortly before): send.
+		owner, err := o.store.SentWith(ctx, pid)
+		if err != nil {
+			return true, false, err
+		}
+		if owner == "" || owner == j.Msg.ID {
+			o.log.Info("earlier send attempt died after the provider took the message: marked sent, not sent again",
+				"message_id", j.Msg.ID, "provider_id", pid)
+			raw, _ := json.Marshal(j)
+			return true, it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
+		}
+		o.log.Warn("provider's match belongs to another message: sending", "message_id", j.Msg.ID, "provider_id", pid, "other_id", owner)
+		return false, false, nil
+	}
+	o.log.Info("earlier send attempt died before the provider took the message: sending", "message_id", j.Msg.ID)
+	return false, false, nil
 }
 
 // failed decides what a failed send leads to: a retry with backoff, the

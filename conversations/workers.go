@@ -39,14 +39,15 @@ type Workers struct {
 	// routineHandoff the same for routine work (replies).
 	handoff        chan store.Item
 	routineHandoff chan store.Item
-	stopped  chan struct{}
-	hmu      sync.Mutex
-	consumer string // "" unless Run is running
+	stopped        chan struct{}
+	hmu            sync.Mutex
+	consumer       string // "" unless Run is running
 }
 
 // Worker pool sizes. Sends wait on the provider (Twilio answers in ~150 ms), so
-// many are in flight; each in-flight send is also one that a crash could
-// repeat (the provider call and the sent marker cannot be one step).
+// many are in flight; each in-flight send is also one that a crash leaves
+// uncertain (the provider call and the sent marker cannot be one step): the
+// next attempt asks Twilio before sending again, Telegram cannot be asked.
 const (
 	DefaultConcurrency = 64
 	UrgentConcurrency  = 8

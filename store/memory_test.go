@@ -192,7 +192,7 @@ func testSendRetention(t *testing.T, s *Store) {
 		}
 	}
 	// Within its time the marker still stops a second send.
-	if n, err := s.ClaimSend(ctx, "q:cl_r:occ:1", time.Minute); err != nil || n != SendDone {
+	if n, _, err := s.ClaimSend(ctx, "q:cl_r:occ:1", time.Minute); err != nil || n != SendDone {
 		t.Errorf("claim after sent = %d, %v; want SendDone", n, err)
 	}
 }

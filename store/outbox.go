@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,39 +57,141 @@ func keyJob(id string) string  { return "job:" + id }
 
 // Send claim outcomes.
 const (
-	SendClaimed = iota // go ahead
-	SendDone           // already sent (the sent marker exists)
-	SendBusy           // another worker is sending it now
+	SendClaimed   = iota // go ahead
+	SendDone             // already sent (the sent marker exists)
+	SendBusy             // another worker is sending it now
+	SendUncertain        // an earlier attempt died after claiming it: it may have reached the provider
 )
 
-var scriptClaimSend = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[1]) then return 0 end
-return 2`)
+// The send claim, sending:<message id>, holds "<start ms> <deadline ms>" on
+// Redis's own clock (TIME inside the script, the clock PX used to measure).
+// The claim itself ends at the deadline; the key is kept far longer, until
+// MarkSent or ReleaseSend deletes it, so that an attempt that died between the
+// provider call and the sent marker stays visible to the next one.
+func keySending(id string) string { return "sending:" + id }
 
-// ClaimSend checks the sent marker and claims the message for a send in one
-// round trip: two copies of one job (a taken-over item racing its
-// original) never both reach the provider.
-func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Duration) (int, error) {
-	// Both keys hash differently; on a Cluster they may live on two nodes,
-	// so there the check runs as two commands.
+// claimKeep is how long a send claim's record outlives its deadline: as
+// long as a sent marker is kept, so a crashed attempt is never forgotten
+// before the marker it failed to write would have been.
+const claimKeep = sentTTL
+
+// scriptClaim takes the claim on KEYS[1] (the sent marker is checked by the
+// caller or by scriptClaimSend). It returns {0} claimed, {2} busy, or {3,
+// start} taken over from an attempt whose deadline passed; a takeover keeps
+// the earliest start, the time from which the provider must be searched.
+// A value without a deadline (a claim written by an older version, with a
+// real PX) counts as busy until it expires.
+const luaClaim = `
+local function claim(key, ms, keep)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local cur = redis.call('GET', key)
+  if not cur then
+    redis.call('SET', key, string.format('%.0f %.0f', now, now + ms), 'PX', keep)
+    return {0}
+  end
+  local sp = string.find(cur, ' ')
+  if not sp then return {2} end
+  local start, deadline = tonumber(string.sub(cur, 1, sp - 1)), tonumber(string.sub(cur, sp + 1))
+  if not start or not deadline or deadline > now then return {2} end
+  redis.call('SET', key, string.format('%.0f %.0f', start, now + ms), 'PX', keep)
+  return {3, string.format('%.0f', start)}
+end
+`
+
+var scriptClaim = redis.NewScript(luaClaim + `
+return claim(KEYS[1], tonumber(ARGV[1]), ARGV[2])`)
+
+var scriptClaimSend = redis.NewScript(luaClaim + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+return claim(KEYS[2], tonumber(ARGV[1]), ARGV[2])`)
+
+// scriptExpireSend ends a claim now but keeps its record and start.
+var scriptExpireSend = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local sp = string.find(cur, ' ')
+if not sp then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], string.sub(cur, 1, sp) .. '0', 'KEEPTTL')
+return 1`)
+
+// ClaimSend checks the sent marker and claims the message for a send for
+// ttl, in one round trip: two copies of one job (a taken-over item racing
+// its original) never both reach the provider.
+//
+// SendUncertain means an earlier claim ran out without a sent marker (its
+// process died, or gave up with ExpireSend): the claim is taken over as for
+// SendClaimed, and since is when the earliest such attempt began (Redis's
+// clock), from which the caller should ask the provider whether the message
+// went out before sending it again.
+func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Duration) (outcome int, since time.Time, err error) {
+	args := []any{ttl.Milliseconds(), claimKeep.Milliseconds()}
+	var res []any
 	if _, ok := s.rdb.(*redis.ClusterClient); ok {
+		// The two keys hash to different slots, perhaps on two nodes: the
+		// check and the claim are two commands, and the marker is looked at
+		// again after claiming. What remains is MarkSent's own window: its
+		// pipeline writes the marker and drops the claim on two nodes in no
+		// fixed order, so a claim made just then can still miss the marker
+		// (and, for an uncertain claim, the provider search finds the send).
 		n, err := s.rdb.Exists(ctx, keySent(messageID)).Result()
 		if err != nil || n == 1 {
-			return SendDone, err
+			return SendDone, time.Time{}, err
 		}
-		ok, err := s.rdb.SetNX(ctx, "sending:"+messageID, 1, ttl).Result()
-		if err != nil || ok {
-			return SendClaimed, err
+		res, err = scriptClaim.Run(ctx, s.rdb, []string{keySending(messageID)}, args...).Slice()
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("claim send: %w", err)
 		}
-		return SendBusy, nil
+		if code, _ := res[0].(int64); code != SendBusy {
+			if n, err := s.rdb.Exists(ctx, keySent(messageID)).Result(); err != nil || n == 1 {
+				if err == nil {
+					err = s.ReleaseSend(ctx, messageID)
+				}
+				return SendDone, time.Time{}, err
+			}
+		}
+	} else {
+		res, err = scriptClaimSend.Run(ctx, s.rdb, []string{keySent(messageID), keySending(messageID)}, args...).Slice()
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("claim send: %w", err)
+		}
 	}
-	return scriptClaimSend.Run(ctx, s.rdb, []string{keySent(messageID), "sending:" + messageID}, ttl.Milliseconds()).Int()
+	code, _ := res[0].(int64)
+	if code == SendUncertain && len(res) > 1 {
+		str, _ := res[1].(string)
+		ms, err := strconv.ParseInt(str, 10, 64)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("claim send: start %q: %w", str, err)
+		}
+		since = time.UnixMilli(ms)
+	}
+	return int(code), since, nil
 }
 
 // ReleaseSend drops the claim after a failed send, so a retry can go.
 func (s *Store) ReleaseSend(ctx context.Context, messageID string) error {
-	return s.rdb.Del(ctx, "sending:"+messageID).Err()
+	return s.rdb.Del(ctx, keySending(messageID)).Err()
+}
+
+// ExpireSend ends the claim at once but keeps its record: the next
+// ClaimSend answers SendUncertain with the same start. For an attempt whose
+// outcome is unknown (the provider could not be asked).
+func (s *Store) ExpireSend(ctx context.Context, messageID string) error {
+	return scriptExpireSend.Run(ctx, s.rdb, []string{keySending(messageID)}).Err()
+}
+
+// SentWith returns the message a provider id was recorded for by MarkSent,
+// or "" (none, or expired).
+func (s *Store) SentWith(ctx context.Context, providerID string) (string, error) {
+	v, err := s.rdb.Get(ctx, keyPID(providerID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	id, _, _ := cutSpace(v)
+	return id, nil
 }
 
 // Forget drops a Once marker (the work it guarded did not happen).

@@ -87,27 +87,9 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 		params.SetStatusCallback(s.statusCallback)
 	}
 
-	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-	}
-	// twilio-go sends every request with context.Background(): a client per
-	// call carries ctx (and the URL rewrite) in its transport. The timeout
-	// lives in ctx, not in http.Client.Timeout, whose deadline the transport's
-	// context would replace.
-	tr := &callTransport{ctx: ctx, base: s.transport, api: s.api}
-	c := &client.Client{
-		Credentials: client.NewCredentials(s.cfg.AccountSID, s.cfg.AuthToken),
-		HTTPClient: &http.Client{
-			Transport:     tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	c.SetAccountSid(s.cfg.AccountSID)
-	// A bare RequestHandler: no TWILIO_EDGE / TWILIO_REGION read behind our back.
-	api := openapi.NewApiService(&client.RequestHandler{Client: c})
-
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	api, tr := s.service(ctx)
 	msg, err := api.CreateMessage(params)
 	if err != nil {
 		return "", classify(err, tr.status)
@@ -120,9 +102,40 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 	return *msg.Sid, nil
 }
 
+// bound applies the sender's timeout to ctx.
+func (s *Sender) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout > 0 {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return ctx, func() {}
+}
+
+// service returns a twilio-go API client for one call. twilio-go sends every
+// request with context.Background(): a client per call carries ctx (and the
+// URL rewrite) in its transport. The timeout lives in ctx, not in
+// http.Client.Timeout, whose deadline the transport's context would replace.
+func (s *Sender) service(ctx context.Context) (*openapi.ApiService, *callTransport) {
+	tr := &callTransport{ctx: ctx, base: s.transport, api: s.api}
+	c := &client.Client{
+		Credentials: client.NewCredentials(s.cfg.AccountSID, s.cfg.AuthToken),
+		HTTPClient: &http.Client{
+			Transport:     tr,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(s.cfg.AccountSID)
+	// A bare RequestHandler: no TWILIO_EDGE / TWILIO_REGION read behind our back.
+	return openapi.NewApiService(&client.RequestHandler{Client: c}), tr
+}
+
 // classify turns a twilio-go error into a *bot.SendError. status is the HTTP
 // status seen on the wire, 0 if no answer came.
 func classify(err error, status int) *bot.SendError {
+	return classifyAs(err, status, "create message")
+}
+
+// classifyAs is classify for the call named what.
+func classifyAs(err error, status int, what string) *bot.SendError {
 	var rest *client.TwilioRestError
 	code := 0
 	if errors.As(err, &rest) {
@@ -131,7 +144,7 @@ func classify(err error, status int) *bot.SendError {
 			status = rest.Status // refused before sending (bad credentials)
 		}
 	}
-	se := &bot.SendError{Err: fmt.Errorf("twilio: create message: %w", err)}
+	se := &bot.SendError{Err: fmt.Errorf("twilio: %s: %w", what, err)}
 	switch {
 	case code != 0:
 		se.Code = strconv.Itoa(code)

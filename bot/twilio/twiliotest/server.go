@@ -1,7 +1,8 @@
 // Package twiliotest is a fake Twilio for tests and the demo, in the manner of
 // net/http/httptest: a real HTTP server on loopback that speaks enough of the
-// REST API for twilio-go's CreateMessage, records what was sent, fails on
-// demand, and sends correctly signed webhooks as Twilio would.
+// REST API for twilio-go's CreateMessage and ListMessage/PageMessage, records
+// what was sent, fails on demand, and sends correctly signed webhooks as
+// Twilio would.
 package twiliotest
 
 import (
@@ -14,6 +15,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +70,8 @@ type Server struct {
 	failRate float64
 	failRNG  *rand.Rand
 	sidRNG   *rand.Rand
-	sendErrs []error // status callback delivery errors
+	sendErrs []error           // status callback delivery errors
+	statuses map[string]string // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
 }
 
 type failure struct{ status, code int }
@@ -94,6 +98,7 @@ func NewServer(accountSID, authToken string) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.listMessages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
@@ -188,15 +193,24 @@ func (s *Server) now() time.Time {
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
+// authorized answers 401 or 404 as Twilio does unless r carries the
+// account's credentials and names its account.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.accountSID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(pass), []byte(s.authToken)) != 1 {
 		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
-		return
+		return false
 	}
 	if r.PathValue("sid") != s.accountSID {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return false
+	}
+	return true
+}
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
@@ -253,32 +267,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
 
-	date := at.Format(time.RFC1123Z)
-	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
-	json.NewEncoder(w).Encode(map[string]any{
-		"account_sid":           s.accountSID,
-		"api_version":           "2010-04-01",
-		"body":                  body,
-		"date_created":          date,
-		"date_sent":             nil,
-		"date_updated":          date,
-		"direction":             "outbound-api",
-		"error_code":            nil,
-		"error_message":         nil,
-		"from":                  from,
-		"messaging_service_sid": nil,
-		"num_media":             "0",
-		"num_segments":          fmt.Sprint(Segments(body)),
-		"price":                 nil,
-		"price_unit":            "USD",
-		"sid":                   m.SID,
-		"status":                "queued",
-		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
-		"to":                    to,
-		"uri":                   uri + ".json",
-	})
+	json.NewEncoder(w).Encode(s.resource(m, "queued"))
 
 	if s.AutoStatus && cb != "" {
 		s.mu.Lock()
@@ -288,6 +279,159 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// resource is m as Twilio's Message resource JSON, in status.
+func (s *Server) resource(m Message, status string) map[string]any {
+	date := m.At.UTC().Format(time.RFC1123Z)
+	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
+	var sent, code, errMsg any // null until the message left Twilio or failed
+	switch status {
+	case "sent", "delivered", "undelivered", "failed", "read":
+		sent = date
+	}
+	if status == "undelivered" || status == "failed" {
+		code, errMsg = 30003, "Unreachable destination handset"
+	}
+	return map[string]any{
+		"account_sid":           s.accountSID,
+		"api_version":           "2010-04-01",
+		"body":                  m.Body,
+		"date_created":          date,
+		"date_sent":             sent,
+		"date_updated":          date,
+		"direction":             "outbound-api",
+		"error_code":            code,
+		"error_message":         errMsg,
+		"from":                  m.From,
+		"messaging_service_sid": nil,
+		"num_media":             "0",
+		"num_segments":          fmt.Sprint(Segments(m.Body)),
+		"price":                 nil,
+		"price_unit":            "USD",
+		"sid":                   m.SID,
+		"status":                status,
+		"subresource_uris":      map[string]string{"media": uri + "/Media.json", "feedback": uri + "/Feedback.json"},
+		"to":                    m.To,
+		"uri":                   uri + ".json",
+	}
+}
+
+// SetStatus sets the status the message list reports for a sent message
+// ("sent", "delivered", "failed", …); AutoStatus sets it too. Without it a
+// message is "queued", without date_sent.
+func (s *Server) SetStatus(sid, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.statuses == nil {
+		s.statuses = map[string]string{}
+	}
+	s.statuses[sid] = status
+}
+
+// listMessages answers GET Messages.json as Twilio does: the account's
+// messages newest first (by date_created), filtered by To and From, PageSize
+// a page (50 by default, 1000 at most), paged by Page and PageToken
+// ("PA" + the last sid of the page before) through next_page_uri.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageSize")
+			return
+		}
+		size = min(n, 1000)
+	}
+	pageNo := 0
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid Page")
+			return
+		}
+		pageNo = n
+	}
+	to, from, token := q.Get("To"), q.Get("From"), q.Get("PageToken")
+
+	s.mu.Lock()
+	var list []Message
+	for i := len(s.msgs) - 1; i >= 0; i-- {
+		m := s.msgs[i]
+		if (to == "" || m.To == to) && (from == "" || m.From == from) {
+			list = append(list, m)
+		}
+	}
+	statuses := make(map[string]string, len(list))
+	for _, m := range list {
+		statuses[m.SID] = s.statuses[m.SID]
+	}
+	s.mu.Unlock()
+	slices.SortStableFunc(list, func(a, b Message) int { return b.At.Compare(a.At) })
+
+	start := pageNo * size
+	if after, ok := strings.CutPrefix(token, "PA"); ok && token != "" {
+		i := slices.IndexFunc(list, func(m Message) bool { return m.SID == after })
+		if i < 0 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid PageToken")
+			return
+		}
+		start = i + 1
+	}
+	start = min(start, len(list))
+	end := min(start+size, len(list))
+	page := make([]map[string]any, 0, end-start)
+	for _, m := range list[start:end] {
+		st := statuses[m.SID]
+		if st == "" {
+			st = "queued"
+		}
+		page = append(page, s.resource(m, st))
+	}
+
+	base := "/2010-04-01/Accounts/" + s.accountSID + "/Messages.json"
+	pageURI := func(n int, tok string) string {
+		v := url.Values{}
+		if to != "" {
+			v.Set("To", to)
+		}
+		if from != "" {
+			v.Set("From", from)
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(n))
+		if tok != "" {
+			v.Set("PageToken", tok)
+		}
+		return base + "?" + v.Encode()
+	}
+	var next, prev any // null on the last and the first page
+	if end < len(list) {
+		next = pageURI(pageNo+1, "PA"+list[end-1].SID)
+	}
+	if pageNo > 0 && start > 0 {
+		prev = pageURI(pageNo-1, "PB"+list[start].SID)
+	}
+	last := start
+	if end > start {
+		last = end - 1
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]any{
+		"end":               last,
+		"first_page_uri":    pageURI(0, ""),
+		"messages":          page,
+		"next_page_uri":     next,
+		"page":              pageNo,
+		"page_size":         size,
+		"previous_page_uri": prev,
+		"start":             start,
+		"uri":               pageURI(pageNo, token),
+	})
 }
 
 // newSID returns prefix + 32 hex digits from the fake's fixed-seed generator.
@@ -308,6 +452,7 @@ func (s *Server) sendStatuses(m Message) {
 		statuses = []string{"queued", "sent", "delivered"}
 	}
 	for _, st := range statuses {
+		s.SetStatus(m.SID, st)
 		code := ""
 		if st == "undelivered" || st == "failed" {
 			code = "30003" // unreachable destination handset

@@ -3,14 +3,17 @@ package twiliotest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
 )
@@ -224,6 +227,140 @@ func TestSegments(t *testing.T) {
 	} {
 		if got := twiliotest.Segments(c.body); got != c.want {
 			t.Errorf("Segments(%d × %q) = %d; want %d", len([]rune(c.body)), []rune(c.body)[:min(1, len(c.body))], got, c.want)
+		}
+	}
+}
+
+// toFake points twilio-go's requests for api.twilio.com at the fake.
+type toFake struct{ base string }
+
+func (f toFake) RoundTrip(r *http.Request) (*http.Response, error) {
+	u, _ := url.Parse(f.base)
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// realClient is twilio-go's own API client, pointed at the fake.
+func realClient(srv *twiliotest.Server, user, pass string) *openapi.ApiService {
+	c := &client.Client{Credentials: client.NewCredentials(user, pass), HTTPClient: &http.Client{Transport: toFake{srv.URL}}}
+	c.SetAccountSid(user)
+	return openapi.NewApiService(&client.RequestHandler{Client: c})
+}
+
+// TestListMessages: twilio-go's ListMessage and PageMessage parse the fake's
+// list: filtered by To and From, newest first, paged through next_page_uri.
+func TestListMessages(t *testing.T) {
+	at := time.Date(2025, 3, 9, 8, 30, 0, 0, time.UTC)
+	srv := twiliotest.NewServer(account, token)
+	srv.Now = func() time.Time { at = at.Add(time.Second); return at }
+	t.Cleanup(srv.Close)
+	send := func(to, from, body string) {
+		resp, b := post(t, srv, messagesPath, account, token, url.Values{"To": {to}, "From": {from}, "Body": {body}})
+		if resp.StatusCode != 201 {
+			t.Fatalf("send: %d %v", resp.StatusCode, b)
+		}
+	}
+	for i := range 5 {
+		send("+17735550001", "+13125550100", fmt.Sprintf("to one %d", i))
+	}
+	send("+17735550002", "+13125550100", "to two")
+	send("+17735550001", "+13125550199", "to one from another number")
+
+	api := realClient(srv, account, token)
+	got, err := api.ListMessage((&openapi.ListMessageParams{}).SetTo("+17735550001").SetFrom("+13125550100").SetPageSize(2))
+	if err != nil {
+		t.Fatalf("ListMessage: %v", err)
+	}
+	var bodies []string
+	for _, m := range got {
+		bodies = append(bodies, *m.Body)
+		if *m.Status != "queued" || m.DateSent != nil || *m.Direction != "outbound-api" {
+			t.Errorf("message %s: status %v, date_sent %v, direction %v; want queued, null, outbound-api", *m.Sid, *m.Status, m.DateSent, *m.Direction)
+		}
+	}
+	if want := []string{"to one 4", "to one 3", "to one 2", "to one 1", "to one 0"}; !slices.Equal(bodies, want) {
+		t.Errorf("ListMessage bodies = %q; want %q (newest first, filtered, across 3 pages)", bodies, want)
+	}
+
+	// One page, as FindSent reads it.
+	page, err := api.PageMessage((&openapi.ListMessageParams{}).SetTo("+17735550001").SetPageSize(2), "", "")
+	if err != nil {
+		t.Fatalf("PageMessage: %v", err)
+	}
+	if page.Page != 0 || page.PageSize != 2 || page.Start != 0 || page.End != 1 || len(page.Messages) != 2 || page.NextPageUri == nil {
+		t.Errorf("first page = page %d size %d start %d end %d, %d messages, next %v", page.Page, page.PageSize, page.Start, page.End, len(page.Messages), page.NextPageUri)
+	}
+	if *page.Messages[0].Body != "to one from another number" || *page.Messages[0].DateCreated != "Sun, 09 Mar 2025 08:30:07 +0000" {
+		t.Errorf("newest = %q at %q", *page.Messages[0].Body, *page.Messages[0].DateCreated)
+	}
+	next, _ := url.Parse(*page.NextPageUri)
+	page2, err := api.PageMessage((&openapi.ListMessageParams{}).SetTo("+17735550001").SetPageSize(2), next.Query().Get("PageToken"), next.Query().Get("Page"))
+	if err != nil || page2.Page != 1 || page2.Start != 2 || len(page2.Messages) != 2 || *page2.Messages[0].Body != "to one 3" {
+		t.Errorf("second page = %+v, %v", page2, err)
+	}
+
+	// The status the fake was told shows, with date_sent.
+	srv.SetStatus(*page.Messages[0].Sid, "delivered")
+	page, err = api.PageMessage((&openapi.ListMessageParams{}).SetTo("+17735550001").SetPageSize(1), "", "")
+	if err != nil || *page.Messages[0].Status != "delivered" || page.Messages[0].DateSent == nil {
+		t.Errorf("after SetStatus: %+v, %v", page.Messages[0], err)
+	}
+
+	// Nothing matching: an empty list, no next page.
+	page, err = api.PageMessage((&openapi.ListMessageParams{}).SetTo("+17735559999"), "", "")
+	if err != nil || len(page.Messages) != 0 || page.NextPageUri != nil || page.PageSize != 50 {
+		t.Errorf("empty list = %+v, %v", page, err)
+	}
+
+	// Credentials as for sending.
+	if _, err := realClient(srv, account, "nope").PageMessage(nil, "", ""); err == nil || !strings.Contains(err.Error(), "20003") {
+		t.Errorf("list with a wrong token = %v; want Twilio error 20003", err)
+	}
+}
+
+// TestListMessagesAnswer: the list answer has the keys and shapes of
+// Twilio's own (https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources).
+func TestListMessagesAnswer(t *testing.T) {
+	srv := twiliotest.NewServer(account, token)
+	srv.Now = func() time.Time { return time.Date(2025, 3, 9, 8, 30, 0, 0, time.UTC) }
+	t.Cleanup(srv.Close)
+	post(t, srv, messagesPath, account, token, url.Values{"To": {"+17735550001"}, "From": {"+13125550100"}, "Body": {"hi"}})
+	post(t, srv, messagesPath, account, token, url.Values{"To": {"+17735550001"}, "From": {"+13125550100"}, "Body": {"again"}})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+messagesPath+"?To=%2B17735550001&PageSize=1", nil)
+	req.SetBasicAuth(account, token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("answer %d, %v", resp.StatusCode, err)
+	}
+	base := "/2010-04-01/Accounts/" + account + "/Messages.json"
+	for k, want := range map[string]any{
+		"page": 0.0, "page_size": 1.0, "start": 0.0, "end": 0.0, "previous_page_uri": nil,
+		"first_page_uri": base + "?Page=0&PageSize=1&To=%2B17735550001",
+		"uri":            base + "?Page=0&PageSize=1&To=%2B17735550001",
+	} {
+		if body[k] != want {
+			t.Errorf("%s = %v; want %v", k, body[k], want)
+		}
+	}
+	msgs, _ := body["messages"].([]any)
+	if len(msgs) != 1 {
+		t.Fatalf("messages = %v", body["messages"])
+	}
+	m, _ := msgs[0].(map[string]any)
+	if nextURI, _ := body["next_page_uri"].(string); nextURI != base+"?Page=1&PageSize=1&PageToken=PA"+m["sid"].(string)+"&To=%2B17735550001" {
+		t.Errorf("next_page_uri = %q", nextURI)
+	}
+	for _, k := range []string{"account_sid", "api_version", "body", "date_created", "date_sent", "date_updated", "direction",
+		"error_code", "error_message", "from", "messaging_service_sid", "num_media", "num_segments", "price", "price_unit",
+		"sid", "status", "subresource_uris", "to", "uri"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("message without %q: %v", k, m)
 		}
 	}
 }

@@ -1,0 +1,179 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/bot/twilio"
+	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
+	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/store/redistest"
+)
+
+const (
+	account = "AC9f2b5e3c1d4a6b8c0e2f4a6b8c0d1e2f"
+	token   = "5c2f9e1a7b3d4c6e8f0a1b2c3d4e5f60"
+	ourSMS  = "+13125550100"
+)
+
+// smsOutbox is an outbox on its own Redis with the real Twilio sender
+// pointed at a fake Twilio.
+func smsOutbox(t *testing.T) (*bot.Outbox, *store.Store, *twilio.Sender, *twiliotest.Server) {
+	t.Helper()
+	st := store.New(redistest.New(t).Client(t), nil)
+	fake := twiliotest.NewServer(account, token)
+	t.Cleanup(fake.Close)
+	s, err := twilio.NewSender(twilio.Config{AccountSID: account, AuthToken: token, FromNumber: ourSMS, APIURL: fake.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: s}, bot.Pacing{}, nil, nil), st, s, fake
+}
+
+// diedAfterClaim leaves m as a process killed after claiming it leaves it:
+// the claim (a short one here) has run out, no sent marker.
+func diedAfterClaim(t *testing.T, st *store.Store, id string) {
+	t.Helper()
+	if c, _, err := st.ClaimSend(t.Context(), id, 20*time.Millisecond); err != nil || c != store.SendClaimed {
+		t.Fatalf("ClaimSend = %d, %v", c, err)
+	}
+	time.Sleep(60 * time.Millisecond) // past the claim's deadline on Redis's clock
+}
+
+func checkInMsg(id string) bot.Outbound {
+	return bot.Outbound{ID: id, Channel: bot.SMS, To: "+17735550123", Text: "Time for your check-in. How was your mood today, 1-5?"}
+}
+
+// TestHandleUncertainClaimFoundAtTwilio: the process that claimed the
+// message died after Twilio took it but before the sent marker. The next
+// attempt finds it at Twilio and marks it sent: the person gets one copy.
+func TestHandleUncertainClaimFoundAtTwilio(t *testing.T) {
+	o, st, sender, fake := smsOutbox(t)
+	ctx := t.Context()
+	m := checkInMsg("out_found")
+	diedAfterClaim(t, st, m.ID)
+	sid, err := sender.Send(ctx, m) // the dead attempt's call
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("the fake Twilio got %d copies; want 1", n)
+	}
+	if got, err := st.SentMarker(ctx, m.ID); err != nil || got != sid {
+		t.Errorf("sent marker = %q, %v; want the first attempt's %q", got, err, sid)
+	}
+	// Redelivered again: done.
+	if c, _, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendDone {
+		t.Errorf("ClaimSend after = %d, %v; want SendDone", c, err)
+	}
+}
+
+// TestHandleUncertainClaimNotAtTwilio: the process died before Twilio took
+// the message: the next attempt sends it, once.
+func TestHandleUncertainClaimNotAtTwilio(t *testing.T) {
+	o, st, _, fake := smsOutbox(t)
+	ctx := t.Context()
+	m := checkInMsg("out_lost")
+	diedAfterClaim(t, st, m.ID)
+	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	got := fake.Messages()
+	if len(got) != 1 || got[0].Body != m.Text {
+		t.Fatalf("the fake Twilio got %+v; want one copy", got)
+	}
+	if pid, err := st.SentMarker(ctx, m.ID); err != nil || pid != got[0].SID {
+		t.Errorf("sent marker = %q, %v; want %q", pid, err, got[0].SID)
+	}
+}
+
+// TestHandleUncertainClaimOtherMessagesMatch: the same text went to the same
+// person as another message just before: that copy is not this one's.
+func TestHandleUncertainClaimOtherMessagesMatch(t *testing.T) {
+	o, st, _, fake := smsOutbox(t)
+	ctx := t.Context()
+	first, second := checkInMsg("out_first"), checkInMsg("out_second")
+	if _, err := o.Handle(ctx, &bot.Job{Msg: first}, nil); err != nil {
+		t.Fatal(err)
+	}
+	diedAfterClaim(t, st, second.ID)
+	if _, err := o.Handle(ctx, &bot.Job{Msg: second}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := fake.Messages()
+	if len(got) != 2 {
+		t.Fatalf("the fake Twilio got %d messages; want 2 (one per message id)", len(got))
+	}
+	if pid, _ := st.SentMarker(ctx, second.ID); pid != got[1].SID {
+		t.Errorf("second's sent marker = %q; want its own copy %q", pid, got[1].SID)
+	}
+}
+
+// failingFinder can send but cannot be asked right now.
+type failingFinder struct{ sent, asked atomic.Int32 }
+
+func (f *failingFinder) Send(ctx context.Context, m bot.Outbound) (string, error) {
+	f.sent.Add(1)
+	return "tg:2", nil
+}
+
+func (f *failingFinder) FindSent(context.Context, bot.Outbound, time.Time) (string, bool, error) {
+	f.asked.Add(1)
+	return "", false, errors.New("list unavailable")
+}
+
+// TestHandleUncertainClaimLookupFails: the provider cannot say: nothing is
+// sent now, a retry is planned, and the retry still knows of the dead attempt.
+func TestHandleUncertainClaimLookupFails(t *testing.T) {
+	st := store.New(redistest.New(t).Client(t), nil)
+	f := &failingFinder{}
+	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: f}, bot.Pacing{}, nil, nil)
+	ctx := t.Context()
+	m := checkInMsg("out_unknown")
+	diedAfterClaim(t, st, m.ID)
+	acked, err := o.Handle(ctx, &bot.Job{Msg: m}, nil)
+	if err != nil || acked {
+		t.Fatalf("Handle = %t, %v; want the failure handled (a retry planned)", acked, err)
+	}
+	if f.asked.Load() != 1 || f.sent.Load() != 0 {
+		t.Errorf("asked %d, sent %d; want asked once, nothing sent", f.asked.Load(), f.sent.Load())
+	}
+	if c, since, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendUncertain || since.IsZero() {
+		t.Errorf("ClaimSend for the retry = %d, %v, %v; want SendUncertain with the first start", c, since, err)
+	}
+	// The retry is on the queue, due after the backoff.
+	n, err := st.MoveDue(ctx, time.Now().Add(11*time.Minute), 10)
+	if err != nil || n != 1 {
+		t.Errorf("due retries = %d, %v; want 1", n, err)
+	}
+}
+
+// TestHandleUncertainClaimBlindChannel: a channel that cannot be asked sends
+// again (the documented Telegram window).
+func TestHandleUncertainClaimBlindChannel(t *testing.T) {
+	st := store.New(redistest.New(t).Client(t), nil)
+	b := &countingSender{}
+	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.Telegram: b}, bot.Pacing{}, nil, nil)
+	m := bot.Outbound{ID: "out_tg", Channel: bot.Telegram, To: "12345", Text: "hello"}
+	diedAfterClaim(t, st, m.ID)
+	if _, err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b.sent.Load() != 1 {
+		t.Errorf("sent %d; want 1", b.sent.Load())
+	}
+}
+
+type countingSender struct{ sent atomic.Int32 }
+
+func (c *countingSender) Send(context.Context, bot.Outbound) (string, error) {
+	c.sent.Add(1)
+	return "tg:3", nil
+}
