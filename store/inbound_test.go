@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func inboundScenarios() []scenario {
@@ -13,6 +15,7 @@ func inboundScenarios() []scenario {
 		{"inbound/re-delivery stores nothing new", testRedelivery},
 		{"inbound/one caller holds the lock, apply pops once, unlock reports more", testLockApplyUnlock},
 		{"inbound/apply and unlock in one round trip reports messages that arrived", testApplyAndUnlock},
+		{"inbound/replies claimed for this process in the apply", testApplyClaimsReplies},
 		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
 		{"inbound/stale pending lists a crashed worker's client", testStalePending},
 	}
@@ -282,5 +285,47 @@ func testApplyAndUnlock(t *testing.T, s *Store) {
 	}
 	if b, _ := s.Lock(ctx, c.ID, a.ID); !b.Locked {
 		t.Error("the client's lock was not released")
+	}
+}
+
+func testApplyClaimsReplies(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err) // as serve does at start: the claim rides on EVALSHA
+	}
+	w := s.NewWorker("proc-a", nil)
+	if err := w.ensureGroups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM30", "7"))
+	if err != nil || !b.Locked {
+		t.Fatalf("receive = %+v, %v", b, err)
+	}
+	b.ClaimFor = w.Name()
+	reply := Work{ID: "r:claim:1", Payload: []byte("reply")}
+	timeout := Work{ID: "timeout:claim", At: time.Now().Add(time.Hour), Payload: []byte("later")}
+	if ok, err := s.ApplyAndUnlock(ctx, b, c.ID, b.Pending[0].ID, nil, nil, reply, timeout); err != nil || !ok {
+		t.Fatalf("apply = %v, %v", ok, err)
+	}
+	if len(b.Claimed) != 1 || b.Claimed[0].ID != reply.ID || string(b.Claimed[0].Payload) != "reply" || b.Claimed[0].Urgent {
+		t.Fatalf("claimed = %+v; want the reply, routine", b.Claimed)
+	}
+	// Claimed, not merely handed over: pending for this consumer (a crash
+	// leaves it to XAUTOCLAIM), and no other reader gets it.
+	pend, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: keyStream, Group: groupWorkers, Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(pend) != 1 || pend[0].Consumer != w.Name() {
+		t.Errorf("pending = %+v, %v; want the reply, for %s", pend, err, w.Name())
+	}
+	other := s.NewWorker("proc-b", nil)
+	other.SetBlock(10 * time.Millisecond)
+	if got, err := other.Read(ctx); err != nil || len(got) != 0 {
+		t.Errorf("another process read %+v, %v; want nothing", got, err)
+	}
+	if n, _ := s.rdb.ZScore(ctx, keyDue, timeout.ID).Result(); n == 0 {
+		t.Error("the timed work was not planned")
+	}
+	if err := w.Ack(ctx, b.Claimed...); err != nil {
+		t.Fatal(err)
 	}
 }
