@@ -203,10 +203,32 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		raw, _ := json.Marshal(j)
 		return it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
 	}
-	if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
+	end := o.store.ReleaseSend
+	if mayHaveSent(err) {
+		// No answer (a timeout, a dropped connection) or a 5xx: the provider
+		// may have taken it. The claim ends but stays on record, so the
+		// retry asks the provider (SentFinder) before sending again.
+		end = o.store.ExpireSend
+	}
+	if rerr := end(ctx, j.Msg.ID); rerr != nil {
 		return false, rerr
 	}
 	return false, o.failed(ctx, j, err)
+}
+
+// mayHaveSent reports whether a failed send may still have reached the
+// provider: no HTTP answer came, or the answer was a bare 5xx. A provider
+// error with its own code (Twilio 21211, Telegram 403) is a refusal.
+func mayHaveSent(err error) bool {
+	var se *SendError
+	if !errors.As(err, &se) {
+		return true
+	}
+	if se.Code == "network" {
+		return true
+	}
+	n, convErr := strconv.Atoi(se.Code)
+	return convErr == nil && n >= 500 && n < 600
 }
 
 // reconcile settles a claim taken over from an attempt that died after

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,4 +177,66 @@ type countingSender struct{ sent atomic.Int32 }
 func (c *countingSender) Send(context.Context, bot.Outbound) (string, error) {
 	c.sent.Add(1)
 	return "tg:3", nil
+}
+
+// loseFirstAnswer passes requests to Twilio but loses the answer to the
+// first POST, as a connection dropped after Twilio took the message.
+type loseFirstAnswer struct{ lost atomic.Bool }
+
+func (l *loseFirstAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && l.lost.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return nil, errors.New("connection reset by peer")
+	}
+	return resp, err
+}
+
+// TestHandleLostAnswerIsNotSentTwice: Twilio took the message but its answer
+// never arrived. The claim stays on record; the retry finds the message at
+// Twilio and marks it sent instead of sending a second copy.
+func TestHandleLostAnswerIsNotSentTwice(t *testing.T) {
+	st := store.New(redistest.New(t).Client(t), nil)
+	fake := twiliotest.NewServer(account, token)
+	t.Cleanup(fake.Close)
+	sender, err := twilio.NewSender(twilio.Config{AccountSID: account, AuthToken: token, FromNumber: ourSMS, APIURL: fake.URL},
+		&http.Client{Transport: &loseFirstAnswer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: sender}, bot.Pacing{}, nil, nil)
+	ctx := t.Context()
+	m := checkInMsg("out_lost_answer")
+	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle: %v", err) // the failure is handled: a retry is planned
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("after the lost answer the fake holds %d messages; want the 1 Twilio took", n)
+	}
+	// The planned retry.
+	if _, err := o.Handle(ctx, &bot.Job{Msg: m, Attempt: 1}, nil); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("the person got %d copies; want 1", n)
+	}
+	if got, err := st.SentMarker(ctx, m.ID); err != nil || got != fake.Messages()[0].SID {
+		t.Errorf("sent marker = %q, %v; want the SID Twilio gave the lost answer", got, err)
+	}
+}
+
+// TestHandleRefusalReleasesTheClaim: a refusal with Twilio's own code (an
+// invalid number) could not have been sent: nothing is kept on record, and
+// no lookup precedes the next attempt.
+func TestHandleRefusalReleasesTheClaim(t *testing.T) {
+	o, st, _, fake := smsOutbox(t)
+	ctx := t.Context()
+	m := checkInMsg("out_refused")
+	fake.FailNext(1, http.StatusBadRequest, 21211)
+	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if c, _, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendClaimed {
+		t.Errorf("claim after a refusal = %d, %v; want a fresh claim (SendClaimed)", c, err)
+	}
 }
