@@ -123,7 +123,10 @@ func toEntry(m redis.XMessage) Entry {
 // timeline since a time, newest first (the mood rule compares with the
 // client's own 7-day median). It reads backwards from the newest entry.
 func (s *Store) RecentScores(ctx context.Context, clientID, instrument string, since time.Time) ([]int, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, keyTimeline(clientID), "+", "-", 500).Result()
+	// Entry ids are never earlier than the entry's time (scripts/entryid.lua),
+	// so the range can stop at since: a client with years of history sends
+	// back a week of entries, not the newest 500.
+	msgs, err := s.rdb.XRevRangeN(ctx, keyTimeline(clientID), "+", strconv.FormatInt(since.UnixMilli(), 10), 500).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read scores: %w", err)
 	}
