@@ -160,7 +160,7 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		return false, o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
 	}
 	// Already sent, or being sent by another worker right now?
-	switch claim, since, err := o.store.ClaimSend(ctx, j.Msg.ID, time.Minute); {
+	switch claim, since, err := o.claim(ctx, j, it); {
 	case err != nil:
 		return false, err
 	case claim == store.SendDone:
@@ -229,6 +229,18 @@ func mayHaveSent(err error) bool {
 	}
 	n, convErr := strconv.Atoi(se.Code)
 	return convErr == nil && n >= 500 && n < 600
+}
+
+// claim takes the message's send claim, or uses the one taken when the item
+// was queued for this process (store.PreClaim) while it still holds: half
+// the claim's time, so that a worker pool backed up for longer claims again
+// (and then finds its own lapsed claim: SendUncertain, a provider lookup,
+// never a second send).
+func (o *Outbox) claim(ctx context.Context, j *Job, it *store.Item) (int, time.Time, error) {
+	if it != nil && it.PreClaim != nil && time.Since(it.PreClaim.At) < store.SendClaimTTL/2 {
+		return it.PreClaim.Outcome, it.PreClaim.Since, nil
+	}
+	return o.store.ClaimSend(ctx, j.Msg.ID, store.SendClaimTTL)
 }
 
 // reconcile settles a claim taken over from an attempt that died after

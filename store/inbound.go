@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,7 +24,7 @@ var (
 	scriptApply = redis.NewScript(entryIDLua + applyLua)
 	//go:embed scripts/submitclaim.lua
 	submitClaimLua    string
-	scriptSubmitClaim = redis.NewScript(submitClaimLua)
+	scriptSubmitClaim = redis.NewScript(luaClaim + submitClaimLua)
 )
 
 // RedeliveryWindow is how long a client's provider message ids are kept to
@@ -243,7 +244,8 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		// Routine work for now is queued and claimed for this process in
 		// one script; the rest goes the usual way.
 		var rest []Work
-		claimArgs := []any{groupWorkers, consumer}
+		keys := []string{keyStream}
+		claimArgs := []any{groupWorkers, consumer, SendClaimTTL.Milliseconds(), claimKeep.Milliseconds()}
 		for _, w := range work {
 			if w.At.IsZero() && !w.Urgent {
 				claimArgs = append(claimArgs, w.ID, w.Payload)
@@ -252,8 +254,15 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 				rest = append(rest, w)
 			}
 		}
+		if !s.isCluster() {
+			for _, w := range claimedWork {
+				// Every routine item queued here is an outbox send ("send:<message id>").
+				msg := strings.TrimPrefix(w.ID, "send:")
+				keys = append(keys, keySent(msg), keySending(msg))
+			}
+		}
 		if len(claimedWork) > 0 {
-			claimed = scriptSubmitClaim.EvalSha(ctx, pipe, []string{keyStream}, claimArgs...)
+			claimed = scriptSubmitClaim.EvalSha(ctx, pipe, keys, claimArgs...)
 			work = rest
 		}
 	}
@@ -274,7 +283,7 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		case err != nil:
 			return false, fmt.Errorf("submit work: %w", err)
 		default:
-			b.Claimed = claimedFrom(claimed.Val(), keyStream)
+			b.Claimed = preClaimed(claimed.Val(), time.Now()) // real time: the claim runs on Redis's clock, not the store's
 		}
 	}
 	if isNoScript(applied.Err()) || (left != nil && isNoScript(left.Err())) {

@@ -303,7 +303,7 @@ func testApplyClaimsReplies(t *testing.T, s *Store) {
 		t.Fatalf("receive = %+v, %v", b, err)
 	}
 	b.ClaimFor = w.Name()
-	reply := Work{ID: "r:claim:1", Payload: []byte("reply")}
+	reply := Work{ID: "send:r:claim:1", Payload: []byte("reply")}
 	timeout := Work{ID: "timeout:claim", At: time.Now().Add(time.Hour), Payload: []byte("later")}
 	if ok, err := s.ApplyAndUnlock(ctx, b, c.ID, b.Pending[0].ID, nil, nil, reply, timeout); err != nil || !ok {
 		t.Fatalf("apply = %v, %v", ok, err)
@@ -321,6 +321,19 @@ func testApplyClaimsReplies(t *testing.T, s *Store) {
 	other.SetBlock(10 * time.Millisecond)
 	if got, err := other.Read(ctx); err != nil || len(got) != 0 {
 		t.Errorf("another process read %+v, %v; want nothing", got, err)
+	}
+	// On one node the send claim was taken in the same script: the worker
+	// goes straight to the provider, and nobody else may send it meanwhile.
+	if !s.isCluster() {
+		pc := b.Claimed[0].PreClaim
+		if pc == nil || pc.Outcome != SendClaimed {
+			t.Fatalf("pre-claim = %+v; want SendClaimed", pc)
+		}
+		if c, _, err := s.ClaimSend(ctx, "r:claim:1", SendClaimTTL); err != nil || c != SendBusy {
+			t.Errorf("another worker's claim = %d, %v; want SendBusy", c, err)
+		}
+	} else if b.Claimed[0].PreClaim != nil {
+		t.Errorf("pre-claim on a Cluster = %+v; want none (the worker claims)", b.Claimed[0].PreClaim)
 	}
 	if n, _ := s.rdb.ZScore(ctx, keyDue, timeout.ID).Result(); n == 0 {
 		t.Error("the timed work was not planned")

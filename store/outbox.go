@@ -168,6 +168,55 @@ func (s *Store) ClaimSend(ctx context.Context, messageID string, ttl time.Durati
 	return int(code), since, nil
 }
 
+// SendClaimTTL is how long a send claim keeps other workers off a message.
+const SendClaimTTL = time.Minute
+
+// PreClaim is a send claim taken when the item was queued (the apply that
+// queued a reply claimed it for this process): ClaimSend's outcome, when
+// the start of an earlier attempt for SendUncertain, and when it was taken
+// on this process's clock.
+type PreClaim struct {
+	Outcome int
+	Since   time.Time
+	At      time.Time
+}
+
+// preClaimed reads the submit-and-claim script's answer: the entries this
+// process claimed, each with the send claim taken for it (nil when the
+// entry was not one it queued, or on a Cluster).
+func preClaimed(v any, now time.Time) []Item {
+	pair, _ := v.([]any)
+	if len(pair) != 2 {
+		return nil
+	}
+	items := claimedFrom(pair[0], keyStream)
+	claims, _ := pair[1].([]any)
+	for i := range items {
+		if i >= len(claims) {
+			break
+		}
+		c, _ := claims[i].([]any)
+		if len(c) == 0 {
+			continue
+		}
+		code, _ := c[0].(int64)
+		if code < 0 {
+			continue
+		}
+		pc := &PreClaim{Outcome: int(code), At: now}
+		if code == SendUncertain && len(c) > 1 {
+			str, _ := c[1].(string)
+			if ms, err := strconv.ParseInt(str, 10, 64); err == nil {
+				pc.Since = time.UnixMilli(ms)
+			} else {
+				continue // unreadable: the worker claims as usual
+			}
+		}
+		items[i].PreClaim = pc
+	}
+	return items
+}
+
 // ReleaseSend drops the claim after a failed send, so a retry can go.
 func (s *Store) ReleaseSend(ctx context.Context, messageID string) error {
 	return s.rdb.Del(ctx, keySending(messageID)).Err()

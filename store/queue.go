@@ -45,8 +45,11 @@ type Item struct {
 	Urgent  bool
 	// Deliveries counts how often the item was handed out (1 the first time).
 	Deliveries int64
-	streamID   string
-	stream     string
+	// PreClaim, when set, is the send claim taken as the item was queued
+	// and claimed for this process (ApplyAndUnlock with Batch.ClaimFor).
+	PreClaim *PreClaim
+	streamID string
+	stream   string
 }
 
 // Schedule plans id to become due at `at`; planning an id again moves it.
