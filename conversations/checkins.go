@@ -129,6 +129,17 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 		}
 		missed := conv.MissedInARow
 		conv = &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: missed}
+		if qn, ok := cat.Lookup(w.Questionnaire); ok && qn.Instrument == q.InstrumentMood {
+			// The drop rule's 7 days, read now rather than with the last
+			// answer: the answering webhook makes one round trip fewer. The
+			// window ends at the start, hours at most before the answer, and
+			// no other mood check-in can score in between.
+			hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, r.now().Add(-7*24*time.Hour))
+			if err != nil {
+				return err
+			}
+			conv.MoodHistory, conv.MoodRead = hist, true
+		}
 		out, err := Start(cat, conv, w.Questionnaire, ch == bot.SMS, r.now())
 		if err != nil {
 			return skip(err.Error())

@@ -34,6 +34,13 @@ type Conversation struct {
 	Appointment string `json:"appointment,omitempty"`
 	// MissedInARow counts consecutive missed check-ins (carried over).
 	MissedInARow int `json:"missed,omitempty"`
+	// MoodHistory holds the client's mood totals of the 7 days before a mood
+	// check-in started, newest first, read as it starts: scoring its last
+	// answer (the drop rule's median) then reads nothing. MoodRead tells an
+	// empty history from one not read (a conversation older than these
+	// fields, or not a mood check-in): then the score reads the timeline.
+	MoodHistory []int `json:"mood_hist,omitempty"`
+	MoodRead    bool  `json:"mood_read,omitempty"`
 }
 
 // MarshalJSON stores a conversation between check-ins as little as it is:

@@ -210,12 +210,16 @@ func (r *Router) process(ctx context.Context, clientID string, b *store.Batch, m
 		}
 		opts := q.ScoreOptions{MoodThreshold: a.MoodThreshold}
 		if qn, ok := cat.Lookup(t.conv.Questionnaire); ok && qn.Instrument == q.InstrumentMood && isLast(qn, t.conv.Question) {
-			// The drop rule compares with the client's own 7-day median.
-			hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, now.Add(-7*24*time.Hour))
-			if err != nil {
-				return err
+			// The drop rule compares with the client's own 7-day median,
+			// read when the check-in started (HandleCheckin).
+			opts.MoodHistory = t.conv.MoodHistory
+			if !t.conv.MoodRead {
+				hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, now.Add(-7*24*time.Hour))
+				if err != nil {
+					return err
+				}
+				opts.MoodHistory = hist
 			}
-			opts.MoodHistory = hist
 		}
 		out := Answer(cat, t.conv, m.Text, ch == bot.SMS, opts, now)
 		t.events = append(t.events, textByReference(out.Events, m)...)
