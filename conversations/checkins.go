@@ -87,7 +87,16 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 			return err
 		}
 	}
-	return r.holding(ctx, w, func(b *store.Batch) error {
+	// A mood check-in reads the client's 7-day mood totals with the lock (its
+	// drop rule needs them when the last answer comes).
+	var lock func() (*store.Batch, error)
+	since := r.now().Add(-7 * 24 * time.Hour)
+	if qn, ok := r.builtin.Lookup(w.Questionnaire); ok && qn.Instrument == q.InstrumentMood {
+		lock = func() (*store.Batch, error) {
+			return r.store.LockWithScores(ctx, w.Client, w.Agency, q.InstrumentMood, since)
+		}
+	}
+	return r.holdingWith(ctx, w, lock, func(b *store.Batch) error {
 		c, a := b.Client, b.Agency
 		conv := decodeConv(b.Conversation, c)
 		if conv.ID == w.Occurrence {
@@ -134,9 +143,12 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 			// answer: the answering webhook makes one round trip fewer. The
 			// window ends at the start, hours at most before the answer, and
 			// no other mood check-in can score in between.
-			hist, err := r.store.RecentScores(ctx, c.ID, q.InstrumentMood, r.now().Add(-7*24*time.Hour))
-			if err != nil {
-				return err
+			hist := b.Scores
+			if lock == nil { // an agency's own mood questionnaire
+				var err error
+				if hist, err = r.store.RecentScores(ctx, c.ID, q.InstrumentMood, since); err != nil {
+					return err
+				}
 			}
 			conv.MoodHistory, conv.MoodRead = hist, true
 		}
@@ -156,7 +168,15 @@ func (r *Router) HandleCheckin(ctx context.Context, w Work) error {
 // lock, so that it never interleaves with the client's messages; messages
 // that arrived meanwhile are processed when it is done.
 func (r *Router) holding(ctx context.Context, w Work, do func(b *store.Batch) error) error {
-	b, err := r.store.Lock(ctx, w.Client, w.Agency)
+	return r.holdingWith(ctx, w, nil, do)
+}
+
+// holdingWith is holding with a lock function of its own (nil: store.Lock).
+func (r *Router) holdingWith(ctx context.Context, w Work, lock func() (*store.Batch, error), do func(b *store.Batch) error) error {
+	if lock == nil {
+		lock = func() (*store.Batch, error) { return r.store.Lock(ctx, w.Client, w.Agency) }
+	}
+	b, err := lock()
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ type Batch struct {
 	// the caller to hand to its own workers (no stream read in between).
 	ClaimFor string
 	Claimed  []Item
+	// Scores are an instrument's totals read with the lock (LockWithScores).
+	Scores []int
 }
 
 const lockTTL = 15 * time.Second
@@ -122,6 +124,26 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 // a worker that finished one batch and finds more use it).
 func (s *Store) Lock(ctx context.Context, clientID, agencyID string) (*Batch, error) {
 	return s.lockAndLoad(ctx, s.rdb.Pipeline(), clientID, agencyID, NewID("lk", s.now()), nil)
+}
+
+// LockWithScores is Lock that also reads, in the same round trip, the
+// client's totals of one instrument since a time (Batch.Scores, newest
+// first): a mood check-in starting needs them for its drop rule.
+func (s *Store) LockWithScores(ctx context.Context, clientID, agencyID, instrument string, since time.Time) (*Batch, error) {
+	pipe := s.rdb.Pipeline()
+	hist := pipe.XRevRangeN(ctx, keyTimeline(clientID), "+", strconv.FormatInt(since.UnixMilli(), 10), 500)
+	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, NewID("lk", s.now()), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := hist.Err(); err != nil {
+		if b.Locked {
+			_, _ = s.Unlock(ctx, clientID, b.Lock)
+		}
+		return nil, fmt.Errorf("read scores: %w", err)
+	}
+	b.Scores = scoresOf(hist.Val(), instrument, since)
+	return b, nil
 }
 
 func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID, agencyID, token string, inHand func([]string) []Message) (*Batch, error) {

@@ -130,6 +130,12 @@ func (s *Store) RecentScores(ctx context.Context, clientID, instrument string, s
 	if err != nil {
 		return nil, fmt.Errorf("read scores: %w", err)
 	}
+	return scoresOf(msgs, instrument, since), nil
+}
+
+// scoresOf picks an instrument's totals since a time from timeline entries
+// read newest first.
+func scoresOf(msgs []redis.XMessage, instrument string, since time.Time) []int {
 	var out []int
 	for _, m := range msgs {
 		e := decodeEntry(m)
@@ -143,5 +149,5 @@ func (s *Store) RecentScores(ctx context.Context, clientID, instrument string, s
 			out = append(out, n)
 		}
 	}
-	return out, nil
+	return out
 }
