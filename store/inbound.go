@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -35,7 +36,16 @@ var (
 const RedeliveryWindow = 25 * time.Hour
 
 // Per-client keys.
-func keySeen(client string) string     { return clientTag(client) + ":seen" }
+func keySeen(client string) string { return clientTag(client) + ":seen" }
+
+// seenID is how a provider id is kept in a client's seen set: 8 bytes of its
+// SHA-256, not the 34 characters of a Twilio MessageSid. Among the handful
+// of ids one client sends within RedeliveryWindow a collision (a message
+// dropped as a re-delivery) has odds of about 2^-60.
+func seenID(providerID string) string {
+	sum := sha256.Sum256([]byte(providerID))
+	return string(sum[:8])
+}
 func keyTimeline(client string) string { return clientTag(client) + ":timeline" }
 func keyPending(client string) string  { return clientTag(client) + ":pending" }
 func keyLock(client string) string     { return clientTag(client) + ":lock" }
@@ -88,7 +98,7 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	token := NewID("lk", now)
 	pipe := s.rdb.Pipeline()
 	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
-		m.ProviderID, now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds())
+		seenID(m.ProviderID), now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds(), m.ProviderID)
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
 	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token, func(ids []string) []Message {
 		// The usual case: the only pending message is the one just stored,

@@ -16,6 +16,7 @@ func inboundScenarios() []scenario {
 		{"inbound/one caller holds the lock, apply pops once, unlock reports more", testLockApplyUnlock},
 		{"inbound/apply and unlock in one round trip reports messages that arrived", testApplyAndUnlock},
 		{"inbound/replies claimed for this process in the apply", testApplyClaimsReplies},
+		{"inbound/provider ids seen before they were hashed still stop a re-delivery", testSeenLegacyIDs},
 		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
 		{"inbound/stale pending lists a crashed worker's client", testStalePending},
 	}
@@ -340,5 +341,34 @@ func testApplyClaimsReplies(t *testing.T, s *Store) {
 	}
 	if err := w.Ack(ctx, b.Claimed...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testSeenLegacyIDs(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	// A seen set as versions before hashed ids wrote it.
+	if err := s.rdb.ZAdd(ctx, keySeen(c.ID), redis.Z{Score: float64(s.now().UnixMilli()), Member: "SM40"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM40", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Locked {
+		_, _ = s.Unlock(ctx, c.ID, b.Lock)
+	}
+	if b.Stored {
+		t.Error("a re-delivery of an id seen before the upgrade was stored again")
+	}
+	// New ids are kept hashed: 8 bytes, not the provider's id.
+	if _, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM41", "again")); err != nil {
+		t.Fatal(err)
+	}
+	members, _ := s.rdb.ZRange(ctx, keySeen(c.ID), 0, -1).Result()
+	for _, m := range members {
+		if m == "SM41" || (m != "SM40" && len(m) != 8) {
+			t.Errorf("seen set member %q; want 8-byte hashes", m)
+		}
 	}
 }
