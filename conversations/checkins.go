@@ -226,8 +226,15 @@ func (r *Router) askFirst(ctx context.Context, a *store.Agency, c *store.Client,
 	if err != nil || !ok {
 		return err
 	}
+	return r.ask(ctx, a, c, conv, fmt.Sprintf("q:%s:%s:%d", c.ID, conv.ID, conv.Seq), text, buttons)
+}
+
+// ask queues a message that asks the client something on their channel,
+// and the reply timeout of the conversation's current question.
+func (r *Router) ask(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation, id, text string, buttons []bot.Button) error {
+	ch := bot.Kind(c.Channel)
 	job := &bot.Job{
-		Msg:    bot.Outbound{ID: fmt.Sprintf("q:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
+		Msg:    bot.Outbound{ID: id, Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
 		Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
 	}
 	if err := r.outbox.Queue(ctx, job); err != nil {
@@ -302,14 +309,7 @@ func (r *Router) HandleTimeout(ctx context.Context, w Work) error {
 			if _, err := r.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "nudged", "conv", conv.ID}}); err != nil {
 				return err
 			}
-			job := &bot.Job{
-				Msg:    bot.Outbound{ID: fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
-				Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
-			}
-			if err := r.outbox.Queue(ctx, job); err != nil {
-				return err
-			}
-			return r.planTimeout(ctx, a, c, conv)
+			return r.ask(ctx, a, c, conv, fmt.Sprintf("nudge:%s:%s:%d", c.ID, conv.ID, conv.Seq), text, buttons)
 		}
 		conv.Question = ""
 		conv.MissedInARow++

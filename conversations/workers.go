@@ -113,99 +113,76 @@ func (w *Workers) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range w.Concurrency {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var it store.Item
-				select {
-				case it = <-w.routineHandoff:
-				case next, ok := <-items:
-					if !ok {
-						w.drainHandoff(ctx, worker)
-						return
-					}
-					it = next
-				}
-				w.work(context.WithoutCancel(ctx), worker, it)
-			}
-		}()
+		go func() { defer wg.Done(); w.workLoop(ctx, worker, items, w.routineHandoff) }()
 	}
 	// Urgent work has its own reader and workers: an alert never waits for
 	// a worker held by a slow routine send.
 	urgent := make(chan store.Item)
 	for range UrgentConcurrency {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var it store.Item
-				select {
-				case it = <-w.handoff:
-				case next, ok := <-urgent:
-					if !ok {
-						return
-					}
-					it = next
-				}
-				w.work(context.WithoutCancel(ctx), worker, it)
-			}
-		}()
+		go func() { defer wg.Done(); w.workLoop(ctx, worker, urgent, w.handoff) }()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(urgent)
-		for ctx.Err() == nil {
-			batch, err := worker.ReadUrgent(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					w.log.Error("read urgent work", "err", err)
-					sleep(ctx, time.Second)
-				}
-				continue
-			}
-			for _, it := range batch {
-				select {
-				case urgent <- it:
-				case <-ctx.Done():
-				}
-			}
-		}
+		w.readLoop(ctx, "read urgent work", worker.ReadUrgent, urgent)
 	}()
-	wg.Add(2)
-	go func() { defer wg.Done(); w.moveLoop(ctx) }()
-	go func() { defer wg.Done(); w.maintenanceLoop(ctx, worker, items) }()
-	for ctx.Err() == nil {
-		batch, err := worker.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			w.log.Error("read work", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for _, it := range batch {
-			select {
-			case items <- it:
-			case <-ctx.Done():
-			}
-		}
-	}
+	// The mover and the maintenance loop end before items closes: the
+	// maintenance loop hands reclaimed work to it.
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); w.moveLoop(ctx) }()
+	go func() { defer bg.Done(); w.maintenanceLoop(ctx, worker, items) }()
+	w.readLoop(ctx, "read work", worker.Read, items)
+	bg.Wait()
 	close(items)
 	wg.Wait()
 	return nil
 }
 
-// drainHandoff works what was handed over before Run stopped (a graceful
-// stop; after a crash the items wait in the stream for XAUTOCLAIM).
-func (w *Workers) drainHandoff(ctx context.Context, worker *store.Worker) {
+// readLoop hands what read returns to out until ctx ends.
+func (w *Workers) readLoop(ctx context.Context, what string, read func(context.Context) ([]store.Item, error), out chan<- store.Item) {
+	for ctx.Err() == nil {
+		batch, err := read(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error(what, "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, it := range batch {
+			select {
+			case out <- it:
+			case <-ctx.Done():
+			}
+		}
+	}
+}
+
+// workLoop works items the reader hands over and items this process queued
+// and claimed itself (handed), until the reader's channel closes; what was
+// handed over by then is worked before it returns (a graceful stop; after a
+// crash the items wait in the stream for XAUTOCLAIM).
+func (w *Workers) workLoop(ctx context.Context, worker *store.Worker, read <-chan store.Item, handed <-chan store.Item) {
+	ctx = context.WithoutCancel(ctx)
 	for {
 		select {
-		case it := <-w.routineHandoff:
-			w.work(context.WithoutCancel(ctx), worker, it)
-		default:
-			return
+		case it := <-handed:
+			w.work(ctx, worker, it)
+		case it, ok := <-read:
+			if !ok {
+				for {
+					select {
+					case it := <-handed:
+						w.work(ctx, worker, it)
+					default:
+						return
+					}
+				}
+			}
+			w.work(ctx, worker, it)
 		}
 	}
 }

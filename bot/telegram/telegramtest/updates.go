@@ -83,21 +83,27 @@ func CallbackUpdate(updateID int64, chatID int64, data string) []byte {
 // KickedUpdate is the my_chat_member update Telegram sends when the person
 // in the private chat chatID blocks the bot.
 func KickedUpdate(updateID int64, chatID int64) []byte {
+	return memberUpdate(updateID, chatID, "member", "kicked")
+}
+
+// memberUpdate is a my_chat_member update: the bot's status in the private
+// chat chatID went from one to another.
+func memberUpdate(updateID int64, chatID int64, from, to string) []byte {
+	status := func(s string) map[string]any {
+		m := map[string]any{"user": map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername}, "status": s}
+		if s == "kicked" {
+			m["until_date"] = 0
+		}
+		return m
+	}
 	return mustJSON(map[string]any{
 		"update_id": updateID,
 		"my_chat_member": map[string]any{
-			"chat": privateChat(chatID, "Ana"),
-			"from": person(chatID, "Ana"),
-			"date": Date,
-			"old_chat_member": map[string]any{
-				"user":   map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
-				"status": "member",
-			},
-			"new_chat_member": map[string]any{
-				"user":       map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
-				"status":     "kicked",
-				"until_date": 0,
-			},
+			"chat":            privateChat(chatID, "Ana"),
+			"from":            person(chatID, "Ana"),
+			"date":            Date,
+			"old_chat_member": status(from),
+			"new_chat_member": status(to),
 		},
 	})
 }
@@ -121,21 +127,5 @@ func EditedUpdate(updateID int64, chatID int64, messageID int64, text string) []
 // UnblockedUpdate is the my_chat_member update Telegram sends when the
 // person in the private chat chatID unblocks the bot.
 func UnblockedUpdate(updateID int64, chatID int64) []byte {
-	return mustJSON(map[string]any{
-		"update_id": updateID,
-		"my_chat_member": map[string]any{
-			"chat": privateChat(chatID, "Ana"),
-			"from": person(chatID, "Ana"),
-			"date": Date,
-			"old_chat_member": map[string]any{
-				"user":       map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
-				"status":     "kicked",
-				"until_date": 0,
-			},
-			"new_chat_member": map[string]any{
-				"user":   map[string]any{"id": BotID, "is_bot": true, "first_name": "CareCheck", "username": BotUsername},
-				"status": "member",
-			},
-		},
-	})
+	return memberUpdate(updateID, chatID, "kicked", "member")
 }
