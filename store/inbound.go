@@ -96,7 +96,7 @@ const lockTTL = 15 * time.Second
 func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Message) (*Batch, error) {
 	now := s.now()
 	token := NewID("lk", now)
-	pipe := s.rdb.Pipeline()
+	pipe := s.hot.Pipeline()
 	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
 		seenID(m.ProviderID), now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds(), m.ProviderID)
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
@@ -133,7 +133,7 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 // Lock takes a client's processing lock and loads the batch (the sweeper and
 // a worker that finished one batch and finds more use it).
 func (s *Store) Lock(ctx context.Context, clientID, agencyID string) (*Batch, error) {
-	return s.lockAndLoad(ctx, s.rdb.Pipeline(), clientID, agencyID, NewID("lk", s.now()), nil)
+	return s.lockAndLoad(ctx, s.hot.Pipeline(), clientID, agencyID, NewID("lk", s.now()), nil)
 }
 
 // LockWithScores is Lock that also reads, in the same round trip, the
@@ -268,7 +268,7 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		}
 		return n == 1, nil
 	}
-	pipe := s.rdb.Pipeline()
+	pipe := s.hot.Pipeline()
 	applied := scriptApply.EvalSha(ctx, pipe, keys, args...)
 	var claimed *redis.Cmd
 	var claimedWork []Work
@@ -424,7 +424,7 @@ func isNoScript(err error) bool {
 
 // LoadScripts loads every script so pipelines can use EVALSHA.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptCrisis, scriptOnce, scriptClaimSend, scriptSubmitClaim} {
+	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptCrisis, scriptOnce, scriptClaimSend, scriptSubmitClaim, scriptMarkSent} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("load scripts: %w", err)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 // How long they are kept. The sent marker must outlive every way the same
 // message id can be handed to a worker again:
 //   - its own queue item: MarkSent sets the marker and acknowledges the item
-//     in one MULTI on one node or Sentinel, so a sent item is never left
+//     in one script on one node or Sentinel, so a sent item is never left
 //     pending there, however long an outage. On a Cluster (two slots, no
 //     MULTI) an item can be left pending after its marker; it is taken over
 //     after the worker idle time (30 s) while any process runs, or when one
@@ -51,6 +52,11 @@ const (
 	jobTTL         = 6 * time.Hour
 	routineJobTTL  = time.Hour
 )
+
+//go:embed scripts/marksent.lua
+var markSentLua string
+
+var scriptMarkSent = redis.NewScript(markSentLua)
 
 func keySent(id string) string { return "sent:" + id }
 func keyJob(id string) string  { return "job:" + id }
@@ -276,7 +282,7 @@ func (s *Store) SentMarker(ctx context.Context, messageID string) (string, error
 // MarkSent records that a message was handed to the provider with this id,
 // keeps the job for a while so a "failed" delivery report can retry it, drops
 // the send claim and, when ack is not nil, acknowledges the queue item that
-// carried it: one round trip, one MULTI except on a Cluster. routine marks a
+// carried it: one round trip, one script except on a Cluster. routine marks a
 // client's routine message (not urgent, not to staff): its bookkeeping is
 // kept for less time (see the constants above).
 func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job []byte, ack *Item, routine bool) error {
@@ -288,24 +294,34 @@ func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job 
 			keep = sentTTL
 		}
 	}
-	var pipe redis.Pipeliner
-	if cluster {
-		pipe = s.rdb.Pipeline()
-	} else {
+	if !cluster {
 		// The marker and the acknowledgement land together or not at all:
 		// a sent item is never left pending to be re-delivered.
-		pipe = s.rdb.TxPipeline()
+		keys := []string{keySent(messageID), keyPID(providerID), keyJob(messageID), keySending(messageID)}
+		args := []any{providerID, keep.Milliseconds(), messageID + " queued", keepPID.Milliseconds(), job, keepJob.Milliseconds()}
+		if ack != nil && ack.streamID != "" {
+			keys = append(keys, ack.stream)
+			args = append(args, groupWorkers, ack.streamID)
+		}
+		err := scriptMarkSent.EvalSha(ctx, s.hot, keys, args...).Err()
+		if isNoScript(err) {
+			err = scriptMarkSent.Run(ctx, s.rdb, keys, args...).Err()
+		}
+		if err != nil {
+			return fmt.Errorf("mark sent: %w", err)
+		}
+		return nil
 	}
+	pipe := s.rdb.Pipeline()
 	pipe.Set(ctx, keySent(messageID), providerID, keep)
 	pipe.Set(ctx, keyPID(providerID), messageID+" queued", keepPID)
 	pipe.Set(ctx, keyJob(messageID), job, keepJob)
-	pipe.Del(ctx, "sending:"+messageID)
+	pipe.Del(ctx, keySending(messageID))
 	if ack != nil && ack.streamID != "" {
 		pipe.XAck(ctx, ack.stream, groupWorkers, ack.streamID)
 		pipe.XDel(ctx, ack.stream, ack.streamID)
 	}
-	_, err := pipe.Exec(ctx)
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("mark sent: %w", err)
 	}
 	return nil

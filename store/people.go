@@ -46,7 +46,7 @@ func (s *Store) ownerKey(channel, addr string) string {
 // LookupOwner finds who owns an inbound address (one round trip). SMS
 // addresses are owned per sending number: the configured one.
 func (s *Store) LookupOwner(ctx context.Context, channel, from string) (Owner, error) {
-	v, err := s.rdb.Get(ctx, s.ownerKey(channel, from)).Result()
+	v, err := s.hot.Get(ctx, s.ownerKey(channel, from)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Owner{}, ErrNotFound
 	}

@@ -32,7 +32,14 @@ var (
 
 // Store holds the Redis connection and the loaded scripts.
 type Store struct {
-	rdb       redis.UniversalClient
+	rdb redis.UniversalClient
+	// hot carries the round trips every message pays (owner lookup, store
+	// and load, apply, sent marker). On one node or Sentinel it is go-redis's
+	// full-duplex auto-pipeliner: concurrent callers' commands and pipelines
+	// share one connection and are written and read in batches, so Redis and
+	// this process make one read and one write system call per batch instead
+	// of per caller. Elsewhere (Cluster) it is rdb.
+	hot       redis.Cmdable
 	smsNumber string
 	now       func() time.Time
 }
@@ -86,7 +93,7 @@ func Open(ctx context.Context, o Options) (*Store, func() error, error) {
 		}
 		return errors.Join(errs...)
 	}
-	s := &Store{rdb: rdb, now: o.Now}
+	s := newStore(rdb, o.Now)
 	if err := s.checkSchema(ctx); err != nil {
 		_ = closeAll()
 		return nil, nil, err
@@ -177,7 +184,19 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{rdb: rdb, now: now}
+	return newStore(rdb, now)
+}
+
+func newStore(rdb redis.UniversalClient, now func() time.Time) *Store {
+	s := &Store{rdb: rdb, hot: rdb, now: now}
+	if c, ok := rdb.(*redis.Client); ok {
+		// Closed with the client. A blocking command or MULTI given to it
+		// would run on a pooled connection of its own; none is.
+		if ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{FullDuplex: true}); err == nil {
+			s.hot = ap
+		}
+	}
+	return s
 }
 
 // Redis exposes the client for health checks and the bench.
