@@ -2,6 +2,8 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -136,12 +138,98 @@ func (c *Client) Messageable() bool {
 	return c.Consent != nil && !c.OptedOut && c.Status == StatusActive
 }
 
-// clientRecord is a Client as stored under {c:<id>}:client: the id is the
-// key's, defaults are left out, and updated_at only when it differs from
-// created_at. The API shows Client, unchanged. (A conversion between the two
-// types keeps every field: they differ in tags only.)
+// Records keep times to the millisecond (stamp); the store cuts what it
+// is given to that before saving, so what a caller holds reads back equal.
+func toMilli(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// stamp is a time as compact records store it: unix milliseconds as a JSON
+// number, or [ms, UTC offset in seconds] for a time given in another zone,
+// so that the API shows the offset it was given. (RFC 3339 with
+// nanoseconds took 30–37 bytes; this takes 13.)
+type stamp struct{ t time.Time }
+
+// MarshalJSON writes 1780326000000 or [1780326000000,-18000].
+func (s stamp) MarshalJSON() ([]byte, error) {
+	ms := s.t.UnixMilli()
+	_, off := s.t.Zone()
+	if off == 0 {
+		return strconv.AppendInt(nil, ms, 10), nil
+	}
+	b := strconv.AppendInt([]byte{'['}, ms, 10)
+	b = strconv.AppendInt(append(b, ','), int64(off), 10)
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *stamp) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		var v [2]int64
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		s.t = time.UnixMilli(v[0]).In(time.FixedZone("", int(v[1])))
+		return nil
+	}
+	ms, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("stamp %s: %w", b, err)
+	}
+	s.t = time.UnixMilli(ms).UTC()
+	return nil
+}
+
+// sameStamp reports whether a and b are stored alike: the same millisecond
+// in the same offset.
+func sameStamp(a, b time.Time) bool {
+	_, oa := a.Zone()
+	_, ob := b.Zone()
+	return a.UnixMilli() == b.UnixMilli() && oa == ob
+}
+
+func stampPtr(t *time.Time) *stamp {
+	if t == nil {
+		return nil
+	}
+	return &stamp{*t}
+}
+
+func (s *stamp) timePtr() *time.Time {
+	if s == nil {
+		return nil
+	}
+	t := s.t
+	return &t
+}
+
+// clientRecord is a Client as stored under {c:<id>}:client: short keys,
+// times as stamps, the id left to the key, every empty field left out, and
+// updated only when it differs from created. The API shows Client,
+// unchanged. Records written before this (legacyClient) still read: they
+// have no "c".
 type clientRecord struct {
-	ID                  string     `json:"id,omitempty"` // records written before this carry it
+	AgencyID            string `json:"a,omitempty"`
+	Name                string `json:"n,omitempty"`
+	Phone               string `json:"p,omitempty"`
+	TelegramChat        string `json:"tg,omitempty"`
+	Channel             string `json:"ch,omitempty"`
+	Timezone            string `json:"tz,omitempty"`
+	Language            string `json:"l,omitempty"`
+	CaseManagerID       string `json:"cm,omitempty"`
+	Status              string `json:"s,omitempty"`
+	ConsentAt           *stamp `json:"ka,omitempty"` // set exactly when there is a consent
+	ConsentMethod       string `json:"km,omitempty"`
+	OptedOut            bool   `json:"o,omitempty"`
+	OptedOutAt          *stamp `json:"oa,omitempty"`
+	TelegramUnreachable bool   `json:"tu,omitempty"`
+	Created             *stamp `json:"c"`
+	Updated             *stamp `json:"u,omitempty"`
+}
+
+// legacyClient is a client record as written before clientRecord: long
+// keys, RFC 3339 times. (A conversion to Client keeps every field: they
+// differ in tags only.)
+type legacyClient struct {
+	ID                  string     `json:"id,omitempty"` // the oldest records carry it
 	AgencyID            string     `json:"agency_id"`
 	Name                string     `json:"name"`
 	Phone               string     `json:"phone,omitempty"`
@@ -159,17 +247,58 @@ type clientRecord struct {
 	Updated             time.Time  `json:"updated_at,omitzero"`
 }
 
+// clientToMilli cuts c's times to what a record keeps (see toMilli).
+func clientToMilli(c *Client) {
+	c.Created, c.Updated = toMilli(c.Created), toMilli(c.Updated)
+	if c.Consent != nil && !c.Consent.At.Equal(toMilli(c.Consent.At)) {
+		k := *c.Consent
+		k.At = toMilli(k.At)
+		c.Consent = &k
+	}
+	if c.OptedOutAt != nil {
+		t := toMilli(*c.OptedOutAt)
+		c.OptedOutAt = &t
+	}
+}
+
 func encodeClient(c *Client) ([]byte, error) {
-	r := clientRecord(*c)
-	r.ID = ""
-	if r.Updated.Equal(r.Created) {
-		r.Updated = time.Time{}
+	clientToMilli(c)
+	r := clientRecord{AgencyID: c.AgencyID, Name: c.Name, Phone: c.Phone, TelegramChat: c.TelegramChat, Channel: c.Channel,
+		Timezone: c.Timezone, Language: c.Language, CaseManagerID: c.CaseManagerID, Status: c.Status,
+		OptedOut: c.OptedOut, OptedOutAt: stampPtr(c.OptedOutAt), TelegramUnreachable: c.TelegramUnreachable,
+		Created: &stamp{c.Created}}
+	if c.Consent != nil {
+		r.ConsentAt, r.ConsentMethod = &stamp{c.Consent.At}, c.Consent.Method
+	}
+	if !sameStamp(c.Updated, c.Created) {
+		r.Updated = &stamp{c.Updated}
 	}
 	return json.Marshal(r)
 }
 
 func decodeClient(raw []byte, id string) (*Client, error) {
 	var r clientRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, err
+	}
+	if r.Created == nil {
+		return decodeLegacyClient(raw, id)
+	}
+	c := &Client{ID: id, AgencyID: r.AgencyID, Name: r.Name, Phone: r.Phone, TelegramChat: r.TelegramChat, Channel: r.Channel,
+		Timezone: r.Timezone, Language: r.Language, CaseManagerID: r.CaseManagerID, Status: r.Status,
+		OptedOut: r.OptedOut, OptedOutAt: r.OptedOutAt.timePtr(), TelegramUnreachable: r.TelegramUnreachable,
+		Created: r.Created.t, Updated: r.Created.t}
+	if r.ConsentAt != nil {
+		c.Consent = &Consent{At: r.ConsentAt.t, Method: r.ConsentMethod}
+	}
+	if r.Updated != nil {
+		c.Updated = r.Updated.t
+	}
+	return c, nil
+}
+
+func decodeLegacyClient(raw []byte, id string) (*Client, error) {
+	var r legacyClient
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, err
 	}
