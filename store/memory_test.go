@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"maps"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ func memoryScenarios() []scenario {
 		{"memory/entries stored flat before packing still read", testFlatEntries},
 		{"memory/routine send bookkeeping is kept hours, alerts days", testSendRetention},
 		{"memory/client and schedule records read back whole", testRecordsRoundTrip},
+		{"memory/client and schedule records written before compaction still read", testLegacyRecords},
 	}
 }
 
@@ -234,8 +236,115 @@ func testRecordsRoundTrip(t *testing.T, s *Store) {
 	if err != nil || len(all) != 1 || all[0].ID != sc.ID || all[0].ClientID != c.ID {
 		t.Errorf("schedules = %+v, %v; want the one with its id and client", all, err)
 	}
-	if raw := s.rdb.HGet(ctx, keySchedules(c.ID), sc.ID).Val(); strings.Contains(raw, `"id"`) || strings.Contains(raw, `"client_id"`) {
-		t.Errorf("stored schedule %s repeats its id or client", raw)
+	raw = s.rdb.Get(ctx, keySched(c.ID)).Val()
+	for _, absent := range []string{`"client_id"`, `"agency_id"`, a.ID, `"c"`, `"created_at"`} {
+		if strings.Contains(raw, absent) {
+			t.Errorf("stored schedules %s hold %s", raw, absent)
+		}
+	}
+	// A second schedule, then a pause of the first: each save keeps the other.
+	sc2 := &Schedule{ClientID: c.ID, AgencyID: a.ID, Questionnaire: "phq9", RRule: "FREQ=WEEKLY", Timezone: "UTC",
+		Start: time.Date(2026, 6, 1, 10, 30, 0, 0, time.UTC), Until: ptr(time.Date(2026, 9, 1, 0, 0, 0, 0, time.FixedZone("", 2*3600)))}
+	if err := s.SaveSchedule(ctx, sc2); err != nil {
+		t.Fatal(err)
+	}
+	one.Paused = true
+	if err := s.SaveSchedule(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	all, err = s.Schedules(ctx, c.ID)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("schedules = %+v, %v; want two", all, err)
+	}
+	for _, want := range []*Schedule{one, sc2} {
+		got, err := s.ClientSchedule(ctx, c.ID, want.ID)
+		if err != nil || !sameJSON(t, got, want) {
+			t.Errorf("schedule %s read back as %s, %v; want %s", want.ID, asJSON(t, got), err, asJSON(t, want))
+		}
+	}
+	if _, err := s.ClientSchedule(ctx, c.ID, "sc_none"); err != ErrNotFound {
+		t.Errorf("unknown schedule: err = %v; want ErrNotFound", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sameJSON reports whether a and b show alike through the API (which
+// encodes these records as JSON).
+func sameJSON(t *testing.T, a, b any) bool { t.Helper(); return asJSON(t, a) == asJSON(t, b) }
+
+// testLegacyRecords: client and schedule records as written before they
+// were compacted read as they did, and a save moves schedules to the
+// compact form.
+func testLegacyRecords(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, _ := seedClient(t, s)
+	const id = "cl_06h0q590v7hj08804gjsyyzmz0"
+	legacyClient := `{"agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
+		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
+		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
+	legacySchedule := `{"agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY","start":"2026-06-01T10:00:00-05:00",` +
+		`"timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
+	const sid = "sc_06h0q590v682es8gpd8843523m"
+	s.rdb.Set(ctx, keyClient(id), legacyClient, 0)
+	s.rdb.ZAdd(ctx, keyClients(a.ID), redis.Z{Member: id})
+	s.rdb.HSet(ctx, keyLegacySchedules(id), sid, legacySchedule)
+
+	wantClient := `{"id":"` + id + `","agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
+		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
+		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
+	c, err := s.Client(ctx, id)
+	if err != nil || asJSON(t, c) != wantClient {
+		t.Errorf("legacy client = %s, %v;\nwant %s", asJSON(t, c), err, wantClient)
+	}
+	page, err := s.Clients(ctx, a.ID, "", 10)
+	if err != nil || len(page.Items) != 2 || asJSON(t, page.Items[0]) != wantClient { // the older id first
+		t.Errorf("clients = %+v, %v; want the legacy one among them as %s", page.Items, err, wantClient)
+	}
+	wantSchedule := `{"id":"` + sid + `","client_id":"` + id + `","agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY",` +
+		`"start":"2026-06-01T10:00:00-05:00","timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
+	sc, err := s.ClientSchedule(ctx, id, sid)
+	if err != nil || asJSON(t, sc) != wantSchedule {
+		t.Errorf("legacy schedule = %s, %v;\nwant %s", asJSON(t, sc), err, wantSchedule)
+	}
+	all, err := s.Schedules(ctx, id)
+	if err != nil || len(all) != 1 || asJSON(t, all[0]) != wantSchedule {
+		t.Errorf("legacy schedules = %+v, %v; want the one", all, err)
+	}
+
+	// A pause saves it compact (to the millisecond) and drops the hash.
+	sc.Paused = true
+	if err := s.SaveSchedule(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.rdb.Exists(ctx, keyLegacySchedules(id)).Val(); n != 0 {
+		t.Errorf("legacy schedules hash still there after a save")
+	}
+	got, err := s.ClientSchedule(ctx, id, sid)
+	want := strings.Replace(strings.Replace(wantSchedule, `"paused":false`, `"paused":true`, 1), ".123456789Z", ".123Z", 1)
+	if err != nil || asJSON(t, got) != want {
+		t.Errorf("schedule after pause = %s, %v;\nwant %s", asJSON(t, got), err, want)
+	}
+	// An update saves the client compact; it reads back as the API saw it.
+	upd := *c
+	upd.Name = "Renamed"
+	if err := s.UpdateClient(ctx, c, &upd); err != nil {
+		t.Fatal(err)
+	}
+	if raw := s.rdb.Get(ctx, keyClient(id)).Val(); strings.Contains(raw, `"agency_id"`) {
+		t.Errorf("client after update stored as %s; want the compact form", raw)
+	}
+	if got, err := s.Client(ctx, id); err != nil || !sameJSON(t, got, &upd) {
+		t.Errorf("client after update = %s, %v;\nwant %s", asJSON(t, got), err, asJSON(t, &upd))
 	}
 }
 
