@@ -321,7 +321,7 @@ func testLegacyRecords(t *testing.T, s *Store) {
 		t.Errorf("legacy schedules = %+v, %v; want the one", all, err)
 	}
 
-	// A pause saves it compact (to the millisecond) and drops the hash.
+	// A pause saves it compact, its times whole, and drops the hash.
 	sc.Paused = true
 	if err := s.SaveSchedule(ctx, sc); err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func testLegacyRecords(t *testing.T, s *Store) {
 		t.Errorf("legacy schedules hash still there after a save")
 	}
 	got, err := s.ClientSchedule(ctx, id, sid)
-	want := strings.Replace(strings.Replace(wantSchedule, `"paused":false`, `"paused":true`, 1), ".123456789Z", ".123Z", 1)
+	want := strings.Replace(wantSchedule, `"paused":false`, `"paused":true`, 1)
 	if err != nil || asJSON(t, got) != want {
 		t.Errorf("schedule after pause = %s, %v;\nwant %s", asJSON(t, got), err, want)
 	}
@@ -343,8 +343,39 @@ func testLegacyRecords(t *testing.T, s *Store) {
 	if raw := s.rdb.Get(ctx, keyClient(id)).Val(); strings.Contains(raw, `"agency_id"`) {
 		t.Errorf("client after update stored as %s; want the compact form", raw)
 	}
-	if got, err := s.Client(ctx, id); err != nil || !sameJSON(t, got, &upd) {
+	if got, err := s.Client(ctx, id); err != nil || !sameJSON(t, got, &upd) || !strings.Contains(asJSON(t, got), `"created_at":"2026-04-30T12:00:00.987654321Z"`) {
 		t.Errorf("client after update = %s, %v;\nwant %s", asJSON(t, got), err, asJSON(t, &upd))
+	}
+}
+
+func TestStampKeepsTheTimeAsGiven(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Date(2026, 6, 1, 15, 0, 0, 123_000_000, time.UTC), `1780326000123`},
+		{time.Date(2026, 6, 1, 10, 0, 0, 0, chicago), `[1780326000000,-18000]`},
+		{time.Date(2026, 6, 1, 15, 0, 0, 123_456_789, time.UTC), `[1780326000123,0,456789]`},
+		{time.Date(2026, 6, 1, 16, 0, 0, 1, time.FixedZone("", 3600)), `[1780326000000,3600,1]`},
+		{time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC), `[-1,0,999999]`},
+		{time.Time{}, `-62135596800000`},
+	} {
+		b, err := json.Marshal(stamp{c.t})
+		if err != nil || string(b) != c.want {
+			t.Errorf("stamp of %v = %s, %v; want %s", c.t, b, err, c.want)
+		}
+		var back stamp
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		// What the API shows: RFC 3339 with the offset given.
+		if g, w := asJSON(t, back.t), asJSON(t, c.t); g != w {
+			t.Errorf("stamp %s read back as %s; want %s", b, g, w)
+		}
 	}
 }
 

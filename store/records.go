@@ -138,36 +138,49 @@ func (c *Client) Messageable() bool {
 	return c.Consent != nil && !c.OptedOut && c.Status == StatusActive
 }
 
-// Records keep times to the millisecond (stamp); the store cuts what it
-// is given to that before saving, so what a caller holds reads back equal.
-func toMilli(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
-
 // stamp is a time as compact records store it: unix milliseconds as a JSON
-// number, or [ms, UTC offset in seconds] for a time given in another zone,
-// so that the API shows the offset it was given. (RFC 3339 with
-// nanoseconds took 30–37 bytes; this takes 13.)
+// number, or [ms, UTC offset in seconds, nanoseconds past the ms] for a
+// time given in another zone or finer than a millisecond, so that the API
+// shows it as it was given. (RFC 3339 with nanoseconds took 30–37 bytes;
+// the store's own times, taken to the millisecond, take 13.)
 type stamp struct{ t time.Time }
 
-// MarshalJSON writes 1780326000000 or [1780326000000,-18000].
+// MarshalJSON writes 1780326000000, [1780326000000,-18000] or
+// [1780326000000,0,456789].
 func (s stamp) MarshalJSON() ([]byte, error) {
 	ms := s.t.UnixMilli()
 	_, off := s.t.Zone()
-	if off == 0 {
+	sub := s.t.Nanosecond() % int(time.Millisecond)
+	if off == 0 && sub == 0 {
 		return strconv.AppendInt(nil, ms, 10), nil
 	}
 	b := strconv.AppendInt([]byte{'['}, ms, 10)
 	b = strconv.AppendInt(append(b, ','), int64(off), 10)
+	if sub != 0 {
+		b = strconv.AppendInt(append(b, ','), int64(sub), 10)
+	}
 	return append(b, ']'), nil
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *stamp) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '[' {
-		var v [2]int64
+		var v []int64
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		s.t = time.UnixMilli(v[0]).In(time.FixedZone("", int(v[1])))
+		if len(v) < 2 || len(v) > 3 {
+			return fmt.Errorf("stamp %s: want [ms, offset] or [ms, offset, ns]", b)
+		}
+		t := time.UnixMilli(v[0])
+		if len(v) == 3 {
+			t = t.Add(time.Duration(v[2]))
+		}
+		if v[1] == 0 {
+			s.t = t.UTC()
+		} else {
+			s.t = t.In(time.FixedZone("", int(v[1])))
+		}
 		return nil
 	}
 	ms, err := strconv.ParseInt(string(b), 10, 64)
@@ -178,12 +191,16 @@ func (s *stamp) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// sameStamp reports whether a and b are stored alike: the same millisecond
+// nowMilli is the store's clock to the millisecond: the times the store
+// sets itself then take a plain stamp.
+func (s *Store) nowMilli() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// sameStamp reports whether a and b are stored alike: the same instant
 // in the same offset.
 func sameStamp(a, b time.Time) bool {
 	_, oa := a.Zone()
 	_, ob := b.Zone()
-	return a.UnixMilli() == b.UnixMilli() && oa == ob
+	return a.Equal(b) && oa == ob
 }
 
 func stampPtr(t *time.Time) *stamp {
@@ -247,22 +264,7 @@ type legacyClient struct {
 	Updated             time.Time  `json:"updated_at,omitzero"`
 }
 
-// clientToMilli cuts c's times to what a record keeps (see toMilli).
-func clientToMilli(c *Client) {
-	c.Created, c.Updated = toMilli(c.Created), toMilli(c.Updated)
-	if c.Consent != nil && !c.Consent.At.Equal(toMilli(c.Consent.At)) {
-		k := *c.Consent
-		k.At = toMilli(k.At)
-		c.Consent = &k
-	}
-	if c.OptedOutAt != nil {
-		t := toMilli(*c.OptedOutAt)
-		c.OptedOutAt = &t
-	}
-}
-
 func encodeClient(c *Client) ([]byte, error) {
-	clientToMilli(c)
 	r := clientRecord{AgencyID: c.AgencyID, Name: c.Name, Phone: c.Phone, TelegramChat: c.TelegramChat, Channel: c.Channel,
 		Timezone: c.Timezone, Language: c.Language, CaseManagerID: c.CaseManagerID, Status: c.Status,
 		OptedOut: c.OptedOut, OptedOutAt: stampPtr(c.OptedOutAt), TelegramUnreachable: c.TelegramUnreachable,

@@ -83,18 +83,13 @@ func (r scheduleRecord) schedule(id, client, agency string) *Schedule {
 	return sc
 }
 
-// SaveSchedule creates or overwrites a schedule. Its times are kept to the
-// millisecond (sc is cut to what reads back).
+// SaveSchedule creates or overwrites a schedule.
 func (s *Store) SaveSchedule(ctx context.Context, sc *Schedule) error {
 	if sc.ID == "" {
-		now := toMilli(s.now().UTC())
+		// The id's time is the created time: a record then leaves it out.
+		now := s.nowMilli()
 		sc.ID = NewID("sc", now)
 		sc.Created = now
-	}
-	sc.Start, sc.Created = toMilli(sc.Start), toMilli(sc.Created)
-	if sc.Until != nil {
-		u := toMilli(*sc.Until)
-		sc.Until = &u
 	}
 	key, legacy := keySched(sc.ClientID), keyLegacySchedules(sc.ClientID)
 	// Optimistic: a schedule saved by another request between the read and
