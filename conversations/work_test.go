@@ -26,6 +26,18 @@ func TestWorkRoundTrip(t *testing.T) {
 	}
 }
 
+// Every client's next occurrence waits in the queue's items hash: its
+// payload, 241 bytes in the long form (a 256-byte allocation), stays in the
+// 192-byte class.
+func TestQueuedOccurrenceIsShort(t *testing.T) {
+	const sc = "sc_06h0q6e02w6h5mr8v3s18rdm2m" // ids are 29 characters
+	w := Work{Kind: WorkCheckin, Client: "cl_06h0q6e02vm42agy41q0c0cf4w", Agency: "ag_06h0q6e0267xn3j9xhtjpdk6z8",
+		Questionnaire: "daily-mood", Schedule: sc, Occurrence: sc + ":2026-07-01:1000", Due: time.Date(2026, 7, 1, 15, 0, 0, 0, time.UTC)}
+	if p := w.encode(); len(p) > 188 {
+		t.Errorf("queued occurrence is %d bytes: %s; want ≤ 188", len(p), p)
+	}
+}
+
 // Work queued before the short form still reads.
 func TestWorkQueuedBefore(t *testing.T) {
 	due := time.Date(2026, 7, 1, 15, 0, 0, 0, time.UTC)

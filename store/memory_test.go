@@ -348,6 +348,28 @@ func testLegacyRecords(t *testing.T, s *Store) {
 	}
 }
 
+// The bench's client and schedule (bench --phases memory) as stored: the
+// client was 338 bytes (a 384-byte allocation), the schedule 220 in a
+// hashtable-encoded hash (488 bytes of MEMORY USAGE in all).
+func TestRecordSizes(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 14, 0, 0, 123_000_000, time.UTC)
+	c := &Client{ID: NewID("cl", now), AgencyID: NewID("ag", now), Name: "Bench Client", Phone: "+13125550123", Channel: "sms",
+		Timezone: "America/Chicago", Language: "en", CaseManagerID: NewID("cm", now), Status: StatusActive,
+		Consent: &Consent{At: now.Add(-24 * time.Hour), Method: "written"}, Created: now, Updated: now}
+	if b, err := encodeClient(c); err != nil || len(b) > 220 {
+		t.Errorf("stored client is %d bytes: %s, %v; want ≤ 220", len(b), b, err)
+	}
+	sc := &Schedule{ID: NewID("sc", now), Questionnaire: "daily-mood", RRule: "FREQ=DAILY", Start: time.Date(2026, 6, 1, 10, 0, 0, 0, chicago),
+		Timezone: "America/Chicago", Created: now}
+	if b, err := json.Marshal(map[string]scheduleRecord{sc.ID: newScheduleRecord(sc)}); err != nil || len(b) > 120 {
+		t.Errorf("stored schedules are %d bytes: %s, %v; want ≤ 120", len(b), b, err)
+	}
+}
+
 func TestStampKeepsTheTimeAsGiven(t *testing.T) {
 	chicago, err := time.LoadLocation("America/Chicago")
 	if err != nil {
