@@ -359,9 +359,20 @@ func TestRecordSizes(t *testing.T) {
 	now := time.Date(2026, 6, 1, 14, 0, 0, 123_000_000, time.UTC)
 	c := &Client{ID: NewID("cl", now), AgencyID: NewID("ag", now), Name: "Bench Client", Phone: "+13125550123", Channel: "sms",
 		Timezone: "America/Chicago", Language: "en", CaseManagerID: NewID("cm", now), Status: StatusActive,
-		Consent: &Consent{At: now.Add(-24 * time.Hour), Method: "written"}, Created: now, Updated: now}
+		Consent: &Consent{At: now.Add(-24*time.Hour + 456_789), Method: "written"}, Created: now, Updated: now} // the bench's consent time has nanoseconds
 	if b, err := encodeClient(c); err != nil || len(b) > 220 {
 		t.Errorf("stored client is %d bytes: %s, %v; want ≤ 220", len(b), b, err)
+	}
+	// Every status reads back, the default left out included.
+	for _, st := range []string{StatusActive, StatusPaused, StatusDischarged, ""} {
+		c.Status = st
+		b, err := encodeClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := decodeClient(b, c.ID); err != nil || got.Status != st {
+			t.Errorf("status %q read back as %q, %v (stored %s)", st, got.Status, err, b)
+		}
 	}
 	sc := &Schedule{ID: NewID("sc", now), Questionnaire: "daily-mood", RRule: "FREQ=DAILY", Start: time.Date(2026, 6, 1, 10, 0, 0, 0, chicago),
 		Timezone: "America/Chicago", Created: now}

@@ -224,22 +224,22 @@ func (s *stamp) timePtr() *time.Time {
 // unchanged. Records written before this (legacyClient) still read: they
 // have no "c".
 type clientRecord struct {
-	AgencyID            string `json:"a,omitempty"`
-	Name                string `json:"n,omitempty"`
-	Phone               string `json:"p,omitempty"`
-	TelegramChat        string `json:"tg,omitempty"`
-	Channel             string `json:"ch,omitempty"`
-	Timezone            string `json:"tz,omitempty"`
-	Language            string `json:"l,omitempty"`
-	CaseManagerID       string `json:"cm,omitempty"`
-	Status              string `json:"s,omitempty"`
-	ConsentAt           *stamp `json:"ka,omitempty"` // set exactly when there is a consent
-	ConsentMethod       string `json:"km,omitempty"`
-	OptedOut            bool   `json:"o,omitempty"`
-	OptedOutAt          *stamp `json:"oa,omitempty"`
-	TelegramUnreachable bool   `json:"tu,omitempty"`
-	Created             *stamp `json:"c"`
-	Updated             *stamp `json:"u,omitempty"`
+	AgencyID            string  `json:"a,omitempty"`
+	Name                string  `json:"n,omitempty"`
+	Phone               string  `json:"p,omitempty"`
+	TelegramChat        string  `json:"tg,omitempty"`
+	Channel             string  `json:"ch,omitempty"`
+	Timezone            string  `json:"tz,omitempty"`
+	Language            string  `json:"l,omitempty"`
+	CaseManagerID       string  `json:"cm,omitempty"`
+	Status              *string `json:"s,omitempty"`  // absent: active, as nearly every client is
+	ConsentAt           *stamp  `json:"ka,omitempty"` // set exactly when there is a consent
+	ConsentMethod       string  `json:"km,omitempty"`
+	OptedOut            bool    `json:"o,omitempty"`
+	OptedOutAt          *stamp  `json:"oa,omitempty"`
+	TelegramUnreachable bool    `json:"tu,omitempty"`
+	Created             *stamp  `json:"c"`
+	Updated             *stamp  `json:"u,omitempty"`
 }
 
 // legacyClient is a client record as written before clientRecord: long
@@ -266,9 +266,12 @@ type legacyClient struct {
 
 func encodeClient(c *Client) ([]byte, error) {
 	r := clientRecord{AgencyID: c.AgencyID, Name: c.Name, Phone: c.Phone, TelegramChat: c.TelegramChat, Channel: c.Channel,
-		Timezone: c.Timezone, Language: c.Language, CaseManagerID: c.CaseManagerID, Status: c.Status,
+		Timezone: c.Timezone, Language: c.Language, CaseManagerID: c.CaseManagerID,
 		OptedOut: c.OptedOut, OptedOutAt: stampPtr(c.OptedOutAt), TelegramUnreachable: c.TelegramUnreachable,
 		Created: &stamp{c.Created}}
+	if c.Status != StatusActive {
+		r.Status = &c.Status
+	}
 	if c.Consent != nil {
 		r.ConsentAt, r.ConsentMethod = &stamp{c.Consent.At}, c.Consent.Method
 	}
@@ -287,9 +290,12 @@ func decodeClient(raw []byte, id string) (*Client, error) {
 		return decodeLegacyClient(raw, id)
 	}
 	c := &Client{ID: id, AgencyID: r.AgencyID, Name: r.Name, Phone: r.Phone, TelegramChat: r.TelegramChat, Channel: r.Channel,
-		Timezone: r.Timezone, Language: r.Language, CaseManagerID: r.CaseManagerID, Status: r.Status,
+		Timezone: r.Timezone, Language: r.Language, CaseManagerID: r.CaseManagerID, Status: StatusActive,
 		OptedOut: r.OptedOut, OptedOutAt: r.OptedOutAt.timePtr(), TelegramUnreachable: r.TelegramUnreachable,
 		Created: r.Created.t, Updated: r.Created.t}
+	if r.Status != nil {
+		c.Status = *r.Status
+	}
 	if r.ConsentAt != nil {
 		c.Consent = &Consent{At: r.ConsentAt.t, Method: r.ConsentMethod}
 	}
