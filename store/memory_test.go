@@ -23,6 +23,7 @@ func memoryScenarios() []scenario {
 		{"memory/routine send bookkeeping is kept hours, alerts days", testSendRetention},
 		{"memory/client and schedule records read back whole", testRecordsRoundTrip},
 		{"memory/client and schedule records written before compaction still read", testLegacyRecords},
+		{"memory/schedules saved at once are all kept", testConcurrentScheduleSaves},
 	}
 }
 
@@ -264,6 +265,31 @@ func testRecordsRoundTrip(t *testing.T, s *Store) {
 	}
 	if _, err := s.ClientSchedule(ctx, c.ID, "sc_none"); err != ErrNotFound {
 		t.Errorf("unknown schedule: err = %v; want ErrNotFound", err)
+	}
+}
+
+// testConcurrentScheduleSaves: a client's schedules share one string, so
+// saves read, change and write it; one saved meanwhile must not be lost.
+func testConcurrentScheduleSaves(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.SaveSchedule(ctx, &Schedule{ClientID: c.ID, AgencyID: a.ID, Questionnaire: "daily-mood", RRule: "FREQ=DAILY",
+				Start: time.Date(2026, 6, 1, 8+i, 0, 0, 0, time.UTC), Timezone: "UTC"})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("save %d: %v", i, err)
+		}
+	}
+	if all, err := s.Schedules(ctx, c.ID); err != nil || len(all) != n {
+		t.Errorf("schedules = %d, %v; want %d", len(all), err, n)
 	}
 }
 
