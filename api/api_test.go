@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/carecheck/carecheck/api"
 	"github.com/carecheck/carecheck/store"
@@ -43,19 +44,21 @@ type harness struct {
 	t    *testing.T
 	url  string
 	logs *lockedBuffer
+	rdb  redis.UniversalClient // for records written the way an older release wrote them
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	rs := redistest.New(t)
-	st := store.New(rs.Client(t), nil)
+	rdb := rs.Client(t)
+	st := store.New(rdb, nil)
 	logs := &lockedBuffer{}
 	h := api.NewServer(api.Deps{
 		Store: st, Log: slog.New(slog.NewJSONHandler(logs, nil)), Registry: prometheus.NewRegistry(), OperatorToken: operator,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, url: srv.URL, logs: logs}
+	return &harness{t: t, url: srv.URL, logs: logs, rdb: rdb}
 }
 
 // do sends a request and decodes the JSON answer.

@@ -1,6 +1,7 @@
 package conversations
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,16 +25,76 @@ const (
 
 // Work is the payload of this package's queued work.
 type Work struct {
-	Kind          string    `json:"k"`
-	Client        string    `json:"client"`
-	Agency        string    `json:"agency"`
-	Questionnaire string    `json:"q,omitempty"`
-	Schedule      string    `json:"schedule,omitempty"`
-	Occurrence    string    `json:"occ,omitempty"` // occurrence id: one occurrence, one check-in
-	Due           time.Time `json:"due,omitempty"`
-	Conv          string    `json:"conv,omitempty"`
-	Seq           int       `json:"seq,omitempty"`
-	Appointment   string    `json:"appt,omitempty"`
+	Kind          string
+	Client        string
+	Agency        string
+	Questionnaire string
+	Schedule      string
+	Occurrence    string // occurrence id: one occurrence, one check-in
+	Due           time.Time
+	Conv          string
+	Seq           int
+	Appointment   string
+}
+
+// workRecord is Work as queued: every due occurrence of every schedule
+// waits in the queue, so it is short. A schedule's occurrence id is its
+// schedule id and a slot (schedule.OccurrenceID): the slot alone is kept;
+// due is unix milliseconds. Work queued before this (long keys, an RFC 3339
+// due) still reads.
+type workRecord struct {
+	Kind          string `json:"k"`
+	Client        string `json:"c,omitempty"`
+	Agency        string `json:"a,omitempty"`
+	Questionnaire string `json:"q,omitempty"`
+	Schedule      string `json:"s,omitempty"`
+	Slot          string `json:"o,omitempty"`   // with s: the occurrence is s + ":" + o
+	Occurrence    string `json:"occ,omitempty"` // the whole id: not a schedule's, or queued before
+	Due           int64  `json:"d,omitempty"`
+	Conv          string `json:"conv,omitempty"`
+	Seq           int    `json:"seq,omitempty"`
+	Appointment   string `json:"appt,omitempty"`
+
+	LegacyClient   string     `json:"client,omitempty"`
+	LegacyAgency   string     `json:"agency,omitempty"`
+	LegacySchedule string     `json:"schedule,omitempty"`
+	LegacyDue      *time.Time `json:"due,omitempty"`
+}
+
+// MarshalJSON writes the short form (workRecord).
+func (w Work) MarshalJSON() ([]byte, error) {
+	r := workRecord{Kind: w.Kind, Client: w.Client, Agency: w.Agency, Questionnaire: w.Questionnaire,
+		Occurrence: w.Occurrence, Conv: w.Conv, Seq: w.Seq, Appointment: w.Appointment}
+	if slot, ok := strings.CutPrefix(w.Occurrence, w.Schedule+":"); w.Schedule != "" && ok {
+		r.Schedule, r.Slot, r.Occurrence = w.Schedule, slot, ""
+	} else {
+		r.LegacySchedule = w.Schedule // an occurrence id not made from its schedule's: keep both whole
+	}
+	if !w.Due.IsZero() {
+		r.Due = w.Due.UnixMilli()
+	}
+	return json.Marshal(r)
+}
+
+// UnmarshalJSON reads the short form and the long one queued before it.
+func (w *Work) UnmarshalJSON(b []byte) error {
+	var r workRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	*w = Work{Kind: r.Kind, Client: cmp.Or(r.Client, r.LegacyClient), Agency: cmp.Or(r.Agency, r.LegacyAgency),
+		Questionnaire: r.Questionnaire, Schedule: cmp.Or(r.Schedule, r.LegacySchedule), Occurrence: r.Occurrence,
+		Conv: r.Conv, Seq: r.Seq, Appointment: r.Appointment}
+	if r.Schedule != "" {
+		w.Occurrence = r.Schedule + ":" + r.Slot
+	}
+	switch {
+	case r.Due != 0:
+		w.Due = time.UnixMilli(r.Due).UTC()
+	case r.LegacyDue != nil:
+		w.Due = *r.LegacyDue
+	}
+	return nil
 }
 
 func (w Work) encode() []byte { b, _ := json.Marshal(w); return b }

@@ -9,7 +9,9 @@ package store
 //	{a:<agency>}:cm:<id>        case manager record (JSON)
 //	{a:<agency>}:cms            case manager ids (lex sorted set)
 //	{a:<agency>}:clients        client ids (lex sorted set)
-//	{c:<client>}:client         client record (JSON)
+//	{c:<client>}:client         client record (compact JSON: clientRecord)
+//	{c:<client>}:sched          the client's schedules (compact JSON by id: scheduleRecord)
+//	{c:<client>}:schedules      the same as written before, a hash (read, moved on a save)
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"maps"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ func memoryScenarios() []scenario {
 		{"memory/entries stored flat before packing still read", testFlatEntries},
 		{"memory/routine send bookkeeping is kept hours, alerts days", testSendRetention},
 		{"memory/client and schedule records read back whole", testRecordsRoundTrip},
+		{"memory/client and schedule records written before compaction still read", testLegacyRecords},
+		{"memory/schedules saved at once are all kept", testConcurrentScheduleSaves},
 	}
 }
 
@@ -234,8 +237,204 @@ func testRecordsRoundTrip(t *testing.T, s *Store) {
 	if err != nil || len(all) != 1 || all[0].ID != sc.ID || all[0].ClientID != c.ID {
 		t.Errorf("schedules = %+v, %v; want the one with its id and client", all, err)
 	}
-	if raw := s.rdb.HGet(ctx, keySchedules(c.ID), sc.ID).Val(); strings.Contains(raw, `"id"`) || strings.Contains(raw, `"client_id"`) {
-		t.Errorf("stored schedule %s repeats its id or client", raw)
+	raw = s.rdb.Get(ctx, keySched(c.ID)).Val()
+	for _, absent := range []string{`"client_id"`, `"agency_id"`, a.ID, `"c"`, `"created_at"`} {
+		if strings.Contains(raw, absent) {
+			t.Errorf("stored schedules %s hold %s", raw, absent)
+		}
+	}
+	// A second schedule, then a pause of the first: each save keeps the other.
+	sc2 := &Schedule{ClientID: c.ID, AgencyID: a.ID, Questionnaire: "phq9", RRule: "FREQ=WEEKLY", Timezone: "UTC",
+		Start: time.Date(2026, 6, 1, 10, 30, 0, 0, time.UTC), Until: ptr(time.Date(2026, 9, 1, 0, 0, 0, 0, time.FixedZone("", 2*3600)))}
+	if err := s.SaveSchedule(ctx, sc2); err != nil {
+		t.Fatal(err)
+	}
+	one.Paused = true
+	if err := s.SaveSchedule(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	all, err = s.Schedules(ctx, c.ID)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("schedules = %+v, %v; want two", all, err)
+	}
+	for _, want := range []*Schedule{one, sc2} {
+		got, err := s.ClientSchedule(ctx, c.ID, want.ID)
+		if err != nil || !sameJSON(t, got, want) {
+			t.Errorf("schedule %s read back as %s, %v; want %s", want.ID, asJSON(t, got), err, asJSON(t, want))
+		}
+	}
+	if _, err := s.ClientSchedule(ctx, c.ID, "sc_none"); err != ErrNotFound {
+		t.Errorf("unknown schedule: err = %v; want ErrNotFound", err)
+	}
+}
+
+// testConcurrentScheduleSaves: a client's schedules share one string, so
+// saves read, change and write it; one saved meanwhile must not be lost.
+func testConcurrentScheduleSaves(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.SaveSchedule(ctx, &Schedule{ClientID: c.ID, AgencyID: a.ID, Questionnaire: "daily-mood", RRule: "FREQ=DAILY",
+				Start: time.Date(2026, 6, 1, 8+i, 0, 0, 0, time.UTC), Timezone: "UTC"})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("save %d: %v", i, err)
+		}
+	}
+	if all, err := s.Schedules(ctx, c.ID); err != nil || len(all) != n {
+		t.Errorf("schedules = %d, %v; want %d", len(all), err, n)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sameJSON reports whether a and b show alike through the API (which
+// encodes these records as JSON).
+func sameJSON(t *testing.T, a, b any) bool { t.Helper(); return asJSON(t, a) == asJSON(t, b) }
+
+// testLegacyRecords: client and schedule records as written before they
+// were compacted read as they did, and a save moves schedules to the
+// compact form.
+func testLegacyRecords(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, _ := seedClient(t, s)
+	const id = "cl_06h0q590v7hj08804gjsyyzmz0"
+	legacyClient := `{"agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
+		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
+		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
+	legacySchedule := `{"agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY","start":"2026-06-01T10:00:00-05:00",` +
+		`"timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
+	const sid = "sc_06h0q590v682es8gpd8843523m"
+	s.rdb.Set(ctx, keyClient(id), legacyClient, 0)
+	s.rdb.ZAdd(ctx, keyClients(a.ID), redis.Z{Member: id})
+	s.rdb.HSet(ctx, keyLegacySchedules(id), sid, legacySchedule)
+
+	wantClient := `{"id":"` + id + `","agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
+		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
+		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
+	c, err := s.Client(ctx, id)
+	if err != nil || asJSON(t, c) != wantClient {
+		t.Errorf("legacy client = %s, %v;\nwant %s", asJSON(t, c), err, wantClient)
+	}
+	page, err := s.Clients(ctx, a.ID, "", 10)
+	if err != nil || len(page.Items) != 2 || asJSON(t, page.Items[0]) != wantClient { // the older id first
+		t.Errorf("clients = %+v, %v; want the legacy one among them as %s", page.Items, err, wantClient)
+	}
+	wantSchedule := `{"id":"` + sid + `","client_id":"` + id + `","agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY",` +
+		`"start":"2026-06-01T10:00:00-05:00","timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
+	sc, err := s.ClientSchedule(ctx, id, sid)
+	if err != nil || asJSON(t, sc) != wantSchedule {
+		t.Errorf("legacy schedule = %s, %v;\nwant %s", asJSON(t, sc), err, wantSchedule)
+	}
+	all, err := s.Schedules(ctx, id)
+	if err != nil || len(all) != 1 || asJSON(t, all[0]) != wantSchedule {
+		t.Errorf("legacy schedules = %+v, %v; want the one", all, err)
+	}
+
+	// A pause saves it compact, its times whole, and drops the hash.
+	sc.Paused = true
+	if err := s.SaveSchedule(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.rdb.Exists(ctx, keyLegacySchedules(id)).Val(); n != 0 {
+		t.Errorf("legacy schedules hash still there after a save")
+	}
+	got, err := s.ClientSchedule(ctx, id, sid)
+	want := strings.Replace(wantSchedule, `"paused":false`, `"paused":true`, 1)
+	if err != nil || asJSON(t, got) != want {
+		t.Errorf("schedule after pause = %s, %v;\nwant %s", asJSON(t, got), err, want)
+	}
+	// An update saves the client compact; it reads back as the API saw it.
+	upd := *c
+	upd.Name = "Renamed"
+	if err := s.UpdateClient(ctx, c, &upd); err != nil {
+		t.Fatal(err)
+	}
+	if raw := s.rdb.Get(ctx, keyClient(id)).Val(); strings.Contains(raw, `"agency_id"`) {
+		t.Errorf("client after update stored as %s; want the compact form", raw)
+	}
+	if got, err := s.Client(ctx, id); err != nil || !sameJSON(t, got, &upd) || !strings.Contains(asJSON(t, got), `"created_at":"2026-04-30T12:00:00.987654321Z"`) {
+		t.Errorf("client after update = %s, %v;\nwant %s", asJSON(t, got), err, asJSON(t, &upd))
+	}
+}
+
+// The bench's client and schedule (bench --phases memory) as stored: the
+// client was 338 bytes (a 384-byte allocation), the schedule 220 in a
+// hashtable-encoded hash (488 bytes of MEMORY USAGE in all).
+func TestRecordSizes(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 14, 0, 0, 123_000_000, time.UTC)
+	c := &Client{ID: NewID("cl", now), AgencyID: NewID("ag", now), Name: "Bench Client", Phone: "+13125550123", Channel: "sms",
+		Timezone: "America/Chicago", Language: "en", CaseManagerID: NewID("cm", now), Status: StatusActive,
+		Consent: &Consent{At: now.Add(-24*time.Hour + 456_789), Method: "written"}, Created: now, Updated: now} // the bench's consent time has nanoseconds
+	if b, err := encodeClient(c); err != nil || len(b) > 220 {
+		t.Errorf("stored client is %d bytes: %s, %v; want ≤ 220", len(b), b, err)
+	}
+	// Every status reads back, the default left out included.
+	for _, st := range []string{StatusActive, StatusPaused, StatusDischarged, ""} {
+		c.Status = st
+		b, err := encodeClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := decodeClient(b, c.ID); err != nil || got.Status != st {
+			t.Errorf("status %q read back as %q, %v (stored %s)", st, got.Status, err, b)
+		}
+	}
+	sc := &Schedule{ID: NewID("sc", now), Questionnaire: "daily-mood", RRule: "FREQ=DAILY", Start: time.Date(2026, 6, 1, 10, 0, 0, 0, chicago),
+		Timezone: "America/Chicago", Created: now}
+	if b, err := json.Marshal(map[string]scheduleRecord{sc.ID: newScheduleRecord(sc)}); err != nil || len(b) > 120 {
+		t.Errorf("stored schedules are %d bytes: %s, %v; want ≤ 120", len(b), b, err)
+	}
+}
+
+func TestStampKeepsTheTimeAsGiven(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Date(2026, 6, 1, 15, 0, 0, 123_000_000, time.UTC), `1780326000123`},
+		{time.Date(2026, 6, 1, 10, 0, 0, 0, chicago), `[1780326000000,-18000]`},
+		{time.Date(2026, 6, 1, 15, 0, 0, 123_456_789, time.UTC), `[1780326000123,0,456789]`},
+		{time.Date(2026, 6, 1, 16, 0, 0, 1, time.FixedZone("", 3600)), `[1780326000000,3600,1]`},
+		{time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC), `[-1,0,999999]`},
+		{time.Time{}, `-62135596800000`},
+	} {
+		b, err := json.Marshal(stamp{c.t})
+		if err != nil || string(b) != c.want {
+			t.Errorf("stamp of %v = %s, %v; want %s", c.t, b, err, c.want)
+		}
+		var back stamp
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		// What the API shows: RFC 3339 with the offset given.
+		if g, w := asJSON(t, back.t), asJSON(t, c.t); g != w {
+			t.Errorf("stamp %s read back as %s; want %s", b, g, w)
+		}
 	}
 }
 

@@ -197,7 +197,7 @@ func (s *Store) CaseManagers(ctx context.Context, agencyID, cursor string, limit
 
 // CreateClient stores a client and binds their phone number.
 func (s *Store) CreateClient(ctx context.Context, c *Client) error {
-	now := s.now().UTC()
+	now := s.nowMilli()
 	c.ID = NewID("cl", now)
 	c.Created, c.Updated = now, now
 	if c.Status == "" {
@@ -257,7 +257,7 @@ func (s *Store) AgencyClient(ctx context.Context, agencyID, id string) (*Client,
 // a discharge keeps the binding so a discharged client's crisis text is still
 // screened, until an active person claims the number.
 func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
-	c.Updated = s.now().UTC()
+	c.Updated = s.nowMilli()
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != old.Phone && c.Phone != "" {
 		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {

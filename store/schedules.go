@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,46 +39,172 @@ type Appointment struct {
 	Created   time.Time `json:"created_at"`
 }
 
-func keySchedules(client string) string    { return clientTag(client) + ":schedules" }
 func keyAppointments(client string) string { return clientTag(client) + ":appointments" }
 
-// SaveSchedule creates or overwrites a schedule (a hash field per schedule).
+// A client's schedules are one string (keySched): a JSON object of compact
+// records by schedule id. They were a hash of full JSON records
+// (keyLegacySchedules), whose values, longer than Redis keeps in a listpack,
+// made it a hashtable of about 490 bytes for one schedule; the string is
+// under half that. A legacy hash still reads, and the first save moves its
+// schedules into the string.
+func keySched(client string) string           { return clientTag(client) + ":sched" }
+func keyLegacySchedules(client string) string { return clientTag(client) + ":schedules" }
+
+// scheduleRecord is a Schedule as stored: the id is its place in the
+// object, the client and agency the key's (the agency read from the client
+// record), created left out when the id's own time says it.
+type scheduleRecord struct {
+	Questionnaire string `json:"q"`
+	RRule         string `json:"r"`
+	Start         stamp  `json:"s"`
+	Until         *stamp `json:"u,omitempty"`
+	Timezone      string `json:"tz"`
+	Paused        bool   `json:"p,omitempty"`
+	Created       *stamp `json:"c,omitempty"`
+}
+
+func newScheduleRecord(sc *Schedule) scheduleRecord {
+	r := scheduleRecord{Questionnaire: sc.Questionnaire, RRule: sc.RRule, Start: stamp{sc.Start}, Until: stampPtr(sc.Until),
+		Timezone: sc.Timezone, Paused: sc.Paused}
+	if t, ok := idTime(sc.ID); !ok || !sameStamp(t, sc.Created) {
+		r.Created = &stamp{sc.Created}
+	}
+	return r
+}
+
+func (r scheduleRecord) schedule(id, client, agency string) *Schedule {
+	sc := &Schedule{ID: id, ClientID: client, AgencyID: agency, Questionnaire: r.Questionnaire, RRule: r.RRule,
+		Start: r.Start.t, Until: r.Until.timePtr(), Timezone: r.Timezone, Paused: r.Paused}
+	if r.Created != nil {
+		sc.Created = r.Created.t
+	} else {
+		sc.Created, _ = idTime(id)
+	}
+	return sc
+}
+
+// SaveSchedule creates or overwrites a schedule.
 func (s *Store) SaveSchedule(ctx context.Context, sc *Schedule) error {
 	if sc.ID == "" {
-		sc.ID = NewID("sc", s.now())
-		sc.Created = s.now().UTC()
+		// The id's time is the created time: a record then leaves it out.
+		now := s.nowMilli()
+		sc.ID = NewID("sc", now)
+		sc.Created = now
 	}
-	// Stored without what its place says: the hash field is its id, the
-	// key its client (both filled in again when read).
-	rec := *sc
-	rec.ID, rec.ClientID = "", ""
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	key, legacy := keySched(sc.ClientID), keyLegacySchedules(sc.ClientID)
+	// Optimistic: a schedule saved by another request between the read and
+	// the write makes the write fail, and it is read again.
+	for range 10 {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			st, err := readSchedules(ctx, tx, sc.ClientID, "", false)
+			if err != nil {
+				return err
+			}
+			st.byID[sc.ID] = newScheduleRecord(sc)
+			body, err := json.Marshal(st.byID)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, body, 0)
+				p.Del(ctx, legacy)
+				return nil
+			})
+			return err
+		}, key, legacy)
+		if !errors.Is(err, redis.TxFailedErr) {
+			if err != nil {
+				return fmt.Errorf("save schedule: %w", err)
+			}
+			return nil
+		}
 	}
-	return s.rdb.HSet(ctx, keySchedules(sc.ClientID), sc.ID, body).Err()
+	return fmt.Errorf("save schedule: %w", ErrConflict)
 }
 
-// placed fills in what a stored schedule leaves to its place.
-func placed(client string) func(*Schedule, string) {
-	return func(sc *Schedule, id string) {
-		if sc.ID == "" {
-			sc.ID = id
-		}
-		if sc.ClientID == "" {
-			sc.ClientID = client
-		}
-	}
+// storedSchedules is one read of a client's schedules.
+type storedSchedules struct {
+	byID   map[string]scheduleRecord
+	agency string // the client record's, when asked for
 }
 
-// Schedules lists a client's schedules.
+// readSchedules reads a client's schedules, compact and legacy, in one
+// round trip, with the client record's agency when withAgency; with id
+// set, the legacy hash gives that one only. A compact record wins over a
+// legacy one of the same id.
+func readSchedules(ctx context.Context, c redis.Cmdable, client, id string, withAgency bool) (storedSchedules, error) {
+	out := storedSchedules{byID: map[string]scheduleRecord{}}
+	pipe := c.Pipeline()
+	var cl *redis.StringCmd
+	if withAgency {
+		cl = pipe.Get(ctx, keyClient(client))
+	}
+	compact := pipe.Get(ctx, keySched(client))
+	var legacy *redis.MapStringStringCmd
+	var legacyOne *redis.StringCmd
+	if id == "" {
+		legacy = pipe.HGetAll(ctx, keyLegacySchedules(client))
+	} else {
+		legacyOne = pipe.HGet(ctx, keyLegacySchedules(client), id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return out, fmt.Errorf("read schedules: %w", err)
+	}
+	old := map[string]string{}
+	if legacy != nil {
+		old = legacy.Val()
+	} else if v, err := legacyOne.Result(); err == nil {
+		old[id] = v
+	}
+	for field, raw := range old {
+		var sc Schedule
+		if err := json.Unmarshal([]byte(raw), &sc); err != nil {
+			return out, fmt.Errorf("decode legacy schedule: %w", err)
+		}
+		sc.ID = field
+		out.byID[field] = newScheduleRecord(&sc)
+	}
+	if raw, err := compact.Bytes(); err == nil {
+		var m map[string]scheduleRecord
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return out, fmt.Errorf("decode schedules: %w", err)
+		}
+		maps.Copy(out.byID, m)
+	}
+	if cl != nil {
+		if raw, err := cl.Bytes(); err == nil {
+			if c, err := decodeClient(raw, client); err == nil {
+				out.agency = c.AgencyID
+			}
+		}
+	}
+	return out, nil
+}
+
+// Schedules lists a client's schedules, by id.
 func (s *Store) Schedules(ctx context.Context, client string) ([]*Schedule, error) {
-	return hashRecords(ctx, s, keySchedules(client), placed(client))
+	st, err := readSchedules(ctx, s.rdb, client, "", true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Schedule, 0, len(st.byID))
+	for _, id := range slices.Sorted(maps.Keys(st.byID)) {
+		out = append(out, st.byID[id].schedule(id, client, st.agency))
+	}
+	return out, nil
 }
 
 // ClientSchedule loads one schedule.
 func (s *Store) ClientSchedule(ctx context.Context, client, id string) (*Schedule, error) {
-	return hashRecord(ctx, s, keySchedules(client), id, placed(client))
+	st, err := readSchedules(ctx, s.rdb, client, id, true)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := st.byID[id]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return r.schedule(id, client, st.agency), nil
 }
 
 // SaveAppointment creates or overwrites an appointment.

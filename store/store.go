@@ -239,3 +239,17 @@ type Page[T any] struct {
 	Items []T
 	Next  string
 }
+
+// idTime is the millisecond a NewID id was made at; ok is false for an id
+// not made by NewID.
+func idTime(id string) (time.Time, bool) {
+	_, enc, ok := strings.Cut(id, "_")
+	if !ok || len(enc) != idEncoding.EncodedLen(16) {
+		return time.Time{}, false
+	}
+	b, err := idEncoding.DecodeString(enc)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]) >> 16)).UTC(), true
+}
