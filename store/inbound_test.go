@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carecheck/carecheck/store/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -370,5 +371,69 @@ func testSeenLegacyIDs(t *testing.T, s *Store) {
 		if m == "SM41" || (m != "SM40" && len(m) != 8) {
 			t.Errorf("seen set member %q; want 8-byte hashes", m)
 		}
+	}
+}
+
+// TestConcurrentMessagesShareOneConnection: on one node, the round trips
+// every message pays are auto-pipelined, so a burst of messages from many
+// clients is stored, loaded, applied and marked sent correctly without
+// opening a connection per message in flight.
+func TestConcurrentMessagesShareOneConnection(t *testing.T) {
+	rs := redistest.New(t)
+	rdb := rs.Client(t)
+	s := New(rdb, nil)
+	ctx := t.Context()
+	if err := s.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	type seeded struct {
+		a *Agency
+		c *Client
+	}
+	clients := make([]seeded, n)
+	for i := range clients {
+		a, c := seedClient(t, s)
+		clients[i] = seeded{a, c}
+	}
+	before := rdb.(*redis.Client).PoolStats().TotalConns
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i, sc := range clients {
+		wg.Go(func() {
+			text := fmt.Sprintf("message %d", i)
+			b, err := s.Receive(ctx, sc.c.ID, sc.a.ID, inMsg(fmt.Sprintf("SMburst%d", i), text))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if !b.Stored || !b.Locked || len(b.Pending) != 1 || b.Pending[0].Text != text || b.Client == nil || b.Client.ID != sc.c.ID {
+				errs <- fmt.Errorf("client %d: stored %v locked %v pending %+v client %v", i, b.Stored, b.Locked, b.Pending, b.Client)
+				return
+			}
+			if _, err := s.ApplyAndUnlock(ctx, b, sc.c.ID, b.Pending[0].ID, nil, nil); err != nil {
+				errs <- err
+				return
+			}
+			if err := s.MarkSent(ctx, "r:"+sc.c.ID, fmt.Sprintf("SMout%d", i), []byte("{}"), nil, true); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, sc := range clients {
+		if got := inbound(t, s, sc.c.ID); len(got) != 1 || got[0].Fields["x"] != fmt.Sprintf("message %d", i) {
+			t.Errorf("client %d timeline = %+v; want its one message", i, got)
+		}
+		if pid, err := s.SentMarker(ctx, "r:"+sc.c.ID); err != nil || pid != fmt.Sprintf("SMout%d", i) {
+			t.Errorf("client %d sent marker = %q, %v", i, pid, err)
+		}
+	}
+	if after := rdb.(*redis.Client).PoolStats().TotalConns; after > before+2 {
+		t.Errorf("pooled connections %d → %d for %d concurrent messages; want them auto-pipelined on a shared connection", before, after, n)
 	}
 }
