@@ -34,11 +34,11 @@ var (
 type Store struct {
 	rdb redis.UniversalClient
 	// hot carries the round trips every message pays (owner lookup, store
-	// and load, apply, sent marker). On one node or Sentinel it is go-redis's
+	// and load, apply, sent marker). On one node it is go-redis's
 	// full-duplex auto-pipeliner: concurrent callers' commands and pipelines
 	// share one connection and are written and read in batches, so Redis and
 	// this process make one read and one write system call per batch instead
-	// of per caller. Elsewhere (Cluster) it is rdb.
+	// of per caller. Elsewhere (Sentinel, Cluster) it is rdb.
 	hot       redis.Cmdable
 	smsNumber string
 	now       func() time.Time
@@ -189,7 +189,9 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Store {
 
 func newStore(rdb redis.UniversalClient, now func() time.Time) *Store {
 	s := &Store{rdb: rdb, hot: rdb, now: now}
-	if c, ok := rdb.(*redis.Client); ok {
+	// Sentinel keeps the pooled client: how the auto-pipeliner's held
+	// connection follows a failover is not tested here.
+	if c, ok := rdb.(*redis.Client); ok && c.Options().Addr != "FailoverClient" {
 		// Closed with the client. A blocking command or MULTI given to it
 		// would run on a pooled connection of its own; none is.
 		if ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{FullDuplex: true}); err == nil {
