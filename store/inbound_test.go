@@ -382,11 +382,35 @@ func TestConcurrentMessagesShareOneConnection(t *testing.T) {
 	rs := redistest.New(t)
 	rdb := rs.Client(t)
 	s := New(rdb, nil)
-	ctx := t.Context()
-	if err := s.LoadScripts(ctx); err != nil {
+	if err := s.LoadScripts(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	const n = 100
+	if grew := messageBurst(t, s, 100); grew > 2 {
+		t.Errorf("pooled connections grew by %d for 100 concurrent messages; want them auto-pipelined on a shared connection", grew)
+	}
+}
+
+// TestNoAutoPipelineKeepsThePool: CARECHECK_REDIS_AUTOPIPELINE=false (the
+// way back should the auto-pipeliner misbehave) handles the same burst as
+// correctly, on pooled connections.
+func TestNoAutoPipelineKeepsThePool(t *testing.T) {
+	rs := redistest.New(t)
+	s, closeStore, err := Open(t.Context(), Options{URL: rs.URL, NoAutoPipeline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	if grew := messageBurst(t, s, 100); grew <= 2 {
+		t.Errorf("pooled connections grew by %d for 100 concurrent messages; want the pool used when auto-pipelining is off", grew)
+	}
+}
+
+// messageBurst sends one message for each of n new clients at once through
+// receive, apply and the sent marker, checks every client got exactly its
+// own, and returns how many pooled connections the burst added.
+func messageBurst(t *testing.T, s *Store, n int) (grew int) {
+	t.Helper()
+	ctx := t.Context()
 	type seeded struct {
 		a *Agency
 		c *Client
@@ -396,7 +420,8 @@ func TestConcurrentMessagesShareOneConnection(t *testing.T) {
 		a, c := seedClient(t, s)
 		clients[i] = seeded{a, c}
 	}
-	before := rdb.(*redis.Client).PoolStats().TotalConns
+	pool := s.rdb.(*redis.Client)
+	before := pool.PoolStats().TotalConns
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i, sc := range clients {
@@ -425,6 +450,7 @@ func TestConcurrentMessagesShareOneConnection(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	grew = int(pool.PoolStats().TotalConns) - int(before)
 	for i, sc := range clients {
 		if got := inbound(t, s, sc.c.ID); len(got) != 1 || got[0].Fields["x"] != fmt.Sprintf("message %d", i) {
 			t.Errorf("client %d timeline = %+v; want its one message", i, got)
@@ -433,7 +459,5 @@ func TestConcurrentMessagesShareOneConnection(t *testing.T) {
 			t.Errorf("client %d sent marker = %q, %v", i, pid, err)
 		}
 	}
-	if after := rdb.(*redis.Client).PoolStats().TotalConns; after > before+2 {
-		t.Errorf("pooled connections %d → %d for %d concurrent messages; want them auto-pipelined on a shared connection", before, after, n)
-	}
+	return grew
 }

@@ -53,6 +53,9 @@ type Options struct {
 	URL string
 	// Cluster forces the Cluster client for URL.
 	Cluster bool
+	// NoAutoPipeline keeps the per-message round trips on the pooled client
+	// on one node too (see Store.hot).
+	NoAutoPipeline bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -93,7 +96,7 @@ func Open(ctx context.Context, o Options) (*Store, func() error, error) {
 		}
 		return errors.Join(errs...)
 	}
-	s := newStore(rdb, o.Now)
+	s := newStore(rdb, o.Now, !o.NoAutoPipeline)
 	if err := s.checkSchema(ctx); err != nil {
 		_ = closeAll()
 		return nil, nil, err
@@ -184,14 +187,14 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return newStore(rdb, now)
+	return newStore(rdb, now, true)
 }
 
-func newStore(rdb redis.UniversalClient, now func() time.Time) *Store {
+func newStore(rdb redis.UniversalClient, now func() time.Time, autoPipeline bool) *Store {
 	s := &Store{rdb: rdb, hot: rdb, now: now}
 	// Sentinel keeps the pooled client: how the auto-pipeliner's held
 	// connection follows a failover is not tested here.
-	if c, ok := rdb.(*redis.Client); ok && c.Options().Addr != "FailoverClient" {
+	if c, ok := rdb.(*redis.Client); ok && autoPipeline && c.Options().Addr != "FailoverClient" {
 		// Closed with the client. A blocking command or MULTI given to it
 		// would run on a pooled connection of its own; none is.
 		if ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{FullDuplex: true}); err == nil {

@@ -12,11 +12,15 @@ import (
 
 // config is every setting, read from the environment (DESIGN.md names them).
 type config struct {
-	Addr          string `env:"CARECHECK_ADDR" envDefault:":8080"`
-	PublicURL     string `env:"CARECHECK_PUBLIC_URL"`
-	RedisURL      string `env:"REDIS_URL"`
-	OperatorToken string `env:"CARECHECK_OPERATOR_TOKEN"`
-	LogLevel      string `env:"CARECHECK_LOG_LEVEL" envDefault:"info"`
+	Addr      string `env:"CARECHECK_ADDR" envDefault:":8080"`
+	PublicURL string `env:"CARECHECK_PUBLIC_URL"`
+	RedisURL  string `env:"REDIS_URL"`
+	// RedisAutoPipeline puts the per-message round trips on go-redis's
+	// full-duplex auto-pipeliner (one node only); false is the way back to
+	// the pooled client should that experimental path misbehave.
+	RedisAutoPipeline bool   `env:"CARECHECK_REDIS_AUTOPIPELINE" envDefault:"true"`
+	OperatorToken     string `env:"CARECHECK_OPERATOR_TOKEN"`
+	LogLevel          string `env:"CARECHECK_LOG_LEVEL" envDefault:"info"`
 
 	TwilioAccountSID string  `env:"TWILIO_ACCOUNT_SID"`
 	TwilioAuthToken  string  `env:"TWILIO_AUTH_TOKEN"`
@@ -38,7 +42,7 @@ func (u usageError) Error() string { return u.msg }
 func loadConfig(getenv func(string) string) (config, error) {
 	var c config
 	environ := map[string]string{}
-	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_LOG_LEVEL",
+	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_LOG_LEVEL",
 		"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_API_URL", "TWILIO_MESSAGES_PER_SECOND",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME"} {
 		if v := getenv(k); v != "" {

@@ -85,7 +85,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, Log: log, Now: now})
+	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, NoAutoPipeline: !cfg.RedisAutoPipeline, Log: log, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

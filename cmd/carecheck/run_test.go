@@ -42,6 +42,7 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"half twilio", []string{"carecheck", "serve"}, map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_"},
 		{"telegram without secret", []string{"carecheck", "serve"}, map[string]string{"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_WEBHOOK_SECRET"},
 		{"bad rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "fast"}, "TWILIO_MESSAGES_PER_SECOND"},
+		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.label, func(t *testing.T) {
