@@ -221,7 +221,7 @@ func (s *stamp) timePtr() *time.Time {
 // clientRecord is a Client as stored under {c:<id>}:client: short keys,
 // times as stamps, the id left to the key, every empty field left out, and
 // updated only when it differs from created. The API shows Client,
-// unchanged. Records written before this (legacyClient) still read: they
+// unchanged. Records written before this (decodeLegacyClient) still read: they
 // have no "c".
 type clientRecord struct {
 	AgencyID            string  `json:"a,omitempty"`
@@ -240,28 +240,6 @@ type clientRecord struct {
 	TelegramUnreachable bool    `json:"tu,omitempty"`
 	Created             *stamp  `json:"c"`
 	Updated             *stamp  `json:"u,omitempty"`
-}
-
-// legacyClient is a client record as written before clientRecord: long
-// keys, RFC 3339 times. (A conversion to Client keeps every field: they
-// differ in tags only.)
-type legacyClient struct {
-	ID                  string     `json:"id,omitempty"` // the oldest records carry it
-	AgencyID            string     `json:"agency_id"`
-	Name                string     `json:"name"`
-	Phone               string     `json:"phone,omitempty"`
-	TelegramChat        string     `json:"telegram_chat,omitempty"`
-	Channel             string     `json:"channel"`
-	Timezone            string     `json:"timezone"`
-	Language            string     `json:"language"`
-	CaseManagerID       string     `json:"case_manager_id"`
-	Status              string     `json:"status"`
-	Consent             *Consent   `json:"consent,omitempty"`
-	OptedOut            bool       `json:"opted_out,omitempty"`
-	OptedOutAt          *time.Time `json:"opted_out_at,omitempty"`
-	TelegramUnreachable bool       `json:"telegram_unreachable,omitempty"`
-	Created             time.Time  `json:"created_at"`
-	Updated             time.Time  `json:"updated_at,omitzero"`
 }
 
 func encodeClient(c *Client) ([]byte, error) {
@@ -305,12 +283,13 @@ func decodeClient(raw []byte, id string) (*Client, error) {
 	return c, nil
 }
 
+// decodeLegacyClient reads a record written before clientRecord: Client's
+// own JSON (long keys, RFC 3339 times), some carrying their id.
 func decodeLegacyClient(raw []byte, id string) (*Client, error) {
-	var r legacyClient
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var c Client
+	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, err
 	}
-	c := Client(r)
 	c.ID = id
 	if c.Updated.IsZero() {
 		c.Updated = c.Created
