@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -374,6 +375,11 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 		}
 		return s.alert(ctx, a, c, e, true)
 	}
+	if e.Alerting == stepID(w) {
+		// A copy of this timer advanced the escalation and stopped before
+		// its alert was queued (a crash, a Redis error): finish that alert.
+		return s.alertStep(ctx, a, c, e)
+	}
 	now := s.now().UTC()
 	advanced := false
 	e, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
@@ -381,6 +387,7 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 			return store.ErrUnchanged
 		}
 		x.Step = w.Step
+		x.Alerting = ""
 		if x.Step >= len(x.Policy.Steps) {
 			x.Step = len(x.Policy.Steps) - 1
 			x.Round++
@@ -391,6 +398,9 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 				return nil
 			}
 		}
+		// Cleared once the step's alert is queued; until then a reclaimed
+		// copy of this timer knows the advance is its own and goes on.
+		x.Alerting = stepID(w)
 		advanced = true
 		return nil
 	})
@@ -415,7 +425,18 @@ func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Clien
 
 // alert is alertStep; inHours skips the working-hours check of a concern
 // (its held alert came due).
+//
+// Every write here can be repeated: the ACK code claim returns the code the
+// staff member already holds for the escalation, the next step's timer has
+// one id, and the alert's message id is fixed by escalation, round, step
+// and staff, so a second copy queued is never sent. A step timer that fails
+// on the way leaves its mark on the escalation (Escalation.Alerting) until
+// the alert is queued, and its reclaimed copy finishes the alert.
 func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, inHours bool) error {
+	// The next step's wait starts when this step does, not when the alert
+	// left: a slow provider does not stretch the policy.
+	began := s.now()
+	marker := e.Alerting // the step timer this alert finishes, if any
 	for guard := 0; guard < 20; guard++ {
 		step := e.Policy.Steps[e.Step]
 		next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
@@ -470,13 +491,15 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 			}
 			return s.HandleStep(ctx, next)
 		}
+		detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
 		_, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
 			x.AckCode = code
 			if !contains(x.Alerted, staff.ID) {
 				x.Alerted = append(x.Alerted, staff.ID)
 			}
-			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert sent",
-				Detail: fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code), MessageID: msg.ID})
+			if !slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
+				x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert sent", Detail: detail, MessageID: msg.ID})
+			}
 			return nil
 		})
 		if err != nil {
@@ -485,15 +508,30 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 		job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
 			OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
 		if e.Level == Concern {
-			job.Msg.Urgent = false
+			job.Msg.Urgent = false // and no climbing
+		} else if err := s.store.ScheduleOnce(ctx, stepID(next), began.Add(time.Duration(step.Wait)), nextRaw); err != nil {
+			// Planned before the alert leaves, so whoever sees the alert
+			// sees the policy already running on; planned once, so a
+			// resumed alert does not push the next step back.
+			return err
 		}
 		if err := s.outbox.Queue(ctx, job); err != nil {
 			return err
 		}
-		if e.Level == Concern {
-			return nil // no climbing
+		if marker == "" {
+			return nil
 		}
-		return s.store.Schedule(ctx, stepID(next), s.now().Add(time.Duration(step.Wait)), nextRaw)
+		_, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
+			if x.Alerting != marker {
+				return store.ErrUnchanged // the next step's timer already moved it on
+			}
+			x.Alerting = ""
+			return nil
+		})
+		if errors.Is(err, store.ErrUnchanged) {
+			return nil
+		}
+		return err
 	}
 	return errors.New("escalation: too many skipped steps")
 }

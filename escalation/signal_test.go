@@ -21,8 +21,13 @@ func (nopSender) Send(context.Context, bot.Outbound) (string, error) { return "S
 // Redis connections.
 func process(t *testing.T, rs *redistest.Server) (*store.Store, *Service) {
 	st := store.New(rs.Client(t), nil)
+	return st, serviceOn(st)
+}
+
+// serviceOn is the escalation service on a given store, sending SMS only.
+func serviceOn(st *store.Store) *Service {
 	ob := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: nopSender{}}, bot.Pacing{}, nil, nil)
-	return st, NewService(st, ob, nil)
+	return NewService(st, ob, nil)
 }
 
 func seed(t *testing.T, st *store.Store, clients int) (*store.Agency, *store.CaseManager, []*store.Client) {

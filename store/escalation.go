@@ -31,10 +31,13 @@ type Escalation struct {
 	// Signals explain the detector's verdicts (for staff in the console; never in an SMS).
 	Signals []string `json:"signals,omitempty"`
 	// Policy is a snapshot taken when the escalation opened.
-	Policy     Policy       `json:"policy"`
-	Step       int          `json:"step"`
-	Round      int          `json:"round"`
-	AckCode    string       `json:"ack_code,omitempty"`
+	Policy  Policy `json:"policy"`
+	Step    int    `json:"step"`
+	Round   int    `json:"round"`
+	AckCode string `json:"ack_code,omitempty"`
+	// Alerting names the step timer that advanced the escalation while its
+	// alert is not yet queued; empty otherwise.
+	Alerting   string       `json:"alerting,omitempty"`
 	Alerted    []string     `json:"alerted,omitempty"` // staff ids holding an ack code
 	Opened     time.Time    `json:"opened_at"`
 	AckedAt    *time.Time   `json:"acknowledged_at,omitempty"`
