@@ -295,6 +295,7 @@ func (s *Service) firstAlert(a *store.Agency, c *store.Client, opened *store.Esc
 func (s *Service) raise(ctx context.Context, a *store.Agency, c *store.Client, sig Signal, actor string, proto *store.Escalation) (*store.Escalation, error) {
 	e, isNew, err := s.store.OpenEscalation(ctx, &store.Escalation{
 		AgencyID: a.ID, ClientID: c.ID, Level: sig.Level, Reasons: sig.Reasons, Signals: sig.Explain, Policy: proto.Policy, Audit: proto.Audit,
+		Alerting: alertingOpened,
 	})
 	if err != nil {
 		return nil, err
@@ -320,16 +321,36 @@ func (s *Service) join(ctx context.Context, a *store.Agency, c *store.Client, id
 			x.Level = Crisis
 			x.Policy = policy
 			x.Step, x.Round = 0, 0
+			x.Alerting = alertingRaised
 			x.Audit = append(x.Audit, store.AuditEntry{At: now, Actor: "system", Action: "raised to crisis"})
 		}
 		return nil
 	})
-	if err != nil || !upgrade {
+	if err != nil {
 		return e, err
+	}
+	if !upgrade {
+		if e.Alerting != "" {
+			// An alert of this escalation is not known to be queued: its
+			// opener, or a step run inline after a skipped one, stopped on
+			// the way (the message that opened it, processed again, joins
+			// here). Finishing it is safe even while the other is still
+			// running: every write of an alert repeats safely.
+			return e, s.alertStep(ctx, a, c, e)
+		}
+		return e, nil
 	}
 	s.log.Info("escalation raised to crisis", "escalation_id", e.ID, "client_id", c.ID)
 	return e, s.alertStep(ctx, a, c, e)
 }
+
+// Escalation.Alerting while the first alert of a general-path opening, or
+// of a concern raised to crisis, is not yet queued (a step timer leaves its
+// own id).
+const (
+	alertingOpened = "opened"
+	alertingRaised = "raised"
+)
 
 func mergeReasons(have, add []string) []string {
 	seen := map[string]bool{}
@@ -465,15 +486,18 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 			if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
 				held := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step, Held: true}
 				raw, _ := json.Marshal(held)
+				if err := s.store.Schedule(ctx, stepID(held)+":held", at, raw); err != nil {
+					return err
+				}
 				_, err := s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
+					if x.Alerting == marker {
+						x.Alerting = "" // the held work carries the alert now
+					}
 					x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert held",
 						Detail: fmt.Sprintf("low urgency: to %s at %s (working hours)", staff.ID, at.UTC().Format(time.RFC3339))})
 					return nil
 				})
-				if err != nil {
-					return err
-				}
-				return s.store.Schedule(ctx, stepID(held)+":held", at, raw)
+				return err
 			}
 		}
 		code, err := s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID)

@@ -18,8 +18,8 @@ import (
 // and notes whether the next step's timer was already planned when the
 // alert was queued.
 type alertQueueFault struct {
-	msgID     string // the alert's message id
-	nextTimer string // the next step's timer id
+	msgID     string // the alert's message id, or its end (":0:1:<staff>:sms")
+	nextTimer string // the next step's timer id ("": not checked)
 	fail      atomic.Int32
 	check     redis.UniversalClient
 	planned   atomic.Bool
@@ -35,8 +35,10 @@ func (f *alertQueueFault) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 				cmd.SetErr(err)
 				return err
 			}
-			_, err := f.check.ZScore(ctx, "{q}:due", f.nextTimer).Result()
-			f.planned.Store(err == nil)
+			if f.nextTimer != "" {
+				_, err := f.check.ZScore(ctx, "{q}:due", f.nextTimer).Result()
+				f.planned.Store(err == nil)
+			}
 		}
 		return next(ctx, cmd)
 	}
@@ -51,7 +53,7 @@ func (f *alertQueueFault) isAlert(cmd redis.Cmder) bool {
 		return false
 	}
 	for _, a := range cmd.Args() {
-		if s, ok := a.(string); ok && s == "send:"+f.msgID {
+		if s, ok := a.(string); ok && strings.HasPrefix(s, "send:alert:") && strings.HasSuffix(s, f.msgID) {
 			return true
 		}
 	}
@@ -117,6 +119,49 @@ func TestStepTimerFinishesItsAlertAfterAFailure(t *testing.T) {
 	}
 	if wait := at.Sub(time.Now()); wait < 9*time.Minute || wait > 10*time.Minute {
 		t.Errorf("next step due in %v; want step 2's wait (10m)", wait)
+	}
+}
+
+// A crisis whose first step has nobody to alert (no backup) moves on at
+// once to the assigned case manager; when that alert cannot be queued, the
+// crisis message, processed again, joins the open escalation and finishes
+// the alert rather than leaving the escalation open with nobody paged.
+func TestCrisisMessageProcessedAgainFinishesTheAlert(t *testing.T) {
+	rs := redistest.New(t)
+	rdb := rs.Client(t)
+	st := store.New(rdb, nil)
+	a, cm, cs := seedWithPolicy(t, st, store.Policy{Steps: []store.PolicyStep{
+		{Notify: NotifyBackup, Wait: store.Duration(5 * time.Minute)},
+		{Notify: NotifyAssigned, Wait: store.Duration(10 * time.Minute)},
+	}})
+	svc := serviceOn(st)
+	fault := &alertQueueFault{msgID: ":0:1:" + cm.ID + ":sms"}
+	fault.fail.Store(1)
+	rdb.AddHook(fault)
+
+	if _, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID); err == nil {
+		t.Fatal("Raise succeeded though its alert could not be queued")
+	}
+	e, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID)
+	if err != nil {
+		t.Fatalf("the message processed again: %v", err)
+	}
+	if _, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID); err != nil {
+		t.Fatalf("a later crisis message: %v", err)
+	}
+	want := "alert:" + e.ID + ":0:1:" + cm.ID + ":sms"
+	if got := queuedAlerts(t, st, want); got != 1 {
+		t.Errorf("the case manager's alert queued %d times; want 1 (queued: %v)", got, queued(t, st))
+	}
+	got, err := st.Escalation(t.Context(), a.ID, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := audit(got); count(a, "alert sent") != 1 || got.Alerting != "" {
+		t.Errorf("audit = %v, alerting %q; want one alert sent and nothing left unfinished", a, got.Alerting)
+	}
+	if _, planned, _ := st.ScheduledAt(t.Context(), "esc:"+e.ID+":0:2"); !planned {
+		t.Error("the policy does not go on: no timer after the case manager's step")
 	}
 }
 
