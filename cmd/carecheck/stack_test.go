@@ -36,6 +36,11 @@ const (
 	operatorTok = "operator-test"
 )
 
+// storyWait is how long a story waits for something the service should do.
+// A passing story never waits it out; it is generous because CI runs every
+// package at once under the race detector on two cores.
+const storyWait = 5 * time.Second
+
 // fakeClock is a clock a story moves by hand.
 type fakeClock struct{ ns atomic.Int64 }
 
@@ -168,14 +173,14 @@ func (s *stack) smsWithSID(sid, from, body string) int {
 	return resp.StatusCode
 }
 
-// expectSMS waits up to 2 seconds for a message to a phone that satisfies pred.
+// expectSMS waits up to storyWait for a message to a phone that satisfies pred.
 func (s *stack) expectSMS(to string, pred func(string) bool) twiliotest.Message {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), storyWait)
 	defer cancel()
 	m, err := s.twilio.WaitFor(ctx, func(m twiliotest.Message) bool { return m.To == to && pred(m.Body) })
 	if err != nil {
-		s.t.Fatalf("no matching SMS to %s within 2s; sent so far: %v", to, s.bodiesTo(to))
+		s.t.Fatalf("no matching SMS to %s within %v; sent so far: %v", to, storyWait, s.bodiesTo(to))
 	}
 	return m
 }

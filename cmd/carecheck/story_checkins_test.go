@@ -50,11 +50,11 @@ func (s *stack) timeline(key, client string) []entry {
 	return list
 }
 
-// expectEntry waits up to 2 seconds for a timeline entry of type typ whose
+// expectEntry waits up to storyWait for a timeline entry of type typ whose
 // fields include want.
 func (s *stack) expectEntry(key, client, typ string, want map[string]string) entry {
 	s.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(storyWait)
 	for {
 		tl := s.timeline(key, client)
 		for _, e := range tl {
@@ -63,7 +63,7 @@ func (s *stack) expectEntry(key, client, typ string, want map[string]string) ent
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("no %q entry with %v in the timeline within 2s; timeline: %v", typ, want, tl)
+			s.t.Fatalf("no %q entry with %v in the timeline within %v; timeline: %v", typ, want, storyWait, tl)
 		}
 		time.Sleep(20 * time.Millisecond) // polling the API for the worker's result
 	}
@@ -93,7 +93,7 @@ func hasFields(e entry, want map[string]string) bool {
 // mark notes how many SMS went out so far; nextSMS waits for a new one.
 func (s *stack) mark() int { return len(s.twilio.Messages()) }
 
-// nextSMS waits up to 2 seconds for a message to a phone, sent after mark,
+// nextSMS waits up to storyWait for a message to a phone, sent after mark,
 // that satisfies pred.
 func (s *stack) nextSMS(mark int, to string, pred func(string) bool) twiliotest.Message {
 	s.t.Helper()
@@ -101,11 +101,11 @@ func (s *stack) nextSMS(mark int, to string, pred func(string) bool) twiliotest.
 	for _, m := range s.twilio.Messages()[:mark] {
 		seen[m.SID] = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), storyWait)
 	defer cancel()
 	m, err := s.twilio.WaitFor(ctx, func(m twiliotest.Message) bool { return !seen[m.SID] && m.To == to && pred(m.Body) })
 	if err != nil {
-		s.t.Fatalf("no new matching SMS to %s within 2s; sent since the mark: %v", to, s.bodiesSince(mark, to))
+		s.t.Fatalf("no new matching SMS to %s within %v; sent since the mark: %v", to, storyWait, s.bodiesSince(mark, to))
 	}
 	return m
 }
@@ -155,10 +155,10 @@ func (s *stack) tgDeliver(update []byte) {
 	}
 }
 
-// expectTG waits up to 2 seconds for a Telegram message to a chat.
+// expectTG waits up to storyWait for a Telegram message to a chat.
 func (s *stack) expectTG(chat int64, pred func(telegramtest.Message) bool) telegramtest.Message {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), storyWait)
 	defer cancel()
 	m, err := s.tg.WaitFor(ctx, func(m telegramtest.Message) bool { return m.ChatID == chat && pred(m) })
 	if err != nil {
@@ -168,7 +168,7 @@ func (s *stack) expectTG(chat int64, pred func(telegramtest.Message) bool) teleg
 				got = append(got, m.Text)
 			}
 		}
-		s.t.Fatalf("no matching Telegram message to chat %d within 2s; sent: %q", chat, got)
+		s.t.Fatalf("no matching Telegram message to chat %d within %v; sent: %q", chat, storyWait, got)
 	}
 	return m
 }
@@ -521,7 +521,7 @@ func (s *stack) appointmentStatus(key, client, id string) string {
 
 func (s *stack) expectAppointmentStatus(key, client, id, want string) {
 	s.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(storyWait)
 	for s.appointmentStatus(key, client, id) != want {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("appointment status = %q; want %q", s.appointmentStatus(key, client, id), want)
