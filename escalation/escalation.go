@@ -642,7 +642,11 @@ func (s *Service) Ack(ctx context.Context, agency, id, actor, via string) (*stor
 	})
 	if errors.Is(err, store.ErrUnchanged) {
 		e, err = s.store.Escalation(ctx, agency, id)
-		return e, false, err
+		if err != nil {
+			return e, false, err
+		}
+		// Released again: a repeated ACK finishes a release that failed.
+		return e, false, s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted)
 	}
 	if err != nil {
 		return nil, false, err
@@ -686,7 +690,7 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 		}
 		return s.ackAnswer(ctx, e, changed)
 	}
-	codes, err := s.store.AckCodes(ctx, staff.AgencyID, staff.ID)
+	codes, err := s.openCodes(ctx, staff)
 	if err != nil {
 		return "", err
 	}
@@ -708,6 +712,31 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 		return "", err
 	}
 	return s.ackAnswer(ctx, e, changed)
+}
+
+// openCodes reads a staff member's ACK codes, keeping those of open
+// escalations. A code still bound to a closed one (the process stopped
+// between the closing and the release) is released here: left, it would
+// make a bare "ACK" ambiguous and push later codes up.
+func (s *Service) openCodes(ctx context.Context, staff *store.CaseManager) (map[string]string, error) {
+	codes, err := s.store.AckCodes(ctx, staff.AgencyID, staff.ID)
+	if err != nil {
+		return nil, err
+	}
+	for code, id := range codes {
+		e, err := s.store.Escalation(ctx, staff.AgencyID, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && e.Status == store.EscOpen {
+			continue
+		}
+		if err := s.store.ReleaseAckCodes(ctx, staff.AgencyID, id, []string{staff.ID}); err != nil {
+			return nil, err
+		}
+		delete(codes, code)
+	}
+	return codes, nil
 }
 
 func (s *Service) ackAnswer(ctx context.Context, e *store.Escalation, changed bool) (string, error) {
