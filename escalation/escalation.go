@@ -344,9 +344,9 @@ func (s *Service) join(ctx context.Context, a *store.Agency, c *store.Client, id
 	return e, s.alertStep(ctx, a, c, e)
 }
 
-// Escalation.Alerting while the first alert of a general-path opening, or
-// of a concern raised to crisis, is not yet queued (a step timer leaves its
-// own id).
+// Values of Escalation.Alerting while the first alert of an opening on the
+// general path, or of a concern raised to crisis, is not yet queued. A step
+// timer leaves its own id instead.
 const (
 	alertingOpened = "opened"
 	alertingRaised = "raised"
