@@ -35,8 +35,9 @@ type Escalation struct {
 	Step    int    `json:"step"`
 	Round   int    `json:"round"`
 	AckCode string `json:"ack_code,omitempty"`
-	// Alerting names the step timer that advanced the escalation while its
-	// alert is not yet queued; empty otherwise.
+	// Alerting is set while an alert of the escalation is decided but not
+	// yet queued: the id of the step timer that advanced it, or the
+	// escalation service's marker for an opening. Empty otherwise.
 	Alerting   string       `json:"alerting,omitempty"`
 	Alerted    []string     `json:"alerted,omitempty"` // staff ids holding an ack code
 	Opened     time.Time    `json:"opened_at"`
