@@ -66,22 +66,14 @@ func (f *alertQueueFault) isAlert(cmd redis.Cmder) bool {
 // goes on. Before, the retry found the escalation already on that step,
 // took itself for stale, and the alert and every later step were lost.
 func TestStepTimerFinishesItsAlertAfterAFailure(t *testing.T) {
-	rs := redistest.New(t)
-	rdb := rs.Client(t)
-	st := store.New(rdb, nil)
-	a, cm, cs := seedWithPolicy(t, st, store.Policy{Steps: []store.PolicyStep{
-		{Notify: NotifyAssigned, Wait: store.Duration(5 * time.Minute)},
-		{Notify: NotifyAssigned, Wait: store.Duration(10 * time.Minute)},
-	}})
-	svc := serviceOn(st)
-	e, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID)
+	r := newStepRig(t, step(NotifyAssigned, 5*time.Minute), step(NotifyAssigned, 10*time.Minute))
+	st, svc, a, cm, c := r.st, r.svc, r.a, r.cm, r.c
+	e, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	step2 := StepWork{Kind: StepKind, Agency: a.ID, ID: e.ID, Round: 0, Step: 1}
-	fault := &alertQueueFault{msgID: "alert:" + e.ID + ":0:1:" + cm.ID + ":sms", nextTimer: "esc:" + e.ID + ":0:2", check: rs.Client(t)}
-	fault.fail.Store(1)
-	rdb.AddHook(fault)
+	fault := r.failAlertOnce("alert:"+e.ID+":0:1:"+cm.ID+":sms", "esc:"+e.ID+":0:2")
 
 	if err := svc.HandleStep(t.Context(), step2); err == nil {
 		t.Fatal("HandleStep succeeded though its alert could not be queued")
@@ -107,8 +99,8 @@ func TestStepTimerFinishesItsAlertAfterAFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count(audit(got), "alert sent"); n != 2 {
-		t.Errorf("audit = %v; want two alerts (steps 1 and 2)", audit(got))
+	if n := strings.Count(strings.Join(actions(got), "|"), "alert sent"); n != 2 {
+		t.Errorf("audit = %v; want two alerts (steps 1 and 2)", actions(got))
 	}
 	if got.Step != 1 || got.Alerting != "" {
 		t.Errorf("escalation on step %d, alerting %q; want step index 1 with its alert done", got.Step, got.Alerting)
@@ -127,26 +119,18 @@ func TestStepTimerFinishesItsAlertAfterAFailure(t *testing.T) {
 // crisis message, processed again, joins the open escalation and finishes
 // the alert rather than leaving the escalation open with nobody paged.
 func TestCrisisMessageProcessedAgainFinishesTheAlert(t *testing.T) {
-	rs := redistest.New(t)
-	rdb := rs.Client(t)
-	st := store.New(rdb, nil)
-	a, cm, cs := seedWithPolicy(t, st, store.Policy{Steps: []store.PolicyStep{
-		{Notify: NotifyBackup, Wait: store.Duration(5 * time.Minute)},
-		{Notify: NotifyAssigned, Wait: store.Duration(10 * time.Minute)},
-	}})
-	svc := serviceOn(st)
-	fault := &alertQueueFault{msgID: ":0:1:" + cm.ID + ":sms"}
-	fault.fail.Store(1)
-	rdb.AddHook(fault)
+	r := newStepRig(t, step(NotifyBackup, 5*time.Minute), step(NotifyAssigned, 10*time.Minute))
+	st, svc, a, cm, c := r.st, r.svc, r.a, r.cm, r.c
+	r.failAlertOnce(":0:1:"+cm.ID+":sms", "")
 
-	if _, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID); err == nil {
+	if _, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID); err == nil {
 		t.Fatal("Raise succeeded though its alert could not be queued")
 	}
-	e, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID)
+	e, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID)
 	if err != nil {
 		t.Fatalf("the message processed again: %v", err)
 	}
-	if _, err := svc.Raise(t.Context(), a, cs[0], crisisSignal, "client:"+cs[0].ID); err != nil {
+	if _, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID); err != nil {
 		t.Fatalf("a later crisis message: %v", err)
 	}
 	want := "alert:" + e.ID + ":0:1:" + cm.ID + ":sms"
@@ -157,7 +141,7 @@ func TestCrisisMessageProcessedAgainFinishesTheAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := audit(got); count(a, "alert sent") != 1 || got.Alerting != "" {
+	if a := actions(got); strings.Count(strings.Join(a, "|"), "alert sent") != 1 || got.Alerting != "" {
 		t.Errorf("audit = %v, alerting %q; want one alert sent and nothing left unfinished", a, got.Alerting)
 	}
 	if _, planned, _ := st.ScheduledAt(t.Context(), "esc:"+e.ID+":0:2"); !planned {
@@ -165,14 +149,39 @@ func TestCrisisMessageProcessedAgainFinishesTheAlert(t *testing.T) {
 	}
 }
 
-// seedWithPolicy seeds an agency with its own policy, a case manager and one client.
-func seedWithPolicy(t *testing.T, st *store.Store, p store.Policy) (*store.Agency, *store.CaseManager, []*store.Client) {
-	a, cm, cs := seed(t, st, 1)
-	a.Policy = &p
-	if err := st.SaveAgency(t.Context(), a); err != nil {
+// stepRig is an agency with its own policy, a case manager without a
+// backup and one client, on a Redis of its own, with the escalation service.
+type stepRig struct {
+	t   *testing.T
+	rs  *redistest.Server
+	rdb redis.UniversalClient
+	st  *store.Store
+	svc *Service
+	a   *store.Agency
+	cm  *store.CaseManager
+	c   *store.Client
+}
+
+func newStepRig(t *testing.T, steps ...store.PolicyStep) *stepRig {
+	r := &stepRig{t: t, rs: redistest.New(t)}
+	r.rdb = r.rs.Client(t)
+	r.st = store.New(r.rdb, nil)
+	a, cm, cs := seed(t, r.st, 1)
+	a.Policy = &store.Policy{Steps: steps}
+	if err := r.st.SaveAgency(t.Context(), a); err != nil {
 		t.Fatal(err)
 	}
-	return a, cm, cs
+	r.svc, r.a, r.cm, r.c = serviceOn(r.st), a, cm, cs[0]
+	return r
+}
+
+// failAlertOnce makes the queueing of one alert (its message id, or the end
+// of it) fail once; nextTimer, when set, is checked to be planned by then.
+func (r *stepRig) failAlertOnce(msgID, nextTimer string) *alertQueueFault {
+	f := &alertQueueFault{msgID: msgID, nextTimer: nextTimer, check: r.rs.Client(r.t)}
+	f.fail.Store(1)
+	r.rdb.AddHook(f)
+	return f
 }
 
 // queuedAlerts counts the queued copies of one message.
@@ -186,21 +195,11 @@ func queuedAlerts(t *testing.T, st *store.Store, msgID string) int {
 	return n
 }
 
-// audit lists an escalation's audit actions in order.
-func audit(e *store.Escalation) []string {
+// actions lists an escalation's audit actions in order.
+func actions(e *store.Escalation) []string {
 	var out []string
 	for _, en := range e.Audit {
 		out = append(out, en.Action)
 	}
 	return out
-}
-
-func count(list []string, v string) int {
-	n := 0
-	for _, x := range list {
-		if x == v {
-			n++
-		}
-	}
-	return n
 }
