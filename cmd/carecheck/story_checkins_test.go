@@ -689,8 +689,8 @@ func TestStoryMoodDropIsConcern(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, 24+d, 10, 0, 0, 0, chicago) }
 	for d, mood := range []string{"8", "9", "8"} {
 		s.jumpTo(day(d))
+		m := s.mark() // before the request: the question can go out before it answers
 		s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/checkins", z.key, map[string]any{"questionnaire": "daily-mood"}))(202)
-		m := s.mark()
 		s.nextSMS(m, clientPhone, moodQ)
 		s.answer(clientPhone, mood, contains("case manager"))
 		s.answer(clientPhone, "no", contains("thank you"))
