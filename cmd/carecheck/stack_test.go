@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,6 +217,3 @@ func (s *stack) settle() {
 		time.Sleep(20 * time.Millisecond) // watching other goroutines reach a quiet state
 	}
 }
-
-var _ = sync.Mutex{}
-var _ = strings.Contains
