@@ -164,7 +164,7 @@ func TestCrisisRoundTrips(t *testing.T) {
 	alert, alertDescs := workerRTs(rts, "alert:")
 	safety, safetyDescs := workerRTs(rts, "safety:"+z.client)
 	t.Logf("connections dialled meanwhile (not counted): %d", trace.dials)
-	t.Logf("crisis webhook: %d round trips, safety reply queued by the %dth, alert by the %dth:\n  %s", len(webhook), safetyQueued, alertQueued, strings.Join(webhook, "\n  "))
+	t.Logf("crisis webhook: %d round trips, safety reply queued by round trip %d, alert by round trip %d:\n  %s", len(webhook), safetyQueued, alertQueued, strings.Join(webhook, "\n  "))
 	t.Logf("alert, queued → handed to Twilio: %d round trips in the workers: %v", alert, alertDescs)
 	t.Logf("safety reply, queued → handed to Twilio: %d round trips in the workers: %v", safety, safetyDescs)
 

@@ -56,6 +56,9 @@ type stack struct {
 	logs   *syncBuffer
 	svc    *service
 	seq    atomic.Int64
+	// moves counts the scheduler's runs: settle waits for runs that began
+	// after the clock last moved, so due work is not missed.
+	moves *atomic.Int64
 }
 
 // startStack starts the service; before is applied to it before it serves
@@ -88,6 +91,14 @@ func startStack(t *testing.T, before ...func(*service)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	moves := &atomic.Int64{}
+	onTick := svc.workers.OnTick
+	svc.workers.OnTick = func(now time.Time) {
+		if onTick != nil {
+			onTick(now)
+		}
+		moves.Add(1)
+	}
 	for _, f := range before {
 		f(svc)
 	}
@@ -98,7 +109,7 @@ func startStack(t *testing.T, before ...func(*service)) *stack {
 		<-done
 		_ = svc.closeAll()
 	})
-	return &stack{t: t, url: base, twilio: tw, tg: tg, clock: clock, logs: logs, svc: svc}
+	return &stack{t: t, url: base, twilio: tw, tg: tg, clock: clock, logs: logs, svc: svc, moves: moves}
 }
 
 // api calls the agency API and decodes the JSON answer.
@@ -194,26 +205,34 @@ func (s *stack) bodiesTo(to string) []string {
 }
 
 // settle waits until the work queue is empty and nothing was sent for a
-// moment, so a story can check that something did NOT happen.
+// moment, so a story can check that something did NOT happen. The quiet
+// moment must span two scheduler runs: the first may have begun before it,
+// the second began inside it and so saw the clock as it is now, and moved
+// everything due (including work that came due at once while it was quiet).
 func (s *stack) settle() {
 	s.t.Helper()
 	rdb := s.svc.store.Redis()
-	quiet := 0
+	quietPolls, quietSince := 0, int64(0)
 	last := -1
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(storyWait)
 	for time.Now().Before(deadline) {
+		moves := s.moves.Load()
 		n := len(s.twilio.Messages()) + len(s.tg.Sent())
 		u, _ := rdb.XLen(context.Background(), "{q}:urgent").Result()
 		w, _ := rdb.XLen(context.Background(), "{q}:stream").Result()
 		if n == last && u == 0 && w == 0 {
-			quiet++
-			if quiet >= 5 {
+			if quietPolls == 0 {
+				quietSince = moves
+			}
+			quietPolls++
+			if quietPolls >= 5 && moves >= quietSince+2 {
 				return
 			}
 		} else {
-			quiet = 0
+			quietPolls = 0
 		}
 		last = n
 		time.Sleep(20 * time.Millisecond) // watching other goroutines reach a quiet state
 	}
+	s.t.Fatalf("the service did not settle within %v", storyWait)
 }
