@@ -29,6 +29,9 @@ func handleListEscalations(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		for _, e := range page.Items {
+			shown(e)
+		}
 		encode(w, http.StatusOK, map[string]any{"escalations": page.Items, "next": page.Next})
 	})
 }
@@ -55,8 +58,15 @@ func handleGetEscalation(d Deps) http.Handler {
 				e.Audit[i].Status = st
 			}
 		}
-		encode(w, http.StatusOK, e)
+		encode(w, http.StatusOK, shown(e))
 	})
+}
+
+// shown leaves out what only the escalation service reads: the marker of
+// an alert on its way (a timer id) says nothing to staff.
+func shown(e *store.Escalation) *store.Escalation {
+	e.Alerting = ""
+	return e
 }
 
 // escalationActor names who acts in the audit trail: "api", or one of the
@@ -97,7 +107,7 @@ func handleAckEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		encode(w, http.StatusOK, e)
+		encode(w, http.StatusOK, shown(e))
 	})
 }
 
@@ -130,7 +140,7 @@ func handleResolveEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		encode(w, http.StatusOK, e)
+		encode(w, http.StatusOK, shown(e))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
+	"github.com/carecheck/carecheck/store"
 )
 
 // Helpers for the escalation stories (the shared ones are in story_checkins_test.go).
@@ -94,6 +95,34 @@ func (s *stack) driveRetries(pred func() bool) {
 }
 
 // ---------------------------------------------------------------- stories
+
+// The console reads an escalation the same way while one of its alerts is
+// on its way: the escalation service's marker for it (a timer id) is its
+// own bookkeeping and not shown, in the list, the record, or an ACK's answer.
+func TestStoryEscalationAPIHidesTheAlertInFlight(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	id := s.crisis(z.key, clientPhone, "i want to kill myself", cmPhone)
+	if _, err := s.svc.store.UpdateEscalation(context.Background(), z.agency, id, func(e *store.Escalation) error {
+		e.Alerting = "step-timer-in-flight"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, list := s.api("GET", "/v1/escalations?status=open", z.key, nil)
+	got := []map[string]any{s.escalation(z.key, id), s.mustFn(s.api("POST", "/v1/escalations/"+id+"/ack", z.key, map[string]any{"by": z.cm}))(200)}
+	for _, e := range list["escalations"].([]any) {
+		got = append(got, e.(map[string]any))
+	}
+	if len(got) != 3 {
+		t.Fatalf("listed %d open escalations; want 1", len(got)-2)
+	}
+	for _, e := range got {
+		if _, ok := e["alerting"]; ok || e["id"] != id {
+			t.Errorf("escalation as the API shows it = %v; want %s without the in-flight marker", e, id)
+		}
+	}
+}
 
 // One open escalation per client: a second crisis message joins it, with
 // no second alert and no second safety reply within 30 minutes.
