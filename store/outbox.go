@@ -310,6 +310,9 @@ func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job 
 		if err != nil {
 			return fmt.Errorf("mark sent: %w", err)
 		}
+		if ack != nil && ack.streamID != "" {
+			ack.acked = true
+		}
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
@@ -323,6 +326,9 @@ func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job 
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("mark sent: %w", err)
+	}
+	if ack != nil && ack.streamID != "" {
+		ack.acked = true
 	}
 	return nil
 }

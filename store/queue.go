@@ -50,7 +50,18 @@ type Item struct {
 	PreClaim *PreClaim
 	streamID string
 	stream   string
+	// acked is set once a write that also acknowledged the item (MarkSent)
+	// succeeded: the item is done and must not be acknowledged again.
+	acked bool
 }
+
+// Acked reports whether a store write already acknowledged the item with
+// its own effect (MarkSent with the item): the runner has nothing left to do.
+func (it *Item) Acked() bool { return it.acked }
+
+// ErrUndecodable marks work whose payload cannot be read: it will never
+// succeed, so it is logged once and acknowledged rather than retried.
+var ErrUndecodable = errors.New("undecodable work")
 
 // Schedule plans id to become due at `at`; planning an id again moves it.
 func (s *Store) Schedule(ctx context.Context, id string, at time.Time, payload []byte) error {
@@ -227,12 +238,22 @@ func (w *Worker) Ack(ctx context.Context, items ...Item) error {
 		return nil
 	}
 	pipe := w.s.rdb.Pipeline()
+	n := 0
 	for _, it := range items {
+		if it.streamID == "" {
+			continue // never read from a stream: nothing pending to acknowledge
+		}
 		pipe.XAck(ctx, it.stream, groupWorkers, it.streamID)
 		pipe.XDel(ctx, it.stream, it.streamID)
+		n++
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	if n == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("ack work: %w", err)
+	}
+	return nil
 }
 
 // Reclaim takes over items another consumer took and did not finish within
