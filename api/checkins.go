@@ -40,11 +40,11 @@ func handleStartCheckin(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if d.Services.Router == nil {
+		if d.Services.Checkins == nil {
 			respondErr(w, r, d.Log, errNoService)
 			return
 		}
-		id, err := d.Services.Router.StartCheckin(r.Context(), c, req.Questionnaire)
+		id, err := d.Services.Checkins.StartCheckin(r.Context(), c, req.Questionnaire)
 		if err != nil {
 			respondErr(w, r, d.Log, productErr(err))
 			return

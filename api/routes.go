@@ -1,19 +1,39 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/store"
+)
+
+// Checkins starts check-ins and plans schedules (conversations.Checkins).
+type Checkins interface {
+	StartCheckin(ctx context.Context, c *store.Client, questionnaire string) (string, error)
+	PlanSchedule(ctx context.Context, a *store.Agency, sc *store.Schedule, after time.Time) error
+}
+
+// Appointments saves appointments and plans their reminders (conversations.Appointments).
+type Appointments interface {
+	SaveAppointment(ctx context.Context, a *store.Agency, c *store.Client, ap, old *store.Appointment) error
+}
+
+var (
+	_ Checkins     = (*conversations.Checkins)(nil)
+	_ Appointments = (*conversations.Appointments)(nil)
 )
 
 // Services are the product engines behind the API.
 type Services struct {
-	Router      *conversations.Router
-	Escalations *escalation.Service
+	Checkins     Checkins
+	Appointments Appointments
+	Escalations  *escalation.Service
 	// TelegramBot is the bot's username, for t.me link URLs.
 	TelegramBot string
 }

@@ -35,7 +35,7 @@ func handleCreateSchedule(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if d.Services.Router == nil {
+		if d.Services.Checkins == nil {
 			respondErr(w, r, d.Log, errNoService)
 			return
 		}
@@ -75,7 +75,7 @@ func handleCreateSchedule(d Deps) http.Handler {
 			return
 		}
 		if !sc.Paused && c.Status != store.StatusDischarged {
-			if err := d.Services.Router.PlanSchedule(ctx, ag, sc, d.Now().Add(-time.Second)); err != nil {
+			if err := d.Services.Checkins.PlanSchedule(ctx, ag, sc, d.Now().Add(-time.Second)); err != nil {
 				respondErr(w, r, d.Log, productErr(err))
 				return
 			}
@@ -131,10 +131,10 @@ func handlePatchSchedule(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if !sc.Paused && d.Services.Router != nil {
+		if !sc.Paused && d.Services.Checkins != nil {
 			ag, err := d.Store.Agency(ctx, c.AgencyID)
 			if err == nil {
-				err = d.Services.Router.PlanSchedule(ctx, ag, sc, d.Now())
+				err = d.Services.Checkins.PlanSchedule(ctx, ag, sc, d.Now())
 			}
 			if err != nil {
 				respondErr(w, r, d.Log, productErr(err))
@@ -226,7 +226,7 @@ func handleCreateAppointment(d Deps) http.Handler {
 }
 
 func saveAppointment(d Deps, w http.ResponseWriter, r *http.Request, c *store.Client, ap, old *store.Appointment, status int) {
-	if d.Services.Router == nil {
+	if d.Services.Appointments == nil {
 		respondErr(w, r, d.Log, errNoService)
 		return
 	}
@@ -235,7 +235,7 @@ func saveAppointment(d Deps, w http.ResponseWriter, r *http.Request, c *store.Cl
 		respondErr(w, r, d.Log, err)
 		return
 	}
-	if err := d.Services.Router.SaveAppointment(r.Context(), ag, c, ap, old); err != nil {
+	if err := d.Services.Appointments.SaveAppointment(r.Context(), ag, c, ap, old); err != nil {
 		respondErr(w, r, d.Log, productErr(err))
 		return
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/carecheck/carecheck/bot"
 	q "github.com/carecheck/carecheck/conversations/questionnaire"
 	"github.com/carecheck/carecheck/conversations/schedule"
+	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -21,9 +24,21 @@ const (
 	ApptCancelled  = "cancelled"
 )
 
+// Appointments keeps appointments and their reminders: it plans the
+// reminders, sends each once, and records the client's C (confirm) or R
+// (reschedule: the case manager is told).
+type Appointments struct {
+	store    *store.Store
+	contacts *contacts
+	builtin  *q.Catalogue
+	hold     *holder
+	log      *slog.Logger
+	now      func() time.Time
+}
+
 // SaveAppointment stores an appointment and (re)plans its reminders: the
 // reminders of its old time are dropped, so no stale reminder goes out.
-func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.Client, ap *store.Appointment, old *store.Appointment) error {
+func (k *Appointments) SaveAppointment(ctx context.Context, a *store.Agency, c *store.Client, ap *store.Appointment, old *store.Appointment) error {
 	offsets, err := schedule.ParseOffsets(ap.Reminders)
 	if err != nil {
 		return fmt.Errorf("%w: reminders: %v", ErrInvalid, err)
@@ -35,14 +50,18 @@ func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.
 	if ap.Status == "" {
 		ap.Status = ApptScheduled
 	}
-	if err := r.store.SaveAppointment(ctx, ap); err != nil {
-		return err
+	if err := k.store.SaveAppointment(ctx, ap); err != nil {
+		return fmt.Errorf("save appointment: %w", err)
 	}
 	if old != nil {
-		oldOffsets, _ := schedule.ParseOffsets(old.Reminders)
+		// Stored offsets were parsed when they were saved.
+		oldOffsets, err := schedule.ParseOffsets(old.Reminders)
+		if err != nil {
+			return fmt.Errorf("read reminders of appointment %s: %w", old.ID, err)
+		}
 		for _, o := range oldOffsets {
-			if err := r.store.Unschedule(ctx, "rem:"+schedule.ReminderID(old.ID, old.At, o)); err != nil {
-				return err
+			if err := k.store.Unschedule(ctx, "rem:"+schedule.ReminderID(old.ID, old.At, o)); err != nil {
+				return fmt.Errorf("drop old reminder: %w", err)
 			}
 		}
 	}
@@ -57,10 +76,10 @@ func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.
 		loc = nil
 	}
 	quiet := schedule.QuietHours{Start: a.QuietStart, End: a.QuietEnd}
-	for _, rem := range schedule.PlanReminders(ap.ID, ap.At, offsets, r.now(), quiet, loc) {
+	for _, rem := range schedule.PlanReminders(ap.ID, ap.At, offsets, k.now(), quiet, loc) {
 		w := Work{Kind: WorkReminder, Client: c.ID, Agency: a.ID, Appointment: ap.ID, Due: rem.At, Occurrence: rem.ID}
-		if err := r.store.Schedule(ctx, "rem:"+w.Occurrence, rem.At, w.encode()); err != nil {
-			return err
+		if err := k.store.Schedule(ctx, "rem:"+w.Occurrence, rem.At, w.encode()); err != nil {
+			return fmt.Errorf("plan reminder: %w", err)
 		}
 	}
 	return nil
@@ -68,56 +87,53 @@ func (r *Router) SaveAppointment(ctx context.Context, a *store.Agency, c *store.
 
 // HandleReminder sends an appointment reminder once; when the client has
 // no check-in in progress it opens the confirmation (C / R).
-func (r *Router) HandleReminder(ctx context.Context, w Work) error {
-	return r.holding(ctx, w, func(b *store.Batch) error {
+func (k *Appointments) HandleReminder(ctx context.Context, w Work) error {
+	return k.hold.hold(ctx, w, nil, func(b *store.Batch) error {
 		c := b.Client
-		ap, err := r.store.ClientAppointment(ctx, c.ID, w.Appointment)
+		ap, err := k.store.ClientAppointment(ctx, c.ID, w.Appointment)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("read appointment %s: %w", w.Appointment, err)
 		}
-		if ap.Status == ApptCancelled || !ap.At.After(r.now()) {
+		if ap.Status == ApptCancelled || !ap.At.After(k.now()) {
 			return nil
 		}
-		conv := decodeConv(b.Conversation, c)
-		if conv.ID == w.Occurrence {
+		conv, err := loadConversation(b.Conversation, c)
+		if err != nil {
+			// The reminder still goes out; the unreadable record is kept.
+			k.log.Error("stored conversation unreadable: reminder sent without a confirmation", "client_id", c.ID, "appt", ap.ID, "err", err)
+		}
+		if conv != nil && conv.ID == w.Occurrence {
 			return nil // this reminder already went out
 		}
 		if !c.Messageable() {
-			_, err := r.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "reason", notMessageable(c)}})
-			return err
+			if _, err := k.store.Apply(ctx, c.ID, "", nil, []store.Event{{"t", "skipped", "occ", w.Occurrence, "reason", notMessageable(c)}}); err != nil {
+				return fmt.Errorf("record skipped reminder: %w", err)
+			}
+			return nil
 		}
 		ch := bot.Kind(c.Channel)
-		text := ReminderText(ap, c)
 		var buttons []bot.Button
-		events := []store.Event{{"t", "reminder", "appt", ap.ID, "occ", w.Occurrence}}
-		var raw []byte
-		if !conv.Active() {
-			cat := r.builtin
+		var raw []byte // nil: the stored conversation is kept
+		if conv != nil && !conv.Active() {
+			// No check-in in progress: the reminder opens the confirmation,
+			// and the conversation takes this reminder's id (sent once).
 			next := &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: conv.MissedInARow, Appointment: ap.ID}
-			if _, err := Start(cat, next, "appointment-confirm", ch == bot.SMS, r.now()); err == nil {
+			if _, err := Start(k.builtin, next, "appointment-confirm", ch == bot.SMS, k.now()); err == nil {
 				if ch == bot.Telegram {
 					buttons = []bot.Button{{Label: "C", Data: "ans:C"}, {Label: "R", Data: "ans:R"}}
 				}
-				raw, _ = json.Marshal(next)
-				conv = next
+				if raw, err = json.Marshal(next); err != nil {
+					return fmt.Errorf("encode conversation: %w", err)
+				}
 			}
 		}
-		if raw == nil {
-			// A check-in is in progress: send the reminder without starting a confirmation.
-			marker := *conv
-			raw, _ = json.Marshal(&marker)
+		if _, err := k.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "reminder", "appt", ap.ID, "occ", w.Occurrence}}); err != nil {
+			return fmt.Errorf("record reminder: %w", err)
 		}
-		if _, err := r.store.Apply(ctx, c.ID, "", raw, events); err != nil {
-			return err
-		}
-		job := &bot.Job{
-			Msg:    bot.Outbound{ID: "rem:" + w.Occurrence, Channel: ch, To: r.addr(c, ch), From: r.from(ch), Text: text, Buttons: buttons},
-			Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
-		}
-		return r.outbox.Queue(ctx, job)
+		return k.contacts.outbox.Queue(ctx, k.contacts.toClient(c, ch, "rem:"+w.Occurrence, ReminderText(ap, c), buttons))
 	})
 }
 
@@ -142,29 +158,34 @@ func ReminderText(ap *store.Appointment, c *store.Client) string {
 	return s + ". Reply C to confirm or R to reschedule."
 }
 
-// appointmentAnswered records C (confirm) or R (reschedule: the case manager is told).
-func (r *Router) appointmentAnswered(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation, res *q.Result) error {
-	ap, err := r.store.ClientAppointment(ctx, c.ID, conv.Appointment)
+// answered records the client's C (confirm) or R (reschedule: the case
+// manager is told) that finished an appointment's confirmation.
+func (k *Appointments) answered(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation, res *q.Result) error {
+	ap, err := k.store.ClientAppointment(ctx, c.ID, conv.Appointment)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read appointment %s: %w", conv.Appointment, err)
 	}
 	var code string
 	for _, ans := range conv.Answers {
-		code = lower(ans.Code)
+		code = strings.ToLower(strings.TrimSpace(ans.Code))
 	}
 	switch code {
 	case "c":
 		ap.Status = ApptConfirmed
 	case "r":
 		ap.Status = ApptReschedule
-		if err := r.tellCaseManager(ctx, a, c, "resched:"+conv.ID, fmt.Sprintf("CareCheck: %s asked to reschedule an appointment (%s).", whoShort(a, c), ap.ID)); err != nil {
-			return err
+		text := fmt.Sprintf("CareCheck: %s asked to reschedule an appointment (%s).", escalation.Who(a, c), ap.ID)
+		if err := k.contacts.tellCaseManager(ctx, a, c, "resched:"+conv.ID, text); err != nil {
+			return fmt.Errorf("tell case manager of reschedule: %w", err)
 		}
 	default:
 		return nil
 	}
-	return r.store.SaveAppointment(ctx, ap)
+	if err := k.store.SaveAppointment(ctx, ap); err != nil {
+		return fmt.Errorf("save appointment: %w", err)
+	}
+	return nil
 }

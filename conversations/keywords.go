@@ -84,5 +84,8 @@ func LinkedText(lang string) string {
 	return "You're connected. Your check-ins will arrive here."
 }
 
+// StaffLinkedText confirms a case manager's Telegram link.
+const StaffLinkedText = "You're connected. CareCheck alerts will arrive here."
+
 // BadLinkText answers an unknown or used link code.
 const BadLinkText = "That link is not valid or has expired. Please ask your case manager for a new one."

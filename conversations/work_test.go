@@ -37,29 +37,3 @@ func TestQueuedOccurrenceIsShort(t *testing.T) {
 		t.Errorf("queued occurrence is %d bytes: %s; want ≤ 188", len(p), p)
 	}
 }
-
-// Work queued before the short form still reads.
-func TestWorkQueuedBefore(t *testing.T) {
-	due := time.Date(2026, 7, 1, 15, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		payload string
-		want    Work
-	}{
-		{`{"k":"checkin","client":"cl_1","agency":"ag_1","q":"daily-mood","schedule":"sc_1","occ":"sc_1:2026-07-01:1000","due":"2026-07-01T15:00:00Z"}`,
-			Work{Kind: WorkCheckin, Client: "cl_1", Agency: "ag_1", Questionnaire: "daily-mood", Schedule: "sc_1", Occurrence: "sc_1:2026-07-01:1000", Due: due}},
-		{`{"k":"timeout","client":"cl_1","agency":"ag_1","due":"0001-01-01T00:00:00Z","conv":"sc_1:2026-07-01:1000","seq":2}`,
-			Work{Kind: WorkTimeout, Client: "cl_1", Agency: "ag_1", Conv: "sc_1:2026-07-01:1000", Seq: 2}},
-		{`{"k":"reminder","client":"cl_1","agency":"ag_1","occ":"ap_1:24h","due":"2026-07-01T15:00:00Z","appt":"ap_1"}`,
-			Work{Kind: WorkReminder, Client: "cl_1", Agency: "ag_1", Appointment: "ap_1", Occurrence: "ap_1:24h", Due: due}},
-	} {
-		got, ok := DecodeWork([]byte(c.payload))
-		if !ok || !got.Due.Equal(c.want.Due) {
-			t.Errorf("DecodeWork(%s) = %+v, %v; want %+v", c.payload, got, ok, c.want)
-			continue
-		}
-		got.Due = c.want.Due
-		if got != c.want {
-			t.Errorf("DecodeWork(%s) = %+v; want %+v", c.payload, got, c.want)
-		}
-	}
-}

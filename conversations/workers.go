@@ -20,7 +20,7 @@ import (
 // may run Workers on one Redis.
 type Workers struct {
 	store  *store.Store
-	router *Router
+	rooms  *Rooms
 	esc    *escalation.Service
 	outbox *bot.Outbox
 	log    *slog.Logger
@@ -54,11 +54,11 @@ const (
 )
 
 // NewWorkers builds the workers of one process.
-func NewWorkers(st *store.Store, r *Router, esc *escalation.Service, ob *bot.Outbox, log *slog.Logger) *Workers {
+func NewWorkers(st *store.Store, r *Rooms, esc *escalation.Service, ob *bot.Outbox, log *slog.Logger) *Workers {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Workers{store: st, router: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond,
+	return &Workers{store: st, rooms: r, esc: esc, outbox: ob, log: log, now: st.Now, Concurrency: DefaultConcurrency, Tick: 100 * time.Millisecond,
 		handoff: make(chan store.Item, 256), routineHandoff: make(chan store.Item, 256), stopped: make(chan struct{})}
 }
 
@@ -259,18 +259,8 @@ func (w *Workers) Maintain(ctx context.Context, worker *store.Worker, items chan
 			return
 		}
 	}
-	stale, err := w.store.StalePending(ctx, w.now(), 10*time.Second, 100)
-	if err != nil {
-		return
-	}
-	for _, id := range stale {
-		c, err := w.store.Client(ctx, id)
-		if err != nil {
-			continue
-		}
-		if err := w.router.Drain(ctx, id, c.AgencyID); err != nil {
-			w.log.Error("sweep pending messages", "client_id", id, "err", err)
-		}
+	if err := w.rooms.Inbox.Sweep(ctx, 10*time.Second); err != nil && ctx.Err() == nil {
+		w.log.Error("sweep pending messages", "err", err)
 	}
 }
 
@@ -366,11 +356,11 @@ func (w *Workers) dispatch(ctx context.Context, it *store.Item) (string, error) 
 	}
 	switch cw.Kind {
 	case WorkCheckin:
-		return cw.Kind, w.router.HandleCheckin(ctx, cw)
+		return cw.Kind, w.rooms.Checkins.HandleCheckin(ctx, cw)
 	case WorkTimeout:
-		return cw.Kind, w.router.HandleTimeout(ctx, cw)
+		return cw.Kind, w.rooms.Checkins.HandleTimeout(ctx, cw)
 	case WorkReminder:
-		return cw.Kind, w.router.HandleReminder(ctx, cw)
+		return cw.Kind, w.rooms.Appointments.HandleReminder(ctx, cw)
 	}
 	return cw.Kind, nil
 }

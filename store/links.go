@@ -28,6 +28,25 @@ func (s *Store) NewLinkCode(ctx context.Context, o Owner) (string, error) {
 	return code, nil
 }
 
+// LinkCodeOwner returns the owner a code was made for, leaving the code usable.
+func (s *Store) LinkCodeOwner(ctx context.Context, code string) (Owner, error) {
+	if len(code) == 0 || len(code) > 64 {
+		return Owner{}, ErrNotFound
+	}
+	v, err := s.rdb.Get(ctx, keyLink(code)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Owner{}, ErrNotFound
+	}
+	if err != nil {
+		return Owner{}, fmt.Errorf("read link code: %w", err)
+	}
+	o, ok := parseOwner(v)
+	if !ok {
+		return Owner{}, ErrNotFound
+	}
+	return o, nil
+}
+
 // UseLinkCode consumes a code (GETDEL: single use) and returns its owner.
 func (s *Store) UseLinkCode(ctx context.Context, code string) (Owner, error) {
 	if len(code) == 0 || len(code) > 64 {

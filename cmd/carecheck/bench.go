@@ -1090,7 +1090,7 @@ func (e *benchEnv) checkinPool(ctx context.Context, n, g int) ([]string, error) 
 		if err := st.CreateClient(ctx, c); err != nil {
 			return err
 		}
-		_, err := e.svc.router.StartCheckin(ctx, c, "daily-mood")
+		_, err := e.svc.rooms.Checkins.StartCheckin(ctx, c, "daily-mood")
 		return err
 	})
 	if err != nil {
@@ -1323,7 +1323,7 @@ func (e *benchEnv) dispatchPhase(ctx context.Context) (dispatchResult, error) {
 		if err := st.SaveSchedule(ctx, sc); err != nil {
 			return err
 		}
-		return e.svc.router.PlanSchedule(ctx, a, sc, now)
+		return e.svc.rooms.Checkins.PlanSchedule(ctx, a, sc, now)
 	})
 	if err != nil {
 		return res, err
@@ -1689,7 +1689,7 @@ func (e *benchEnv) memoryPhase(ctx context.Context) (memoryResult, error) {
 		if err := st.SaveSchedule(ctx, sc); err != nil {
 			return err
 		}
-		return svc2.router.PlanSchedule(ctx, a, sc, clock.Now())
+		return svc2.rooms.Checkins.PlanSchedule(ctx, a, sc, clock.Now())
 	})
 	if err != nil {
 		return res, err
@@ -2022,7 +2022,7 @@ func (e *benchEnv) report(w io.Writer, r *benchResults) {
 	d := r.Dispatch
 	if d.N > 0 {
 		p("## 3. Dispatch: %d check-in occurrences due at once\n\n", d.N)
-		p("%d clients, each with a daily-mood schedule planned through `router.PlanSchedule` (setup %s); the service clock then jumps past the due time. "+
+		p("%d clients, each with a daily-mood schedule planned through `Checkins.PlanSchedule` (setup %s); the service clock then jumps past the due time. "+
 			"Workers running, pacing off; counted until every first question is recorded by the fake, then until the queue is empty.\n\n", d.N, d.Setup.Round(time.Millisecond))
 		p("| occurrences | first questions | duplicates | missed | all sent after | occurrences/s | due → sent p50 | p99 |\n|---|---|---|---|---|---|---|---|\n")
 		p("| %d | %d | **%d** | %d | %s | %.0f | %s | %s |\n\n", d.N, d.Delivered, d.Duplicates, d.Misses, ms(d.Elapsed), d.Rate, ms(d.FirstSent.P50), ms(d.FirstSent.P99))

@@ -71,7 +71,7 @@ type service struct {
 	handler  http.Handler
 	registry *prometheus.Registry
 	outbox   *bot.Outbox
-	router   *conversations.Router
+	rooms    *conversations.Rooms
 	esc      *escalation.Service
 	workers  *conversations.Workers
 	telegram *telegram.Channel
@@ -102,14 +102,12 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		_ = closeStore()
 		return nil, fmt.Errorf("detector: %w", err)
 	}
-	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: int(cfg.TwilioRate), TelegramPerSecond: 30, TelegramChatPerSecond: 1}, nil, log)
+	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: int(cfg.TwilioRate), TelegramPerSecond: 30, TelegramChatPerSecond: 1}, conversations.NewStops(st, log), log)
 	s.esc = escalation.NewService(st, s.outbox, log)
-	s.router = conversations.NewRouter(st, escalation.NewScreener(det), s.esc, s.outbox, log)
-	s.router.SMSFrom = cfg.TwilioFrom
-	s.outbox.SetStopRecorder(s.router)
+	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox, SMSFrom: cfg.TwilioFrom, Log: log})
 
 	deps := api.Deps{Store: st, Log: log, Registry: reg, OperatorToken: cfg.OperatorToken, Now: now,
-		Services: api.Services{Router: s.router, Escalations: s.esc, TelegramBot: cfg.TelegramBot}, Ready: s.ready}
+		Services: api.Services{Checkins: s.rooms.Checkins, Appointments: s.rooms.Appointments, Escalations: s.esc, TelegramBot: cfg.TelegramBot}, Ready: s.ready}
 
 	twCfg := twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, FromNumber: cfg.TwilioFrom, APIURL: cfg.TwilioAPIURL, PublicURL: cfg.PublicURL}
 	if twCfg.Enabled() {
@@ -127,7 +125,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
 		}
 		s.outbox.AddSender(bot.SMS, sender)
-		deps.TwilioSMS = twilio.SMSHandler(twCfg, s.router, now, log)
+		deps.TwilioSMS = twilio.SMSHandler(twCfg, s.rooms.Inbox, now, log)
 		deps.TwilioStatus = twilio.StatusHandler(twCfg, s.outbox, now, log)
 		log.Info("channel on", "channel", "sms")
 	} else {
@@ -135,7 +133,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	}
 	tgCfg := telegram.Config{Token: cfg.TelegramToken, WebhookSecret: cfg.TelegramSecret, APIURL: cfg.TelegramAPIURL, PublicURL: cfg.PublicURL, BotUsername: cfg.TelegramBot}
 	if tgCfg.Enabled() {
-		ch, err := telegram.New(tgCfg, s.router, now, log)
+		ch, err := telegram.New(tgCfg, s.rooms.Inbox, now, log)
 		if err != nil {
 			_ = closeStore()
 			return nil, usageError{fmt.Sprintf("bad config: %v", err)}
@@ -151,9 +149,9 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
 	}
 
-	s.workers = conversations.NewWorkers(st, s.router, s.esc, s.outbox, log)
+	s.workers = conversations.NewWorkers(st, s.rooms, s.esc, s.outbox, log)
 	s.esc.SetHandoff(s.workers)
-	s.router.SetHandoff(s.workers)
+	s.rooms.Inbox.SetHandoff(s.workers)
 	s.lastTick = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "carecheck_scheduler_last_tick_seconds", Help: "Unix time of this process's last scheduler tick."}, nil)
 	items := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "carecheck_work_items_total", Help: "Queued work items done, by kind and outcome."}, []string{"kind", "outcome"})
 	reg.MustRegister(s.lastTick, items)
