@@ -32,207 +32,289 @@ func stepID(w StepWork) string {
 	return fmt.Sprintf("esc:%s:%d:%d", w.ID, w.Round, w.Step)
 }
 
-// HandleStep runs an escalation timer: if nobody acknowledged, alert the
-// next step (the last one repeats up to the policy's count). Stale timers —
-// the escalation moved on or closed — do nothing.
+// HandleStep runs an escalation timer: it loads the escalation, decides
+// (decideStep), writes the decision and alerts the step it leads to.
 func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 	e, err := s.store.Escalation(ctx, w.Agency, w.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("step %s: %w", stepID(w), err)
 	}
-	if e.Status != store.EscOpen {
+	d := decideStep(e, w)
+	if d.Action == stepStale {
 		return nil
 	}
 	a, err := s.store.Agency(ctx, e.AgencyID)
 	if err != nil {
-		return err
+		return fmt.Errorf("step %s: agency %s: %w", stepID(w), e.AgencyID, err)
 	}
 	c, err := s.store.Client(ctx, e.ClientID)
 	if err != nil {
+		return fmt.Errorf("step %s: client %s: %w", stepID(w), e.ClientID, err)
+	}
+	switch d.Action {
+	case stepHeldDue:
+		_, err := s.alert(ctx, a, c, e, true)
+		return err
+	case stepFinish:
+		_, err := s.alertStep(ctx, a, c, e)
 		return err
 	}
-	if w.Held {
-		// Working hours began: send the held concern alert, unless the
-		// escalation moved on (raised to crisis: its own alerts went out).
-		if e.Level != Concern || e.Round != w.Round || e.Step != w.Step {
-			return nil
-		}
-		return s.alert(ctx, a, c, e, true)
-	}
-	if e.Alerting == stepID(w) {
-		// A copy of this timer advanced the escalation and stopped before
-		// its alert was queued (a crash, a Redis error): finish that alert.
-		return s.alertStep(ctx, a, c, e)
-	}
 	now := s.now().UTC()
-	advanced := false
-	e, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-		if x.Status != store.EscOpen || x.Round != w.Round || x.Step != w.Step-1 {
+	e, err = s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
+		d = decideStep(x, w) // on the record as it is now
+		if d.Action != stepAlert && d.Action != stepExhausted {
 			return store.ErrUnchanged
 		}
-		x.Step = w.Step
+		x.Step, x.Round = d.Step, d.Round
 		x.Alerting = ""
-		if x.Step >= len(x.Policy.Steps) {
-			x.Step = len(x.Policy.Steps) - 1
-			x.Round++
-			if x.Level == Concern || x.Round > x.Policy.Repeat {
-				x.Round = w.Round
-				x.Step = len(x.Policy.Steps) // parked: nothing more to alert
-				x.Audit = append(x.Audit, store.AuditEntry{At: now, Actor: "system", Action: "policy exhausted", Detail: "still open, unacknowledged"})
-				return nil
-			}
+		if d.Action == stepExhausted {
+			x.Audit = append(x.Audit, store.AuditEntry{At: now, Actor: "system", Action: "policy exhausted", Detail: "still open, unacknowledged"})
+			return nil
 		}
-		// Cleared once the step's alert is queued; until then a reclaimed
-		// copy of this timer knows the advance is its own and goes on.
+		// Cleared once the step's alert is recorded as sent; until then a
+		// reclaimed copy of this timer knows the advance is its own and
+		// finishes the alert.
 		x.Alerting = stepID(w)
-		advanced = true
 		return nil
 	})
 	if errors.Is(err, store.ErrUnchanged) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("step %s: %w", stepID(w), err)
 	}
-	if !advanced {
+	if d.Action == stepExhausted {
 		s.log.Error("escalation unacknowledged after the whole policy", "escalation_id", e.ID)
 		return nil
 	}
-	return s.alertStep(ctx, a, c, e)
+	_, err = s.alertStep(ctx, a, c, e)
+	return err
+}
+
+// stepAction is what a step timer does to an escalation.
+type stepAction int
+
+const (
+	// stepStale: the escalation closed or moved on; nothing to do.
+	stepStale stepAction = iota
+	// stepFinish: this timer advanced the escalation and its alert is not
+	// recorded as sent; alert the current step again (every write repeats
+	// safely).
+	stepFinish
+	// stepHeldDue: a concern alert held for working hours came due.
+	stepHeldDue
+	// stepAlert: move to Step and Round and alert that step.
+	stepAlert
+	// stepExhausted: the policy is done; the escalation stays open, parked
+	// past its last step (Step == len(Steps)), and nothing more is alerted.
+	stepExhausted
+)
+
+// stepDecision is decideStep's answer.
+type stepDecision struct {
+	Action      stepAction
+	Step, Round int // the escalation's step and round after the timer
+	// Notify is the target of the step alerted (stepAlert, stepFinish,
+	// stepHeldDue).
+	Notify string
+}
+
+// decideStep decides what the step timer w does to escalation e. A timer
+// for step n is planned when step n-1 alerts; past the last step the last
+// one repeats, Policy.Repeat more rounds for a crisis and none for a
+// concern, and then the policy is exhausted.
+func decideStep(e *store.Escalation, w StepWork) stepDecision {
+	stale := stepDecision{Action: stepStale, Step: e.Step, Round: e.Round}
+	if e.Status != store.EscOpen {
+		return stale
+	}
+	steps := e.Policy.Steps
+	if w.Held {
+		// Working hours began: send the held concern alert, unless the
+		// escalation moved on (raised to crisis: its own alerts went out).
+		if e.Level != Concern || e.Round != w.Round || e.Step != w.Step || e.Step >= len(steps) {
+			return stale
+		}
+		return stepDecision{Action: stepHeldDue, Step: e.Step, Round: e.Round, Notify: steps[e.Step].Notify}
+	}
+	if e.Alerting == stepID(w) && e.Step < len(steps) {
+		return stepDecision{Action: stepFinish, Step: e.Step, Round: e.Round, Notify: steps[e.Step].Notify}
+	}
+	if e.Round != w.Round || e.Step != w.Step-1 {
+		return stale
+	}
+	step, round := w.Step, w.Round
+	if step >= len(steps) {
+		step, round = len(steps)-1, round+1
+		if e.Level == Concern || round > e.Policy.Repeat {
+			return stepDecision{Action: stepExhausted, Step: len(steps), Round: w.Round}
+		}
+	}
+	return stepDecision{Action: stepAlert, Step: step, Round: round, Notify: steps[step].Notify}
 }
 
 // alertStep alerts the target of the escalation's current step and plans
 // the timer of the next one. A step with nobody to alert moves on at once.
-func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation) error {
+func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation) (*store.Escalation, error) {
 	return s.alert(ctx, a, c, e, false)
 }
 
 // alert is alertStep; inHours skips the working-hours check of a concern
 // (its held alert came due).
+func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, inHours bool) (*store.Escalation, error) {
+	// The next step's wait starts when this step does, not when the alert
+	// left: a slow provider does not stretch the policy. The first step
+	// began when the escalation opened.
+	began := s.now()
+	if e.Alerting == alertingOpened {
+		began = e.Opened
+	}
+	staff, err := s.target(ctx, a, c, e.Policy.Steps[e.Step].Notify)
+	if err != nil {
+		return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+	}
+	return s.alertTo(ctx, a, c, e, staff, "", inHours, began)
+}
+
+// alertTo alerts staff (nil: nobody) for the escalation's current step with
+// the ACK code they hold for it ("": claimed here), planning the next step
+// at began plus the step's wait. Every alert goes this way, the first of an
+// opening included.
 //
 // Every write here can be repeated: the ACK code claim returns the code the
 // staff member already holds for the escalation, the next step's timer has
-// one id, and the alert's message id is fixed by escalation, round, step
-// and staff, so a second copy queued is never sent. A step timer that fails
-// on the way leaves its mark on the escalation (Escalation.Alerting) until
-// the alert is queued, and its reclaimed copy finishes the alert.
-func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, inHours bool) error {
-	// The next step's wait starts when this step does, not when the alert
-	// left: a slow provider does not stretch the policy.
-	began := s.now()
-	marker := e.Alerting // the step timer this alert finishes, if any
-	for guard := 0; guard < 20; guard++ {
-		step := e.Policy.Steps[e.Step]
-		next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
-		nextRaw, _ := json.Marshal(next)
-		staff, err := s.target(ctx, a, c, step.Notify)
-		if err != nil {
-			return err
-		}
-		if staff == nil {
-			_, err := s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-				x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "step skipped", Detail: fmt.Sprintf("step %d (%s): nobody to alert", e.Step+1, step.Notify)})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := s.HandleStep(ctx, next); err != nil {
-				return err
-			}
-			return nil
-		}
-		if e.Level == Concern && !inHours {
-			// Low urgency waits for the staff member's working hours. It is
-			// held as escalation work, not as a message: acknowledged or
-			// resolved meanwhile (in the console), nothing goes out.
-			if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
-				held := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step, Held: true}
-				raw, _ := json.Marshal(held)
-				if err := s.store.Schedule(ctx, stepID(held)+":held", at, raw); err != nil {
-					return err
-				}
-				_, err := s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-					if x.Alerting == marker {
-						x.Alerting = "" // the held work carries the alert now
-					}
-					x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert held",
-						Detail: fmt.Sprintf("low urgency: to %s at %s (working hours)", staff.ID, at.UTC().Format(time.RFC3339))})
-					return nil
-				})
-				return err
-			}
-		}
-		code, err := s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID)
-		if err != nil {
-			return err
-		}
-		msg, fallback := s.alertMessages(a, c, e, staff, code)
-		if msg == nil {
-			_, err := s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-				x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "step skipped", Detail: fmt.Sprintf("step %d: %s has no phone or Telegram", e.Step+1, staff.ID)})
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			return s.HandleStep(ctx, next)
-		}
-		detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
-		_, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-			x.AckCode = code
-			if !contains(x.Alerted, staff.ID) {
-				x.Alerted = append(x.Alerted, staff.ID)
-			}
-			if !slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
-				x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert sent", Detail: detail, MessageID: msg.ID})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
-			OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
-		if e.Level == Concern {
-			job.Msg.Urgent = false // and no climbing
-		} else if err := s.store.ScheduleOnce(ctx, stepID(next), began.Add(time.Duration(step.Wait)), nextRaw); err != nil {
-			// Planned before the alert leaves, so whoever sees the alert
-			// sees the policy already running on; planned once, so a
-			// resumed alert does not push the next step back.
-			return err
-		}
-		if err := s.outbox.Queue(ctx, job); err != nil {
-			return err
-		}
-		if marker == "" {
-			return nil
-		}
-		_, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-			if x.Alerting != marker {
-				return store.ErrUnchanged // the next step's timer already moved it on
-			}
-			x.Alerting = ""
-			return nil
-		})
-		if errors.Is(err, store.ErrUnchanged) {
-			return nil
-		}
-		return err
+// one id and keeps its first plan, and the alert's message id is fixed by
+// escalation, round, step and staff, so a second copy queued is never sent.
+// The escalation keeps its Alerting mark until the alert is recorded as
+// sent, so whoever finds the mark (a reclaimed step timer, the opening
+// message processed again) finishes the alert.
+func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, inHours bool, began time.Time) (*store.Escalation, error) {
+	step := e.Policy.Steps[e.Step]
+	next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
+	nextRaw, err := json.Marshal(next)
+	if err != nil {
+		return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 	}
-	return errors.New("escalation: too many skipped steps")
+	if staff == nil {
+		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d (%s): nobody to alert", e.Step+1, step.Notify))
+	}
+	release := func() error {
+		if code == "" {
+			return nil
+		}
+		return s.store.ReleaseAckCodes(ctx, e.AgencyID, e.ID, []string{staff.ID})
+	}
+	if e.Level == Concern && !inHours {
+		// Low urgency waits for the staff member's working hours. It is
+		// held as escalation work, not as a message: acknowledged or
+		// resolved meanwhile (in the console), nothing goes out.
+		if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
+			if err := release(); err != nil {
+				return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+			}
+			return s.hold(ctx, e, staff, at)
+		}
+	}
+	if !s.reachable(staff) {
+		if err := release(); err != nil {
+			return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+		}
+		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d: %s has no phone or Telegram", e.Step+1, staff.ID))
+	}
+	if code == "" {
+		if code, err = s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID); err != nil {
+			return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+		}
+	}
+	msg, fallback := s.alertMessages(a, c, e, staff, code)
+	job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
+		OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
+	if e.Level == Concern {
+		job.Msg.Urgent = false // and no climbing
+	}
+	work := []store.Work{s.outbox.Work(job)}
+	if e.Level != Concern {
+		// Planned with the alert, in one script: whoever sees the alert
+		// sees the policy already running on.
+		work = append(work, store.Work{ID: stepID(next), At: began.Add(time.Duration(step.Wait)), Once: true, Payload: nextRaw})
+	}
+	// Queued once per alert: a repeat (the opening message processed again
+	// while its opener still runs, a reclaimed timer) finds it queued and
+	// only records it.
+	once := fmt.Sprintf("alert:%s:%s:%d:%d:%s", e.ID, e.Level, e.Round, e.Step, staff.ID)
+	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.consumer(), Once: once, Every: alertOnce})
+	if err != nil {
+		return e, fmt.Errorf("queue alert of escalation %s: %w", e.ID, err)
+	}
+	s.hand(q.Claimed)
+	marker := e.Alerting
+	detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
+	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
+		x.AckCode = code
+		if !slices.Contains(x.Alerted, staff.ID) {
+			x.Alerted = append(x.Alerted, staff.ID)
+		}
+		if !slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
+			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert sent", Detail: detail, MessageID: msg.ID})
+		}
+		if marker != "" && x.Alerting == marker {
+			x.Alerting = "" // else the next step's timer already moved it on
+		}
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("record alert of escalation %s: %w", e.ID, err)
+	}
+	if got.Status != store.EscOpen {
+		// Closed while the alert went out: its release may have missed
+		// this staff member's code.
+		return got, s.store.ReleaseAckCodes(ctx, e.AgencyID, e.ID, []string{staff.ID})
+	}
+	return got, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
+// alertOnce is how long a queued alert is remembered: longer than any
+// repeat of its step can come after it.
+const alertOnce = 24 * time.Hour
+
+// skipStep records a step with nobody to alert and runs the next one now.
+func (s *Service) skipStep(ctx context.Context, e *store.Escalation, next StepWork, detail string) (*store.Escalation, error) {
+	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
+		x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "step skipped", Detail: detail})
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("skip step of escalation %s: %w", e.ID, err)
 	}
-	return false
+	return got, s.HandleStep(ctx, next)
+}
+
+// hold plans a low-urgency alert for the staff member's working hours.
+func (s *Service) hold(ctx context.Context, e *store.Escalation, staff *store.CaseManager, at time.Time) (*store.Escalation, error) {
+	held := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step, Held: true}
+	raw, err := json.Marshal(held)
+	if err != nil {
+		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+	}
+	if err := s.store.Schedule(ctx, stepID(held)+":held", at, raw); err != nil {
+		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+	}
+	marker := e.Alerting
+	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
+		if marker != "" && x.Alerting == marker {
+			x.Alerting = "" // the held work carries the alert now
+		}
+		x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert held",
+			Detail: fmt.Sprintf("low urgency: to %s at %s (working hours)", staff.ID, at.UTC().Format(time.RFC3339))})
+		return nil
+	})
+	if err != nil {
+		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+	}
+	return got, nil
 }
 
 // target resolves a policy step to a case manager (nil: nobody).
@@ -268,6 +350,11 @@ func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, 
 		return nil, nil
 	}
 	return cm, nil
+}
+
+// reachable reports whether an alert can reach staff (alertMessages finds a channel).
+func (s *Service) reachable(staff *store.CaseManager) bool {
+	return (staff.TelegramChat != "" && s.outbox.Has(bot.Telegram)) || (staff.Phone != "" && s.outbox.Has(bot.SMS))
 }
 
 // alertMessages builds the alert on the staff member's own channel (Telegram

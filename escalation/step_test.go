@@ -14,9 +14,9 @@ import (
 	"github.com/carecheck/carecheck/store/redistest"
 )
 
-// alertQueueFault fails the XADD that queues one alert, the first n times,
-// and notes whether the next step's timer was already planned when the
-// alert was queued.
+// alertQueueFault fails the command that queues one alert, the first n
+// times, and notes whether the next step's timer was planned by the time
+// the alert was queued (before, or in the same script).
 type alertQueueFault struct {
 	msgID     string // the alert's message id, or its end (":0:1:<staff>:sms")
 	nextTimer string // the next step's timer id ("": not checked)
@@ -37,7 +37,7 @@ func (f *alertQueueFault) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 			}
 			if f.nextTimer != "" {
 				_, err := f.check.ZScore(ctx, "{q}:due", f.nextTimer).Result()
-				f.planned.Store(err == nil)
+				f.planned.Store(err == nil || hasArg(cmd, f.nextTimer))
 			}
 		}
 		return next(ctx, cmd)
@@ -49,11 +49,17 @@ func (f *alertQueueFault) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 }
 
 func (f *alertQueueFault) isAlert(cmd redis.Cmder) bool {
-	if cmd.Name() != "xadd" {
-		return false
-	}
 	for _, a := range cmd.Args() {
 		if s, ok := a.(string); ok && strings.HasPrefix(s, "send:alert:") && strings.HasSuffix(s, f.msgID) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasArg(cmd redis.Cmder, v string) bool {
+	for _, a := range cmd.Args() {
+		if s, ok := a.(string); ok && s == v {
 			return true
 		}
 	}
@@ -202,4 +208,53 @@ func actions(e *store.Escalation) []string {
 		out = append(out, en.Action)
 	}
 	return out
+}
+
+// decideStep, the step timers' rule: a timer for step n moves an escalation
+// waiting on step n-1 there; past the last step the last one repeats for
+// Policy.Repeat more rounds (a concern never repeats), then the policy is
+// exhausted and the escalation stays open; anything else is stale.
+func TestDecideStep(t *testing.T) {
+	two := store.Policy{Steps: []store.PolicyStep{step(NotifyAssigned, time.Minute), step(NotifyBackup, time.Minute)}, Repeat: 1}
+	esc := func(level, status string, stepN, round int, alerting string) *store.Escalation {
+		return &store.Escalation{ID: "es_1", Level: level, Status: status, Step: stepN, Round: round, Policy: two, Alerting: alerting}
+	}
+	timer := func(stepN, round int) StepWork { return StepWork{Kind: StepKind, ID: "es_1", Step: stepN, Round: round} }
+	held := StepWork{Kind: StepKind, ID: "es_1", Step: 0, Round: 0, Held: true}
+	cases := []struct {
+		name string
+		e    *store.Escalation
+		w    StepWork
+		want stepDecision
+	}{
+		{"first step's timer alerts the second step", esc(Crisis, store.EscOpen, 0, 0, ""), timer(1, 0),
+			stepDecision{Action: stepAlert, Step: 1, Round: 0, Notify: NotifyBackup}},
+		{"past the last step the last one repeats", esc(Crisis, store.EscOpen, 1, 0, ""), timer(2, 0),
+			stepDecision{Action: stepAlert, Step: 1, Round: 1, Notify: NotifyBackup}},
+		{"after Repeat rounds the policy is exhausted", esc(Crisis, store.EscOpen, 1, 1, ""), timer(2, 1),
+			stepDecision{Action: stepExhausted, Step: 2, Round: 1}},
+		{"a concern never repeats", esc(Concern, store.EscOpen, 1, 0, ""), timer(2, 0),
+			stepDecision{Action: stepExhausted, Step: 2, Round: 0}},
+		{"acknowledged: stale", esc(Crisis, store.EscAcknowledged, 0, 0, ""), timer(1, 0),
+			stepDecision{Action: stepStale, Step: 0, Round: 0}},
+		{"a copy after the advance: stale", esc(Crisis, store.EscOpen, 1, 0, ""), timer(1, 0),
+			stepDecision{Action: stepStale, Step: 1, Round: 0}},
+		{"another round's timer: stale", esc(Crisis, store.EscOpen, 0, 1, ""), timer(1, 0),
+			stepDecision{Action: stepStale, Step: 0, Round: 1}},
+		{"its own advance with the alert unrecorded: finish it", esc(Crisis, store.EscOpen, 1, 0, "esc:es_1:0:1"), timer(1, 0),
+			stepDecision{Action: stepFinish, Step: 1, Round: 0, Notify: NotifyBackup}},
+		{"a held concern alert comes due", esc(Concern, store.EscOpen, 0, 0, ""), held,
+			stepDecision{Action: stepHeldDue, Step: 0, Round: 0, Notify: NotifyAssigned}},
+		{"a held concern alert after the raise to crisis: stale", esc(Crisis, store.EscOpen, 0, 0, ""), held,
+			stepDecision{Action: stepStale, Step: 0, Round: 0}},
+		{"a held alert of a parked concern: stale", esc(Concern, store.EscOpen, 2, 0, ""), StepWork{ID: "es_1", Step: 2, Held: true},
+			stepDecision{Action: stepStale, Step: 2, Round: 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := decideStep(tc.e, tc.w); got != tc.want {
+				t.Errorf("decideStep = %+v; want %+v", got, tc.want)
+			}
+		})
+	}
 }

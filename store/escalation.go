@@ -36,8 +36,8 @@ type Escalation struct {
 	Round   int    `json:"round"`
 	AckCode string `json:"ack_code,omitempty"`
 	// Alerting is set while an alert of the escalation is decided but not
-	// yet queued: the id of the step timer that advanced it, or the
-	// escalation service's marker for an opening. Empty otherwise.
+	// yet recorded as sent: the id of the step timer that advanced it, or
+	// the escalation service's marker for an opening. Empty otherwise.
 	Alerting   string       `json:"alerting,omitempty"`
 	Alerted    []string     `json:"alerted,omitempty"` // staff ids holding an ack code
 	Opened     time.Time    `json:"opened_at"`
@@ -57,82 +57,154 @@ type AuditEntry struct {
 	Status    string    `json:"delivery_status,omitempty"`
 }
 
+// Every escalation key lives in the agency's hash slot: the record, the
+// agency's list, the client's open pointer and the staff members' ACK codes,
+// so each rule over them is one script on one node and on a Cluster alike.
 func keyEscalation(agency, id string) string { return agencyTag(agency) + ":esc:" + id }
 func keyEscalations(agency string) string    { return agencyTag(agency) + ":escs" }
-func keyOpenEscalation(client string) string { return clientTag(client) + ":esc-open" }
-func keyAckCodes(agency, staff string) string {
-	return agencyTag(agency) + ":ack:" + staff
+
+// keyOpenEscalation names the client's open escalation, and nothing once it closed.
+func keyOpenEscalation(agency, client string) string {
+	return agencyTag(agency) + ":esc-open:" + client
+}
+func keyAckCodes(agency, staff string) string { return agencyTag(agency) + ":ack:" + staff }
+
+var (
+	//go:embed scripts/ackcode.lua
+	ackCodeLua string
+	//go:embed scripts/claimcode.lua
+	claimCodeLua string
+	//go:embed scripts/escopen.lua
+	escOpenLua string
+	//go:embed scripts/escupdate.lua
+	escUpdateLua string
+
+	scriptClaimCode = redis.NewScript(ackCodeLua + claimCodeLua)
+	// escOpenSrc runs inside pipelines, by its text: EVAL needs no script cache.
+	escOpenSrc      = ackCodeLua + escOpenLua
+	scriptEscUpdate = redis.NewScript(escUpdateLua)
+)
+
+// Opening is an escalation to open unless its client has one open.
+type Opening struct {
+	// Esc is the new escalation; OpenOrJoinEscalation sets its ID, Opened
+	// and Status.
+	Esc *Escalation
+	// Staff, when not "", is the case manager the first alert goes to: an
+	// ACK code is bound for them with the opening, and their record read.
+	Staff string
+	// Safety, when not nil, is queued in the same round trip, before the
+	// opening and whether or not the escalation is joined (QueueClaimed).
+	Safety *Queued
 }
 
-// OpenEscalation creates e unless the client already has an open one of the
-// same or higher level; it returns the escalation that is open and whether it is new.
-//
-// Signals racing for one client open one escalation: the record is stored
-// and listed first (one MULTI in the agency's slot), then the client's
-// pointer is claimed with SETNX; a loser takes its record back and joins the
-// winner. A pointer to a closed escalation is replaced only if it still names
-// it (compare and set), so two openers cannot both replace it. A crash
-// between the two steps leaves a listed open escalation, never a hidden one.
-func (s *Store) OpenEscalation(ctx context.Context, e *Escalation) (*Escalation, bool, error) {
+// OpenResult is what OpenOrJoinEscalation did: either Esc opened or Joined.
+type OpenResult struct {
+	// Esc is the escalation opened, as stored; nil when joined.
+	Esc *Escalation
+	// Joined is the client's open escalation: nothing was written for it.
+	Joined string
+	// Code is the ACK code bound to Esc for Opening.Staff ("" none).
+	Code string
+	// CM is Opening.Staff's record (nil: no such case manager).
+	CM *CaseManager
+	// Safety is what queueing Opening.Safety did.
+	Safety QueueResult
+}
+
+// OpenOrJoinEscalation opens o.Esc unless its client has an open escalation,
+// which it then names: at most one escalation per client is open. The
+// record, the agency's list, the client's pointer and the first alert's ACK
+// code are written by one script in the agency's hash slot; the safety reply
+// and the case manager's record ride the same round trip.
+func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult, error) {
+	e := *o.Esc
 	now := s.now().UTC()
-	e.ID = NewID("es", now)
-	e.Opened = now
-	e.Status = EscOpen
-	body, err := json.Marshal(e)
+	e.ID, e.Opened, e.Status = NewID("es", now), now, EscOpen
+	body, err := json.Marshal(&e)
 	if err != nil {
-		return nil, false, err
+		return OpenResult{}, fmt.Errorf("encode escalation: %w", err)
 	}
-	key := keyEscalation(e.AgencyID, e.ID)
-	pipe := s.rdb.TxPipeline()
-	pipe.Set(ctx, key, body, 0)
-	pipe.ZAdd(ctx, keyEscalations(e.AgencyID), redis.Z{Member: e.ID})
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, false, fmt.Errorf("store escalation: %w", err)
+	pipe := s.rdb.Pipeline()
+	var safety *redis.Cmd
+	if o.Safety != nil {
+		keys, args := o.Safety.script(s.now())
+		safety = pipe.Eval(ctx, queueLua, keys, args...)
 	}
-	takeBack := func() {
-		pipe := s.rdb.TxPipeline()
-		pipe.Del(ctx, key)
-		pipe.ZRem(ctx, keyEscalations(e.AgencyID), e.ID)
-		_, _ = pipe.Exec(ctx)
+	keys := []string{keyOpenEscalation(e.AgencyID, e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID)}
+	var cm *redis.StringCmd
+	if o.Staff != "" {
+		keys = append(keys, keyAckCodes(e.AgencyID, o.Staff))
+		cm = pipe.Get(ctx, keyCaseManager(e.AgencyID, o.Staff))
 	}
-	ptr := keyOpenEscalation(e.ClientID)
-	for range 10 {
-		ok, err := s.rdb.SetNX(ctx, ptr, e.ID, 0).Result()
-		if err != nil {
-			return nil, false, fmt.Errorf("open escalation: %w", err)
+	open := pipe.Eval(ctx, escOpenSrc, keys, e.ID, body)
+	_, _ = pipe.Exec(ctx) // each command's answer is read below
+	var out OpenResult
+	if safety != nil {
+		if out.Safety, err = queueResult(safety); err != nil {
+			return OpenResult{}, fmt.Errorf("queue safety reply: %w", err)
 		}
-		if !ok {
-			id, err := s.rdb.Get(ctx, ptr).Result()
-			if errors.Is(err, redis.Nil) {
-				continue // closed meanwhile: claim again
-			}
-			if err != nil {
-				return nil, false, fmt.Errorf("open escalation: %w", err)
-			}
-			cur, err := s.Escalation(ctx, e.AgencyID, id)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, false, fmt.Errorf("open escalation: %w", err)
-			}
-			if err == nil && cur.Status == EscOpen {
-				takeBack()
-				return cur, false, nil
-			}
-			// A stale pointer (closed escalation): replace it if it still names it.
-			swapped, err := scriptSwapIfEquals.Run(ctx, s.rdb, []string{ptr}, id, e.ID).Int()
-			if err != nil {
-				return nil, false, fmt.Errorf("open escalation: %w", err)
-			}
-			if swapped == 0 {
-				continue
+	}
+	res, err := open.Slice()
+	if err != nil || len(res) != 2 {
+		return OpenResult{}, fmt.Errorf("open escalation for client %s: %v %w", e.ClientID, res, err)
+	}
+	if res[0] == "joined" {
+		out.Joined, _ = res[1].(string)
+		return out, nil
+	}
+	out.Esc = &e
+	if n, _ := res[1].(int64); n > 0 {
+		out.Code = strconv.FormatInt(n, 10)
+	}
+	if cm != nil {
+		raw, err := cm.Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return OpenResult{}, fmt.Errorf("load case manager %s: %w", o.Staff, err)
+		default:
+			out.CM = &CaseManager{}
+			if err := json.Unmarshal(raw, out.CM); err != nil {
+				return OpenResult{}, fmt.Errorf("decode case manager %s: %w", o.Staff, err)
 			}
 		}
-		return e, true, nil
 	}
-	takeBack()
-	return nil, false, fmt.Errorf("open escalation for client %s: too much contention", e.ClientID)
+	return out, nil
 }
 
-var scriptSwapIfEquals = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0`)
+// moveOpenPointers moves the clients' open-escalation pointers of schema 1
+// ({c:<client>}:esc-open) into their agencies' hash slots; it can be run again.
+func (s *Store) moveOpenPointers(ctx context.Context) error {
+	agencies, err := s.rdb.ZRange(ctx, keyAgencies(), 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("list agencies: %w", err)
+	}
+	for _, agency := range agencies {
+		cursor := ""
+		for {
+			page, err := s.Escalations(ctx, agency, "", cursor, 200)
+			if err != nil {
+				return err
+			}
+			for _, e := range page.Items {
+				if e.Status == EscOpen {
+					if err := s.rdb.SetNX(ctx, keyOpenEscalation(agency, e.ClientID), e.ID, 0).Err(); err != nil {
+						return fmt.Errorf("move open pointer of client %s: %w", e.ClientID, err)
+					}
+				}
+				if err := s.rdb.Del(ctx, clientTag(e.ClientID)+":esc-open").Err(); err != nil {
+					return fmt.Errorf("drop schema 1 pointer of client %s: %w", e.ClientID, err)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+		}
+	}
+	return nil
+}
 
 // Escalation loads one escalation of an agency.
 func (s *Store) Escalation(ctx context.Context, agency, id string) (*Escalation, error) {
@@ -146,11 +218,33 @@ func (s *Store) Escalation(ctx context.Context, agency, id string) (*Escalation,
 // ErrUnchanged is returned by an update function that decided to change nothing.
 var ErrUnchanged = errors.New("unchanged")
 
-// UpdateEscalation changes an escalation atomically (optimistic, retried):
-// an ACK and a step timer racing each other both see a consistent record.
+// UpdateEscalation changes an escalation atomically: change runs on the
+// stored record and the result is written only if the record did not change
+// meanwhile, else change runs again on the new one. An ACK and a step timer
+// racing each other both see a consistent record. An escalation leaving
+// "open" frees its client's pointer in the same write.
 func (s *Store) UpdateEscalation(ctx context.Context, agency, id string, change func(*Escalation) error) (*Escalation, error) {
-	key := keyEscalation(agency, id)
-	var out *Escalation
+	raw, err := s.rdb.Get(ctx, keyEscalation(agency, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load escalation %s: %w", id, err)
+	}
+	return s.updateEscalation(ctx, agency, id, raw, change)
+}
+
+// ChangeEscalation is UpdateEscalation from e as the caller last read or
+// wrote it: while the stored record is still e, it takes one round trip.
+func (s *Store) ChangeEscalation(ctx context.Context, e *Escalation, change func(*Escalation) error) (*Escalation, error) {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode escalation %s: %w", e.ID, err)
+	}
+	return s.updateEscalation(ctx, e.AgencyID, e.ID, raw, change)
+}
+
+func (s *Store) updateEscalation(ctx context.Context, agency, id string, raw []byte, change func(*Escalation) error) (*Escalation, error) {
 	for attempt := range updateAttempts {
 		if attempt > 2 {
 			// Many writers on one record (an ACK, step timers, delivery
@@ -159,45 +253,36 @@ func (s *Store) UpdateEscalation(ctx context.Context, agency, id string, change 
 				return nil, err
 			}
 		}
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			raw, err := tx.Get(ctx, key).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			var e Escalation
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return err
-			}
-			if err := change(&e); err != nil {
-				return err
-			}
-			body, err := json.Marshal(&e)
-			if err != nil {
-				return err
-			}
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, key, body, 0)
-				return nil
-			})
-			out = &e
-			return err
-		}, key)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
+		var e Escalation
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode escalation %s: %w", id, err)
 		}
+		if err := change(&e); err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(&e)
 		if err != nil {
-			return out, err
+			return nil, fmt.Errorf("encode escalation %s: %w", id, err)
 		}
-		// The client's open pointer lives in the client's hash slot: cleared
-		// after the record, so a crash leaves a stale pointer that
-		// OpenEscalation recognises, never a lost escalation.
-		if out.Status != EscOpen {
-			_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{keyOpenEscalation(out.ClientID)}, out.ID).Err()
+		closed := "0"
+		if e.Status != EscOpen {
+			closed = "1"
 		}
-		return out, nil
+		res, err := scriptEscUpdate.Run(ctx, s.rdb, []string{keyEscalation(agency, id), keyOpenEscalation(agency, e.ClientID)}, raw, body, id, closed).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("save escalation %s: %w", id, err)
+		}
+		switch n, _ := res[0].(int64); {
+		case n == 1:
+			return &e, nil
+		case n == -1:
+			return nil, ErrNotFound
+		case len(res) == 2:
+			cur, _ := res[1].(string)
+			raw = []byte(cur) // changed meanwhile: change again
+		default:
+			return nil, fmt.Errorf("save escalation %s: unexpected answer %v", id, res)
+		}
 	}
 	return nil, fmt.Errorf("update escalation %s: too much contention", id)
 }
@@ -267,19 +352,6 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 	return Page[*Escalation]{Items: out, Next: next}, nil
 }
 
-// scriptAckCode returns the escalation's code if it holds one, else binds the
-// smallest free number: one script, so two alerts of one escalation racing
-// (a step timer and its reclaimed copy) cannot take two codes.
-var scriptAckCode = redis.NewScript(`
-local held = redis.call('HGETALL', KEYS[1])
-for i = 1, #held, 2 do
-  if held[i + 1] == ARGV[1] then return tonumber(held[i]) end
-end
-local n = 1
-while redis.call('HEXISTS', KEYS[1], tostring(n)) == 1 do n = n + 1 end
-redis.call('HSET', KEYS[1], tostring(n), ARGV[1])
-return n`)
-
 // scriptReleaseCodes frees the codes bound to one escalation, and only those.
 var scriptReleaseCodes = redis.NewScript(`
 local held = redis.call('HGETALL', KEYS[1])
@@ -289,351 +361,33 @@ for i = 1, #held, 2 do
 end
 return n`)
 
-// ClaimAckCode gives a staff member the smallest number not in use by one of
-// their open alerts, bound to the escalation (goalert's short SMS codes).
+// ClaimAckCode returns the code the staff member holds for the escalation,
+// else binds the smallest number none of their alerts holds (scripts/ackcode.lua).
 func (s *Store) ClaimAckCode(ctx context.Context, agency, staff, escalation string) (string, error) {
-	n, err := scriptAckCode.Run(ctx, s.rdb, []string{keyAckCodes(agency, staff)}, escalation).Int()
+	n, err := scriptClaimCode.Run(ctx, s.rdb, []string{keyAckCodes(agency, staff)}, escalation).Int()
 	if err != nil {
-		return "", fmt.Errorf("claim ack code: %w", err)
+		return "", fmt.Errorf("claim ack code of %s for %s: %w", staff, escalation, err)
 	}
 	return strconv.Itoa(n), nil
 }
 
-// AckCodes returns a staff member's open codes: code → escalation id.
+// AckCodes returns a staff member's codes: code → escalation id.
 func (s *Store) AckCodes(ctx context.Context, agency, staff string) (map[string]string, error) {
-	return s.rdb.HGetAll(ctx, keyAckCodes(agency, staff)).Result()
+	codes, err := s.rdb.HGetAll(ctx, keyAckCodes(agency, staff)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load ack codes of %s: %w", staff, err)
+	}
+	return codes, nil
 }
 
-// ReleaseAckCodes frees the codes of an escalation that is no longer open.
+// ReleaseAckCodes frees the codes an escalation holds with these staff
+// members, and only those: a code freed and claimed again by another
+// escalation meanwhile is not taken from it.
 func (s *Store) ReleaseAckCodes(ctx context.Context, agency, escalation string, staff []string) error {
 	for _, st := range staff {
-		// Checked and deleted in one script: a code freed and claimed again
-		// by another escalation in between is not taken from it.
 		if err := scriptReleaseCodes.Run(ctx, s.rdb, []string{keyAckCodes(agency, st)}, escalation).Err(); err != nil {
-			return fmt.Errorf("release ack codes: %w", err)
+			return fmt.Errorf("release ack codes of %s for %s: %w", st, escalation, err)
 		}
 	}
 	return nil
-}
-
-// The crisis path (DESIGN: a crisis message → the alert handed to the
-// provider in as few round trips as possible). Each round trip waits in the
-// client pool and the scheduler under load, so the path is: one round trip
-// that queues the safety reply and reads the first alert's case manager
-// with the ACK codes they hold, and one that opens the escalation, binds the
-// ACK code and queues the alert and the next step's timer (scripts/crisis.lua).
-// On a Cluster the same promises hold with one script per hash slot.
-
-var (
-	//go:embed scripts/crisis.lua
-	crisisLua    string
-	scriptCrisis = redis.NewScript(crisisLua)
-)
-
-// isCluster reports whether keys of different hash slots must be written
-// in separate commands.
-func (s *Store) isCluster() bool {
-	_, ok := s.rdb.(*redis.ClusterClient)
-	return ok
-}
-
-// Guarded is work done at most once within Every (the safety reply's
-// spacing), guarded by the Once marker Key (the same marker as Once).
-type Guarded struct {
-	Key   string
-	Every time.Duration
-	Work  []Work
-}
-
-// CrisisStart is the first round trip of a crisis.
-type CrisisStart struct {
-	Agency string
-	// Staff is the case manager whose record and ACK codes to read ("" none).
-	Staff string
-	// Safety, when not nil, is queued unless its marker says it went out
-	// within its spacing.
-	Safety *Guarded
-	// Consumer, when not "", is this process's queue consumer: the urgent
-	// work queued is claimed for it at once (see Worker.Name).
-	Consumer string
-}
-
-// CrisisStarted is what the first round trip found and did.
-type CrisisStarted struct {
-	CM     *CaseManager      // nil: no such case manager
-	Codes  map[string]string // the case manager's ACK codes: code → escalation id
-	Queued bool              // the safety work was queued (false: within its spacing)
-	// Claimed is urgent work now pending for Consumer: the caller hands it
-	// to its workers (a crash leaves it for another process's reclaimer).
-	Claimed []Item
-}
-
-// StartCrisis queues the safety reply (unless one went out within its
-// spacing) and reads the case manager to alert with their ACK codes, in
-// one round trip on one Redis node.
-func (s *Store) StartCrisis(ctx context.Context, r CrisisStart) (*CrisisStarted, error) {
-	out := &CrisisStarted{}
-	pipe := s.rdb.Pipeline()
-	var cm *redis.StringCmd
-	var codes *redis.MapStringStringCmd
-	if r.Staff != "" {
-		cm = pipe.Get(ctx, keyCaseManager(r.Agency, r.Staff))
-		codes = pipe.HGetAll(ctx, keyAckCodes(r.Agency, r.Staff))
-	}
-	var safety *redis.Cmd
-	var once *redis.Cmd
-	now := s.now().UnixMilli()
-	if g := r.Safety; g != nil {
-		if s.isCluster() {
-			// The marker and the queue live in different slots: check the
-			// marker here, queue below.
-			once = scriptOnce.EvalSha(ctx, pipe, []string{"once:" + g.Key}, now, now+g.Every.Milliseconds(), g.Every.Milliseconds())
-		} else {
-			args := append([]any{"safety", now, now + g.Every.Milliseconds(), g.Every.Milliseconds()}, workArgs(r.Consumer, g.Work)...)
-			safety = scriptCrisis.EvalSha(ctx, pipe, []string{"once:" + g.Key, keyUrgent, keyStream, keyDue, keyItems}, args...)
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !isNoScript(err) {
-		return nil, fmt.Errorf("start crisis: %w", err)
-	}
-	if cm != nil {
-		raw, err := cm.Bytes()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			return nil, fmt.Errorf("load case manager: %w", err)
-		default:
-			out.CM = &CaseManager{}
-			if err := json.Unmarshal(raw, out.CM); err != nil {
-				return nil, fmt.Errorf("decode case manager: %w", err)
-			}
-		}
-		if out.Codes, err = codes.Result(); err != nil {
-			return nil, fmt.Errorf("load ack codes: %w", err)
-		}
-	}
-	g := r.Safety
-	switch {
-	case safety != nil:
-		if isNoScript(safety.Err()) {
-			// Redis lost its script cache: Run loads it (nothing was done).
-			args := append([]any{"safety", now, now + g.Every.Milliseconds(), g.Every.Milliseconds()}, workArgs(r.Consumer, g.Work)...)
-			safety = scriptCrisis.Run(ctx, s.rdb, []string{"once:" + g.Key, keyUrgent, keyStream, keyDue, keyItems}, args...)
-		}
-		res, err := safety.Slice()
-		if err != nil || len(res) != 2 {
-			return nil, fmt.Errorf("queue safety reply: %v %w", res, err)
-		}
-		n, _ := res[0].(int64)
-		out.Queued, out.Claimed = n == 1, claimedItems(res[1])
-	case once != nil:
-		if isNoScript(once.Err()) {
-			once = scriptOnce.Run(ctx, s.rdb, []string{"once:" + g.Key}, now, now+g.Every.Milliseconds(), g.Every.Milliseconds())
-		}
-		n, err := once.Int()
-		if err != nil {
-			return nil, fmt.Errorf("safety marker: %w", err)
-		}
-		if n == 1 {
-			claimed, err := s.queueClaimed(ctx, r.Consumer, g.Work)
-			if err != nil {
-				// Not queued: let the reprocessed message try again.
-				_ = s.Forget(context.WithoutCancel(ctx), g.Key)
-				return nil, fmt.Errorf("queue safety reply: %w", err)
-			}
-			out.Queued, out.Claimed = true, claimed
-		}
-	}
-	return out, nil
-}
-
-// queueClaimed queues work in one script on the queue's slot and claims the
-// urgent entries for consumer ("" none).
-func (s *Store) queueClaimed(ctx context.Context, consumer string, work []Work) ([]Item, error) {
-	res, err := scriptCrisis.Run(ctx, s.rdb, []string{keyUrgent, keyStream, keyDue, keyItems}, append([]any{"queue"}, workArgs(consumer, work)...)...).Slice()
-	if err != nil {
-		return nil, err
-	}
-	if len(res) != 2 {
-		return nil, fmt.Errorf("queue: unexpected answer %v", res)
-	}
-	return claimedItems(res[1]), nil
-}
-
-// workArgs encodes work for crisis.lua's queue.
-func workArgs(consumer string, work []Work) []any {
-	args := []any{groupWorkers, consumer, len(work)}
-	for _, w := range work {
-		kind, at := "s", int64(0)
-		switch {
-		case !w.At.IsZero():
-			kind, at = "d", w.At.UnixMilli()
-		case w.Urgent:
-			kind = "u"
-		}
-		args = append(args, kind, w.ID, at, w.Payload)
-	}
-	return args
-}
-
-// claimedItems reads the urgent entries crisis.lua claimed (XREADGROUP's
-// entry list).
-func claimedItems(v any) []Item { return claimedFrom(v, keyUrgent) }
-
-// claimedFrom reads the entries of stream an XREADGROUP in a script
-// returned as items claimed once.
-func claimedFrom(v any, stream string) []Item {
-	list, _ := v.([]any)
-	var out []Item
-	for _, e := range list {
-		pair, _ := e.([]any)
-		if len(pair) != 2 {
-			continue
-		}
-		sid, _ := pair[0].(string)
-		fields, _ := pair[1].([]any)
-		it := Item{Urgent: stream == keyUrgent, Deliveries: 1, streamID: sid, stream: stream}
-		for i := 0; i+1 < len(fields); i += 2 {
-			k, _ := fields[i].(string)
-			v, _ := fields[i+1].(string)
-			switch k {
-			case "id":
-				it.ID = v
-			case "p":
-				it.Payload = []byte(v)
-			}
-		}
-		out = append(out, it)
-	}
-	return out
-}
-
-// NewAlerted is a new escalation whose first alert is decided.
-type NewAlerted struct {
-	// Esc is complete: ID and Opened set by the caller (the alert's id and
-	// text depend on them), its ACK code, who is alerted and the audit.
-	Esc *Escalation
-	// Staff holds Esc.AckCode ("" when the alert carries no code).
-	Staff string
-	// Work alerts and plans the next step.
-	Work []Work
-	// Consumer, when not "", gets the urgent work claimed (as CrisisStart).
-	Consumer string
-}
-
-// Opened is what OpenAlerted did: exactly one of Opened, Joined and Code is set.
-type Opened struct {
-	Opened bool
-	// Joined is the client's open escalation: nothing was written.
-	Joined string
-	// Code is the smallest free ACK code now, when it is not Esc.AckCode any
-	// more (another alert took it meanwhile): nothing was written, rebuild
-	// the alert with it and call again.
-	Code    string
-	Claimed []Item
-}
-
-// OpenAlerted opens an escalation with its first alert in one atomic script
-// on one Redis node: unless the client has an open escalation (then it is
-// joined and nothing is written), the record is stored and listed, the
-// client's pointer set, the ACK code bound and the alert and next step
-// queued. On a Cluster the steps run one hash slot at a time, as
-// OpenEscalation's: a crash between them leaves a listed open escalation,
-// never a hidden one.
-func (s *Store) OpenAlerted(ctx context.Context, n *NewAlerted) (Opened, error) {
-	e := n.Esc
-	body, err := json.Marshal(e)
-	if err != nil {
-		return Opened{}, err
-	}
-	ptr, rec, list, ack := keyOpenEscalation(e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID), keyAckCodes(e.AgencyID, n.Staff)
-	if !s.isCluster() {
-		args := append([]any{"open", keyEscalation(e.AgencyID, ""), e.ID, body, e.AckCode}, workArgs(n.Consumer, n.Work)...)
-		res, err := scriptCrisis.Run(ctx, s.rdb, []string{ptr, rec, list, ack, keyUrgent, keyStream, keyDue, keyItems}, args...).Slice()
-		if err != nil {
-			return Opened{}, fmt.Errorf("open escalation: %w", err)
-		}
-		return openedOf(res)
-	}
-	// Record first, then the pointer (as OpenEscalation): a pointer only
-	// ever names a stored record, so a racing opener that finds the pointer
-	// taken reads the winner's record and joins it. The ACK code is bound
-	// only once the pointer is ours: a loser never holds a code, even for a
-	// moment, so the winner's is the smallest free one.
-	if _, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, "").Slice(); err != nil {
-		return Opened{}, fmt.Errorf("open escalation: %w", err)
-	}
-	takeBack := func(pointer bool) {
-		ctx := context.WithoutCancel(ctx)
-		pipe := s.rdb.TxPipeline()
-		pipe.Del(ctx, rec)
-		pipe.ZRem(ctx, list, e.ID)
-		_, _ = pipe.Exec(ctx)
-		if pointer {
-			_ = scriptReleaseCodes.Run(ctx, s.rdb, []string{ack}, e.ID).Err()
-			_ = scriptDelIfEquals.Run(ctx, s.rdb, []string{ptr}, e.ID).Err()
-		}
-	}
-	stale := ""
-	for attempt := 0; ; attempt++ {
-		if attempt == 10 {
-			takeBack(false)
-			return Opened{}, fmt.Errorf("open escalation for client %s: too much contention", e.ClientID)
-		}
-		res, err := scriptCrisis.Run(ctx, s.rdb, []string{ptr}, "pointer", e.ID, stale).Slice()
-		if err != nil {
-			takeBack(false)
-			return Opened{}, fmt.Errorf("open escalation: %w", err)
-		}
-		if res[0] == "ok" {
-			break
-		}
-		cur, _ := res[1].(string)
-		held, err := s.Escalation(ctx, e.AgencyID, cur)
-		if err == nil && held.Status == EscOpen {
-			takeBack(false)
-			return Opened{Joined: cur}, nil
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			takeBack(false)
-			return Opened{}, fmt.Errorf("open escalation: %w", err)
-		}
-		stale = cur // closed: replace it if it still names it
-	}
-	if e.AckCode != "" && n.Staff != "" {
-		res, err := scriptCrisis.Run(ctx, s.rdb, []string{rec, list, ack}, "record", e.ID, body, e.AckCode).Slice()
-		if err != nil {
-			takeBack(true)
-			return Opened{}, fmt.Errorf("open escalation: %w", err)
-		}
-		if res[0] == "code" {
-			takeBack(true) // nothing written, as on one node
-			return openedOf(res)
-		}
-	}
-	claimed, err := s.queueClaimed(ctx, n.Consumer, n.Work)
-	if err != nil {
-		// Undone, so that the message, processed again, opens and alerts
-		// rather than joining an escalation whose alert never left.
-		takeBack(true)
-		return Opened{}, fmt.Errorf("queue alert: %w", err)
-	}
-	return Opened{Opened: true, Claimed: claimed}, nil
-}
-
-func openedOf(res []any) (Opened, error) {
-	if len(res) != 2 {
-		return Opened{}, fmt.Errorf("open escalation: unexpected answer %v", res)
-	}
-	switch res[0] {
-	case "opened":
-		return Opened{Opened: true, Claimed: claimedItems(res[1])}, nil
-	case "joined":
-		id, _ := res[1].(string)
-		return Opened{Joined: id}, nil
-	case "code":
-		n, _ := res[1].(int64)
-		return Opened{Code: strconv.FormatInt(n, 10)}, nil
-	}
-	return Opened{}, fmt.Errorf("open escalation: unexpected answer %v", res)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -16,6 +17,7 @@ func escalationScenarios() []scenario {
 		{"escalation/ack codes are the smallest free numbers", testAckCodes},
 		{"escalation/ack code claims race", testAckCodesRacing},
 		{"outbox/delivery status never moves backwards", testStatusForwardOnly},
+		{"escalation/schema 1 open pointers move to the agency's slot", testOpenPointersMove},
 	}
 }
 
@@ -27,11 +29,11 @@ func newEscalation(a *Agency, c *Client) *Escalation {
 func testOneOpenEscalation(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c := seedClient(t, s)
-	first, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	first, isNew, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil || !isNew {
 		t.Fatalf("first open = %v, %v; want a new escalation", isNew, err)
 	}
-	second, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	second, isNew, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func testOneOpenEscalationRacing(t *testing.T, s *Store) {
 	ids := map[string]int{}
 	news := 0
 	parallel(n, func(i int) {
-		e, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+		e, isNew, err := openEscalation(ctx, s, newEscalation(a, c))
 		if err != nil {
 			t.Errorf("open %d: %v", i, err)
 			return
@@ -79,14 +81,14 @@ func testOneOpenEscalationRacing(t *testing.T, s *Store) {
 func testEscalationReopens(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c := seedClient(t, s)
-	first, _, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	first, _, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateEscalation(ctx, a.ID, first.ID, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	next, isNew, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	next, isNew, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil || !isNew || next.ID == first.ID {
 		t.Errorf("open after resolve = %s (new %v, %v); want a new escalation", next.ID, isNew, err)
 	}
@@ -99,7 +101,7 @@ func testEscalationReopens(t *testing.T, s *Store) {
 func testUpdateEscalationConcurrent(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c := seedClient(t, s)
-	e, _, err := s.OpenEscalation(ctx, newEscalation(a, c))
+	e, _, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,5 +246,50 @@ func testStatusForwardOnly(t *testing.T, s *Store) {
 	}
 	if _, _, err := s.UpdateStatus(ctx, "SMunknown", "delivered"); err != ErrNotFound {
 		t.Errorf("status for an unknown message = %v; want ErrNotFound", err)
+	}
+}
+
+// openEscalation opens e or names the client's open escalation, and whether it is new.
+func openEscalation(ctx context.Context, s *Store, e *Escalation) (*Escalation, bool, error) {
+	res, err := s.OpenOrJoinEscalation(ctx, Opening{Esc: e})
+	if err != nil {
+		return nil, false, err
+	}
+	if res.Joined != "" {
+		cur, err := s.Escalation(ctx, e.AgencyID, res.Joined)
+		return cur, false, err
+	}
+	return res.Esc, true, nil
+}
+
+func testOpenPointersMove(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	open, _, err := openEscalation(ctx, s, newEscalation(a, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As schema 1 left it: the pointer in the client's slot.
+	old := clientTag(c.ID) + ":esc-open"
+	if err := s.rdb.Del(ctx, keyOpenEscalation(a.ID, c.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, old, open.ID, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, keySchema, 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.rdb.Get(ctx, keySchema).Int(); v != SchemaVersion {
+		t.Errorf("schema = %d; want %d", v, SchemaVersion)
+	}
+	if n, _ := s.rdb.Exists(ctx, old).Result(); n != 0 {
+		t.Errorf("the schema 1 pointer is left")
+	}
+	if e, isNew, err := openEscalation(ctx, s, newEscalation(a, c)); err != nil || isNew || e.ID != open.ID {
+		t.Errorf("a signal after the move = %v (new %v, %v); want it to join %s", e, isNew, err, open.ID)
 	}
 }

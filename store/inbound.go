@@ -424,7 +424,7 @@ func isNoScript(err error) bool {
 
 // LoadScripts loads every script so pipelines can use EVALSHA.
 func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptCrisis, scriptOnce, scriptClaimSend, scriptSubmitClaim, scriptMarkSent} {
+	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptOnce, scriptQueue, scriptClaimCode, scriptEscUpdate, scriptClaimSend, scriptSubmitClaim, scriptMarkSent} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return fmt.Errorf("load scripts: %w", err)
 		}

@@ -301,9 +301,11 @@ func (w *Worker) SetBlock(d time.Duration) { w.block = d }
 
 // Work is one piece of work to hand out now (Enqueue) or at a time (Schedule).
 type Work struct {
-	ID      string
-	Urgent  bool
-	At      time.Time // zero: now
+	ID     string
+	Urgent bool
+	At     time.Time // zero: now
+	// Once keeps an item already planned at its first time (At, with QueueClaimed).
+	Once    bool
 	Payload []byte
 }
 

@@ -22,7 +22,7 @@ import (
 
 // SchemaVersion is written to the schema key at start; a store holding a newer
 // version refuses to start rather than misread records.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Errors callers map to user-facing answers.
 var (
@@ -224,6 +224,11 @@ func (s *Store) checkSchema(ctx context.Context) error {
 		return fmt.Errorf("read schema version: %w", err)
 	case v > SchemaVersion:
 		return fmt.Errorf("redis holds schema version %d, this binary knows %d: upgrade the binary", v, SchemaVersion)
+	case v < 2:
+		if err := s.moveOpenPointers(ctx); err != nil {
+			return fmt.Errorf("schema 1 to 2: %w", err)
+		}
+		return s.rdb.Set(ctx, keySchema, SchemaVersion, 0).Err()
 	}
 	return nil
 }

@@ -168,12 +168,11 @@ func TestCrisisRoundTrips(t *testing.T) {
 	t.Logf("alert, queued → handed to Twilio: %d round trips in the workers: %v", alert, alertDescs)
 	t.Logf("safety reply, queued → handed to Twilio: %d round trips in the workers: %v", safety, safetyDescs)
 
-	// Before the crisis path was cut: 15 round trips in the webhook, the
-	// alert queued by the 12th, and 2 in the workers (a stream read and the
-	// send claim). Now: the owner lookup and the store-and-load round trip of
-	// every message, one that queues the safety reply and reads the case
-	// manager, one that opens, binds the code and queues the alert, then the
-	// message's own apply and unlock; the workers only claim the send.
+	// The owner lookup and the store-and-load round trip of every message;
+	// one that queues the safety reply, opens the escalation with the first
+	// alert's ACK code and reads its case manager; one that queues the
+	// alert; one that records it on the escalation; then the message's own
+	// apply and unlock. The workers only claim the send.
 	const maxWebhook, maxAlertQueued, maxWorker = 6, 4, 1
 	if len(webhook) > maxWebhook {
 		t.Errorf("the crisis webhook made %d round trips; want at most %d", len(webhook), maxWebhook)

@@ -1,0 +1,18 @@
+-- Open an escalation unless the client has one open: one script in the
+-- agency's hash slot, so at most one escalation per client is open on one
+-- node and on a Cluster alike. The client's pointer names their open
+-- escalation, and only an open one: closing an escalation clears it in the
+-- same script (escupdate.lua).
+-- KEYS[1] the client's open pointer, KEYS[2] the record, KEYS[3] the agency's
+-- list, KEYS[4] (optional) the codes hash of the staff member the first alert
+-- goes to. ARGV[1] escalation id, ARGV[2] record body.
+-- Returns {'joined', open id} (nothing written) or {'opened', code} (code 0:
+-- none bound).
+local cur = redis.call('GET', KEYS[1])
+if cur then return {'joined', cur} end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+local code = 0
+if KEYS[4] then code = claimCode(KEYS[4], ARGV[1]) end
+return {'opened', code}

@@ -1,0 +1,17 @@
+-- Replace an escalation's record if it still holds what the writer read
+-- (compare and set), and clear the client's open pointer when the record
+-- leaves "open": both in the agency's hash slot, so the pointer names an
+-- open escalation or nothing.
+-- KEYS[1] record, KEYS[2] the client's open pointer.
+-- ARGV[1] body read, ARGV[2] new body, ARGV[3] escalation id, ARGV[4] "1" when
+-- the new record is no longer open.
+-- Returns {1} when written, {0, current body} when the record changed
+-- meanwhile, {-1} when there is no record.
+local cur = redis.call('GET', KEYS[1])
+if not cur then return {-1} end
+if cur ~= ARGV[1] then return {0, cur} end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+return {1}
