@@ -219,7 +219,9 @@ func TestDecideStep(t *testing.T) {
 	esc := func(level, status string, stepN, round int, alerting string) *store.Escalation {
 		return &store.Escalation{ID: "es_1", Level: level, Status: status, Step: stepN, Round: round, Policy: two, Alerting: alerting}
 	}
-	timer := func(stepN, round int) StepWork { return StepWork{Kind: StepKind, ID: "es_1", Step: stepN, Round: round} }
+	timer := func(stepN, round int) StepWork {
+		return StepWork{Kind: StepKind, ID: "es_1", Step: stepN, Round: round}
+	}
 	held := StepWork{Kind: StepKind, ID: "es_1", Step: 0, Round: 0, Held: true}
 	cases := []struct {
 		name string
