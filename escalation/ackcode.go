@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"unicode"
@@ -11,10 +12,12 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// Ack acknowledges an open escalation; it reports false when it was not open.
+// Ack acknowledges an open escalation and frees its ACK codes; it reports
+// whether this call acknowledged it (false: it was not open). The codes are
+// freed on every call, so a repeated ACK finishes a release that failed.
 func (s *Service) Ack(ctx context.Context, agency, id, actor, via string) (*store.Escalation, bool, error) {
 	now := s.now().UTC()
-	changed := false
+	changed := true
 	e, err := s.store.UpdateEscalation(ctx, agency, id, func(x *store.Escalation) error {
 		if x.Status != store.EscOpen {
 			return store.ErrUnchanged
@@ -23,25 +26,25 @@ func (s *Service) Ack(ctx context.Context, agency, id, actor, via string) (*stor
 		x.AckedAt = &now
 		x.AckedBy = actor
 		x.Audit = append(x.Audit, store.AuditEntry{At: now, Actor: actor, Action: "acknowledged", Detail: "via " + via})
-		changed = true
 		return nil
 	})
 	if errors.Is(err, store.ErrUnchanged) {
+		changed = false
 		e, err = s.store.Escalation(ctx, agency, id)
-		if err != nil {
-			return e, false, err
-		}
-		// Released again: a repeated ACK finishes a release that failed.
-		return e, false, s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted)
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("acknowledge escalation %s: %w", id, err)
 	}
-	s.log.Info("escalation acknowledged", "escalation_id", id, "actor", actor)
-	return e, changed, s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted)
+	if changed {
+		s.log.Info("escalation acknowledged", "escalation_id", id, "actor", actor)
+	}
+	if err := s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted); err != nil {
+		return nil, false, fmt.Errorf("acknowledge escalation %s: %w", id, err)
+	}
+	return e, changed, nil
 }
 
-// Resolve closes an escalation with a note.
+// Resolve closes an escalation with a note and frees its ACK codes.
 func (s *Service) Resolve(ctx context.Context, agency, id, actor, note string) (*store.Escalation, error) {
 	now := s.now().UTC()
 	e, err := s.store.UpdateEscalation(ctx, agency, id, func(x *store.Escalation) error {
@@ -54,70 +57,78 @@ func (s *Service) Resolve(ctx context.Context, agency, id, actor, note string) (
 		return nil
 	})
 	if errors.Is(err, store.ErrUnchanged) {
-		return s.store.Escalation(ctx, agency, id)
+		e, err = s.store.Escalation(ctx, agency, id)
+		if err != nil {
+			return nil, fmt.Errorf("resolve escalation %s: %w", id, err)
+		}
+		return e, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("resolve escalation %s: %w", id, err)
 	}
-	return e, s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted)
+	if err := s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted); err != nil {
+		return nil, fmt.Errorf("resolve escalation %s: %w", id, err)
+	}
+	return e, nil
 }
 
 // StaffReply handles a message from a case manager: an ACK code (forgiving:
 // "ACK 12", "ack12", "12a", "a 12", a bare "ACK" when one alert is open) or
 // a Telegram button "ack:<id>". It returns the reply to send.
 func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text string) (string, error) {
-	if id, ok := strings.CutPrefix(strings.TrimSpace(text), "ack:"); ok {
-		e, changed, err := s.Ack(ctx, staff.AgencyID, id, "staff:"+staff.ID, "telegram button")
-		if errors.Is(err, store.ErrNotFound) {
+	id, button := strings.CutPrefix(strings.TrimSpace(text), "ack:")
+	via := "telegram button"
+	if !button {
+		codes, err := openCodes(ctx, s.store, staff)
+		if err != nil {
+			return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
+		}
+		code, ok := ParseAck(text)
+		if !ok {
 			return StaffHelp, nil
 		}
-		if err != nil {
-			return "", err
+		if code == "" && len(codes) == 1 {
+			for c := range codes {
+				code = c
+			}
 		}
-		return s.ackAnswer(ctx, e, changed)
+		found := false
+		if id, found = codes[code]; !found {
+			return StaffHelp, nil
+		}
+		via = "sms"
 	}
-	codes, err := s.openCodes(ctx, staff)
-	if err != nil {
-		return "", err
-	}
-	code, ok := ParseAck(text)
-	if !ok {
+	e, changed, err := s.Ack(ctx, staff.AgencyID, id, "staff:"+staff.ID, via)
+	if button && errors.Is(err, store.ErrNotFound) {
 		return StaffHelp, nil
 	}
-	if code == "" && len(codes) == 1 {
-		for c := range codes {
-			code = c
-		}
-	}
-	id, found := codes[code]
-	if !found {
-		return StaffHelp, nil
-	}
-	e, changed, err := s.Ack(ctx, staff.AgencyID, id, "staff:"+staff.ID, "sms")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
 	}
-	return s.ackAnswer(ctx, e, changed)
+	if !changed {
+		return fmt.Sprintf("CareCheck: that alert is already %s.", e.Status), nil
+	}
+	return AckReply(clientName(ctx, s.store, s.log, e), e.AckCode), nil
 }
 
 // openCodes reads a staff member's ACK codes, keeping those of open
-// escalations. A code still bound to a closed one (the process stopped
-// between the closing and the release) is released here: left, it would
-// make a bare "ACK" ambiguous and push later codes up.
-func (s *Service) openCodes(ctx context.Context, staff *store.CaseManager) (map[string]string, error) {
-	codes, err := s.store.AckCodes(ctx, staff.AgencyID, staff.ID)
+// escalations. A code still bound to a closed escalation (its release did
+// not finish) is released here: left, it would make a bare "ACK" ambiguous
+// and push later codes up.
+func openCodes(ctx context.Context, st *store.Store, staff *store.CaseManager) (map[string]string, error) {
+	codes, err := st.AckCodes(ctx, staff.AgencyID, staff.ID)
 	if err != nil {
 		return nil, err
 	}
 	for code, id := range codes {
-		e, err := s.store.Escalation(ctx, staff.AgencyID, id)
+		e, err := st.Escalation(ctx, staff.AgencyID, id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return nil, fmt.Errorf("escalation %s of ack code %s: %w", id, code, err)
 		}
 		if err == nil && e.Status == store.EscOpen {
 			continue
 		}
-		if err := s.store.ReleaseAckCodes(ctx, staff.AgencyID, id, []string{staff.ID}); err != nil {
+		if err := st.ReleaseAckCodes(ctx, staff.AgencyID, id, []string{staff.ID}); err != nil {
 			return nil, err
 		}
 		delete(codes, code)
@@ -125,17 +136,21 @@ func (s *Service) openCodes(ctx context.Context, staff *store.CaseManager) (map[
 	return codes, nil
 }
 
-func (s *Service) ackAnswer(ctx context.Context, e *store.Escalation, changed bool) (string, error) {
-	if !changed {
-		return fmt.Sprintf("CareCheck: that alert is already %s.", e.Status), nil
+// clientName names the escalation's client for the staff member's
+// confirmation; the client id when the records cannot be read (the ACK
+// itself is done).
+func clientName(ctx context.Context, st *store.Store, log *slog.Logger, e *store.Escalation) string {
+	c, err := st.Client(ctx, e.ClientID)
+	if err != nil {
+		log.Warn("ack reply names the client by id", "escalation_id", e.ID, "client_id", e.ClientID, "err", err)
+		return e.ClientID
 	}
-	who := e.ClientID
-	if c, err := s.store.Client(ctx, e.ClientID); err == nil {
-		if a, err := s.store.Agency(ctx, e.AgencyID); err == nil {
-			who = Who(a, c)
-		}
+	a, err := st.Agency(ctx, e.AgencyID)
+	if err != nil {
+		log.Warn("ack reply names the client by id", "escalation_id", e.ID, "agency_id", e.AgencyID, "err", err)
+		return e.ClientID
 	}
-	return AckReply(who, e.AckCode), nil
+	return Who(a, c)
 }
 
 // ParseAck reads an acknowledgement: it returns the code ("" for a bare

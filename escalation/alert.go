@@ -30,7 +30,7 @@ var SafetyMessage = map[string]string{
 // agency that set its own message (its country's lines) but not in this
 // language gets its own message in English rather than the built-in US one:
 // the right numbers in another language beat numbers that do not work there
-// (a Spanish-speaking client of a UK agency was told to call 911 and 988).
+// (a Spanish-speaking client of a UK agency is never told to call 911).
 func Safety(a *store.Agency, lang string) string {
 	if a != nil {
 		if m := a.SafetyMessage[lang]; m != "" {

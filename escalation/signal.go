@@ -23,8 +23,8 @@ type Reply struct {
 // when opted out: they just wrote to us). Signal does the same together
 // with the escalation, in the same round trip.
 func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Client, ch bot.Kind, addr, from, messageID string) error {
-	job := s.safetyJob(a, c, Reply{Channel: ch, To: addr, From: from, Key: messageID})
-	got, err := s.store.QueueClaimed(ctx, s.safetyWork(c, job))
+	job := safetyJob(s.outbox, a, c, Reply{Channel: ch, To: addr, From: from, Key: messageID})
+	got, err := s.store.QueueClaimed(ctx, safetyWork(c, job, s.outbox, s.consumer(), s.SafetyEvery))
 	if err != nil {
 		return fmt.Errorf("safety reply to client %s: %w", c.ID, err)
 	}
@@ -35,25 +35,25 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 	return nil
 }
 
-// safetyWork queues the safety reply at most once per SafetyEvery.
-func (s *Service) safetyWork(c *store.Client, job *bot.Job) store.Queued {
-	return store.Queued{Work: []store.Work{s.outbox.Work(job)}, Consumer: s.consumer(), Once: "safety:" + c.ID, Every: s.SafetyEvery}
+// safetyWork queues the safety reply at most once per every.
+func safetyWork(c *store.Client, job *bot.Job, ob *bot.Outbox, consumer string, every time.Duration) store.Queued {
+	return store.Queued{Work: []store.Work{ob.Work(job)}, Consumer: consumer, Once: "safety:" + c.ID, Every: every}
 }
 
 // safetyJob is the safety reply, with the client's other channel should
 // this one fail for good.
-func (s *Service) safetyJob(a *store.Agency, c *store.Client, r Reply) *bot.Job {
+func safetyJob(ob *bot.Outbox, a *store.Agency, c *store.Client, r Reply) *bot.Job {
 	ch := r.Channel
 	job := &bot.Job{
 		Msg:    bot.Outbound{ID: "safety:" + c.ID + ":" + r.Key, Channel: ch, To: r.To, From: r.From, Text: Safety(a, c.Language), Urgent: true},
 		Person: bot.Person{Kind: "client", ID: c.ID},
 	}
 	switch {
-	case ch == bot.SMS && c.TelegramChat != "" && !c.TelegramUnreachable && s.outbox.Has(bot.Telegram):
+	case ch == bot.SMS && c.TelegramChat != "" && !c.TelegramUnreachable && ob.Has(bot.Telegram):
 		fb := job.Msg
 		fb.ID, fb.Channel, fb.To, fb.From = job.Msg.ID+":tg", bot.Telegram, c.TelegramChat, ""
 		job.Fallback = &fb
-	case ch == bot.Telegram && c.Phone != "" && s.outbox.Has(bot.SMS):
+	case ch == bot.Telegram && c.Phone != "" && ob.Has(bot.SMS):
 		fb := job.Msg
 		fb.ID, fb.Channel, fb.To = job.Msg.ID+":sms", bot.SMS, c.Phone
 		job.Fallback = &fb
@@ -67,7 +67,8 @@ func (s *Service) Raise(ctx context.Context, a *store.Agency, c *store.Client, s
 	return s.Signal(ctx, a, c, sig, actor, nil)
 }
 
-func (s *Service) policyFor(a *store.Agency, sig Signal) store.Policy {
+// policyFor is the policy an escalation on sig follows (snapshotted when it opens).
+func policyFor(a *store.Agency, sig Signal) store.Policy {
 	policy := DefaultPolicy()
 	if a.Policy != nil && len(a.Policy.Steps) > 0 {
 		policy = *a.Policy
@@ -87,7 +88,7 @@ func (s *Service) policyFor(a *store.Agency, sig Signal) store.Policy {
 // records the alert on the escalation. Work queued here goes straight to
 // this process's workers (Handoff).
 func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, sig Signal, actor string, reply *Reply) (*store.Escalation, error) {
-	policy := s.policyFor(a, sig)
+	policy := policyFor(a, sig)
 	now := s.now().UTC()
 	o := store.Opening{Esc: &store.Escalation{AgencyID: a.ID, ClientID: c.ID, Level: sig.Level, Reasons: sig.Reasons, Signals: sig.Explain, Policy: policy,
 		Audit:    []store.AuditEntry{{At: now, Actor: actor, Action: "opened", Detail: sig.Level + ": " + strings.Join(sig.Reasons, ", ")}},
@@ -104,8 +105,8 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	}
 	var safety *bot.Job
 	if reply != nil {
-		safety = s.safetyJob(a, c, *reply)
-		q := s.safetyWork(c, safety)
+		safety = safetyJob(s.outbox, a, c, *reply)
+		q := safetyWork(c, safety, s.outbox, s.consumer(), s.SafetyEvery)
 		o.Safety = &q
 	}
 	res, err := s.store.OpenOrJoinEscalation(ctx, o)
@@ -122,7 +123,7 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	e := res.Esc
 	s.log.Info("escalation opened", "escalation_id", e.ID, "client_id", c.ID, "level", e.Level)
 	if o.Staff == "" {
-		return s.alertStep(ctx, a, c, e)
+		return s.alert(ctx, a, c, e, false)
 	}
 	staff := res.CM
 	if staff != nil && !staff.Active {
@@ -131,7 +132,7 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	if staff == nil && res.Code != "" {
 		// Nobody to alert there: the step is skipped, its code freed.
 		if err := s.store.ReleaseAckCodes(ctx, a.ID, e.ID, []string{o.Staff}); err != nil {
-			return e, err
+			return nil, fmt.Errorf("signal for client %s: %w", c.ID, err)
 		}
 		res.Code = ""
 	}
@@ -167,12 +168,12 @@ func (s *Service) join(ctx context.Context, a *store.Agency, c *store.Client, id
 			// the way (the message that opened it, processed again, joins
 			// here). Finishing it is safe even while the other is still
 			// running: every write of an alert repeats safely.
-			return s.alertStep(ctx, a, c, e)
+			return s.alert(ctx, a, c, e, false)
 		}
 		return e, nil
 	}
 	s.log.Info("escalation raised to crisis", "escalation_id", e.ID, "client_id", c.ID)
-	return s.alertStep(ctx, a, c, e)
+	return s.alert(ctx, a, c, e, false)
 }
 
 // Values of Escalation.Alerting while the first alert of an opening, or of

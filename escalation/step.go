@@ -59,7 +59,7 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 		_, err := s.alert(ctx, a, c, e, true)
 		return err
 	case stepFinish:
-		_, err := s.alertStep(ctx, a, c, e)
+		_, err := s.alert(ctx, a, c, e, false)
 		return err
 	}
 	now := s.now().UTC()
@@ -90,7 +90,7 @@ func (s *Service) HandleStep(ctx context.Context, w StepWork) error {
 		s.log.Error("escalation unacknowledged after the whole policy", "escalation_id", e.ID)
 		return nil
 	}
-	_, err = s.alertStep(ctx, a, c, e)
+	_, err = s.alert(ctx, a, c, e, false)
 	return err
 }
 
@@ -156,14 +156,10 @@ func decideStep(e *store.Escalation, w StepWork) stepDecision {
 	return stepDecision{Action: stepAlert, Step: step, Round: round, Notify: steps[step].Notify}
 }
 
-// alertStep alerts the target of the escalation's current step and plans
-// the timer of the next one. A step with nobody to alert moves on at once.
-func (s *Service) alertStep(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation) (*store.Escalation, error) {
-	return s.alert(ctx, a, c, e, false)
-}
-
-// alert is alertStep; inHours skips the working-hours check of a concern
-// (its held alert came due).
+// alert alerts the target of the escalation's current step and plans the
+// timer of the next one; a step with nobody to alert moves on at once.
+// inHours skips the working-hours check of a concern (its held alert came
+// due). It returns the escalation as the alert left it.
 func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, inHours bool) (*store.Escalation, error) {
 	// The next step's wait starts when this step does, not when the alert
 	// left: a slow provider does not stretch the policy. The first step
@@ -172,9 +168,9 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 	if e.Alerting == alertingOpened {
 		began = e.Opened
 	}
-	staff, err := s.target(ctx, a, c, e.Policy.Steps[e.Step].Notify)
+	staff, err := target(ctx, s.store, a, c, e.Policy.Steps[e.Step].Notify)
 	if err != nil {
-		return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 	}
 	return s.alertTo(ctx, a, c, e, staff, "", inHours, began)
 }
@@ -196,7 +192,7 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
 	nextRaw, err := json.Marshal(next)
 	if err != nil {
-		return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 	}
 	if staff == nil {
 		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d (%s): nobody to alert", e.Step+1, step.Notify))
@@ -213,23 +209,23 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 		// resolved meanwhile (in the console), nothing goes out.
 		if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
 			if err := release(); err != nil {
-				return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+				return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 			}
 			return s.hold(ctx, e, staff, at)
 		}
 	}
-	if !s.reachable(staff) {
+	if !reachable(s.outbox, staff) {
 		if err := release(); err != nil {
-			return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
 		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d: %s has no phone or Telegram", e.Step+1, staff.ID))
 	}
 	if code == "" {
 		if code, err = s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID); err != nil {
-			return e, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
 	}
-	msg, fallback := s.alertMessages(a, c, e, staff, code)
+	msg, fallback := alertMessages(s.outbox, a, c, e, staff, code)
 	job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
 		OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
 	if e.Level == Concern {
@@ -247,7 +243,7 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	once := fmt.Sprintf("alert:%s:%s:%d:%d:%s", e.ID, e.Level, e.Round, e.Step, staff.ID)
 	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.consumer(), Once: once, Every: alertOnce})
 	if err != nil {
-		return e, fmt.Errorf("queue alert of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("queue alert of escalation %s: %w", e.ID, err)
 	}
 	s.hand(q.Claimed)
 	marker := e.Alerting
@@ -266,12 +262,14 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 		return nil
 	})
 	if err != nil {
-		return e, fmt.Errorf("record alert of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("record alert of escalation %s: %w", e.ID, err)
 	}
 	if got.Status != store.EscOpen {
 		// Closed while the alert went out: its release may have missed
 		// this staff member's code.
-		return got, s.store.ReleaseAckCodes(ctx, e.AgencyID, e.ID, []string{staff.ID})
+		if err := s.store.ReleaseAckCodes(ctx, e.AgencyID, e.ID, []string{staff.ID}); err != nil {
+			return nil, fmt.Errorf("record alert of escalation %s: %w", e.ID, err)
+		}
 	}
 	return got, nil
 }
@@ -287,9 +285,12 @@ func (s *Service) skipStep(ctx context.Context, e *store.Escalation, next StepWo
 		return nil
 	})
 	if err != nil {
-		return e, fmt.Errorf("skip step of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("skip step of escalation %s: %w", e.ID, err)
 	}
-	return got, s.HandleStep(ctx, next)
+	if err := s.HandleStep(ctx, next); err != nil {
+		return nil, err
+	}
+	return got, nil
 }
 
 // hold plans a low-urgency alert for the staff member's working hours.
@@ -297,10 +298,10 @@ func (s *Service) hold(ctx context.Context, e *store.Escalation, staff *store.Ca
 	held := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step, Held: true}
 	raw, err := json.Marshal(held)
 	if err != nil {
-		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
 	}
 	if err := s.store.Schedule(ctx, stepID(held)+":held", at, raw); err != nil {
-		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
 	}
 	marker := e.Alerting
 	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
@@ -312,13 +313,13 @@ func (s *Service) hold(ctx context.Context, e *store.Escalation, staff *store.Ca
 		return nil
 	})
 	if err != nil {
-		return e, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
+		return nil, fmt.Errorf("hold alert of escalation %s: %w", e.ID, err)
 	}
 	return got, nil
 }
 
 // target resolves a policy step to a case manager (nil: nobody).
-func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, notify string) (*store.CaseManager, error) {
+func target(ctx context.Context, st *store.Store, a *store.Agency, c *store.Client, notify string) (*store.CaseManager, error) {
 	// ValidatePolicy trims; the stored step may not be: " assigned " must not
 	// read as a case manager id that does not exist (a skipped step).
 	notify = strings.TrimSpace(notify)
@@ -327,7 +328,7 @@ func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, 
 	case NotifyAssigned:
 		id = c.CaseManagerID
 	case NotifyBackup:
-		cm, err := s.store.CaseManager(ctx, a.ID, c.CaseManagerID)
+		cm, err := st.CaseManager(ctx, a.ID, c.CaseManagerID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}
@@ -339,7 +340,7 @@ func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, 
 	if id == "" {
 		return nil, nil
 	}
-	cm, err := s.store.CaseManager(ctx, a.ID, id)
+	cm, err := st.CaseManager(ctx, a.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -353,23 +354,23 @@ func (s *Service) target(ctx context.Context, a *store.Agency, c *store.Client, 
 }
 
 // reachable reports whether an alert can reach staff (alertMessages finds a channel).
-func (s *Service) reachable(staff *store.CaseManager) bool {
-	return (staff.TelegramChat != "" && s.outbox.Has(bot.Telegram)) || (staff.Phone != "" && s.outbox.Has(bot.SMS))
+func reachable(ob *bot.Outbox, staff *store.CaseManager) bool {
+	return (staff.TelegramChat != "" && ob.Has(bot.Telegram)) || (staff.Phone != "" && ob.Has(bot.SMS))
 }
 
 // alertMessages builds the alert on the staff member's own channel (Telegram
 // when linked and on, else SMS) and the same alert on the other one.
-func (s *Service) alertMessages(a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string) (*bot.Outbound, *bot.Outbound) {
+func alertMessages(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string) (*bot.Outbound, *bot.Outbound) {
 	shown := *e
 	shown.Reasons = alertReasons(a, e.Reasons)
 	text := AlertText(Who(a, c), &shown, code)
 	id := fmt.Sprintf("alert:%s:%d:%d:%s", e.ID, e.Round, e.Step, staff.ID)
 	var tg, sms *bot.Outbound
-	if staff.TelegramChat != "" && s.outbox.Has(bot.Telegram) {
+	if staff.TelegramChat != "" && ob.Has(bot.Telegram) {
 		tg = &bot.Outbound{ID: id + ":tg", Channel: bot.Telegram, To: staff.TelegramChat, Text: text, Urgent: true,
 			Buttons: []bot.Button{{Label: "ACK " + code, Data: "ack:" + e.ID}}}
 	}
-	if staff.Phone != "" && s.outbox.Has(bot.SMS) {
+	if staff.Phone != "" && ob.Has(bot.SMS) {
 		sms = &bot.Outbound{ID: id + ":sms", Channel: bot.SMS, To: staff.Phone, Text: text, Urgent: true}
 	}
 	if tg != nil {

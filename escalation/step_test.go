@@ -69,8 +69,8 @@ func hasArg(cmd redis.Cmder, v string) bool {
 // A step timer whose alert could not be queued (Redis dropped the write
 // after the escalation had moved to the step) is finished by the timer's
 // next delivery: the alert is queued once, recorded once, and the policy
-// goes on. Before, the retry found the escalation already on that step,
-// took itself for stale, and the alert and every later step were lost.
+// goes on: a timer that finds the escalation already on its step with its
+// own mark is not stale.
 func TestStepTimerFinishesItsAlertAfterAFailure(t *testing.T) {
 	r := newStepRig(t, step(NotifyAssigned, 5*time.Minute), step(NotifyAssigned, 10*time.Minute))
 	st, svc, a, cm, c := r.st, r.svc, r.a, r.cm, r.c
