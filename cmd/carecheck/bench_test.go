@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carecheck/carecheck/cmd/internal/bench"
+	"github.com/carecheck/carecheck/cmd/internal/inproc"
 	"github.com/carecheck/carecheck/store/redistest"
 )
 
@@ -33,7 +35,7 @@ func TestBenchTiny(t *testing.T) {
 	url := benchRedisFor(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cfg := tinyBench()
+	cfg := bench.Tiny()
 	var out bytes.Buffer
 	logs := &benchLogs{}
 	defer func() {
@@ -41,10 +43,10 @@ func TestBenchTiny(t *testing.T) {
 			t.Logf("service warnings and errors:\n%s", logs.problems())
 		}
 	}()
-	res, err := runBench(ctx, cfg, url, "redistest", &out, io.Discard, logs)
-	var u usageError
-	if errors.As(err, &u) && strings.Contains(u.msg, "needs an empty one") {
-		t.Skip(u.msg)
+	res, err := bench.Run(ctx, startInProc, cfg, url, "redistest", &out, io.Discard, logs)
+	var u inproc.UsageError
+	if errors.As(err, &u) && strings.Contains(u.Msg, "needs an empty one") {
+		t.Skip(u.Msg)
 	}
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
@@ -133,44 +135,40 @@ func TestBenchRefusesUnknownPhase(t *testing.T) {
 func BenchmarkInboundWebhook(b *testing.B) {
 	url := benchRedisFor(b)
 	ctx := context.Background()
-	e, err := startBenchEnv(ctx, tinyBench(), url, io.Discard)
+	e, err := bench.Start(ctx, startInProc, bench.Tiny(), url, io.Discard)
 	if err != nil {
 		b.Skip(err)
 	}
-	defer e.close()
-	phones, err := e.checkinPool(ctx, b.N, gStep0)
+	defer e.Close()
+	reqs, err := e.Answers(ctx, b.N)
 	if err != nil {
 		b.Fatal(err)
 	}
-	reqs := make([]benchReq, b.N)
-	for i, p := range phones {
-		reqs[i] = e.signSMS(e.base, p, "7")
-	}
-	e.settle(ctx, e.admin)
-	s0 := e.snap(ctx)
+	e.Settle(ctx)
+	web0, all0 := e.RoundTrips()
 	var next, failed atomic.Int64
 	b.SetParallelism(32) // 64 webhooks in flight on 2 CPUs, as Twilio would
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if code, err := e.post(ctx, reqs[next.Add(1)-1]); err != nil || code != 200 {
+			if code, err := e.Post(ctx, reqs[next.Add(1)-1]); err != nil || code != 200 {
 				failed.Add(1)
 			}
 		}
 	})
 	b.StopTimer()
-	s1 := e.snap(ctx)
+	web1, _ := e.RoundTrips()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d webhooks failed", n)
 	}
-	if !waitUntil(ctx, 30*time.Second, func() bool { return e.obs.count(gStep0, kNote) >= b.N }) {
-		b.Fatalf("replies sent: %d of %d", e.obs.count(gStep0, kNote), b.N)
+	if got := e.Replies(ctx, b.N, 30*time.Second); got < b.N {
+		b.Fatalf("replies sent: %d of %d", got, b.N)
 	}
-	e.settle(ctx, e.admin)
-	s2 := e.snap(ctx)
+	e.Settle(ctx)
+	_, all2 := e.RoundTrips()
 	n := float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(s1.rt.webhook-s0.rt.webhook)/n, "webhook-rt/msg")
-	b.ReportMetric(float64(s2.rt.webhook+s2.rt.other-s0.rt.webhook-s0.rt.other)/n, "total-rt/msg")
+	b.ReportMetric(float64(web1-web0)/n, "webhook-rt/msg")
+	b.ReportMetric(float64(all2-all0)/n, "total-rt/msg")
 }

@@ -9,7 +9,13 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/carecheck/carecheck/cmd/internal/bench"
 )
+
+// inWebhook marks the context of an HTTP request, so the round trips made
+// answering a webhook are told apart from the workers'.
+type inWebhook struct{}
 
 // crisisTrace is a go-redis hook recording each round trip (one per command
 // sent alone, one per pipeline or MULTI/EXEC) with whether it was made while
@@ -44,7 +50,7 @@ func (h *crisisTrace) DialHook(next redis.DialHook) redis.DialHook { return next
 func (h *crisisTrace) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
-		h.add(ctx, cmdDesc(cmd), []redis.Cmder{cmd})
+		h.add(ctx, bench.CmdDesc(cmd), []redis.Cmder{cmd})
 		return err
 	}
 }
@@ -55,7 +61,7 @@ func (h *crisisTrace) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		var parts []string
 		for _, c := range cmds {
 			if n := c.Name(); n != "multi" && n != "exec" {
-				parts = append(parts, cmdDesc(c))
+				parts = append(parts, bench.CmdDesc(c))
 			}
 		}
 		h.add(ctx, "pipeline["+strings.Join(parts, ", ")+"]", cmds)
@@ -87,7 +93,7 @@ func (h *crisisTrace) add(ctx context.Context, desc string, cmds []redis.Cmder) 
 			fmt.Fprint(&b, v.Val())
 		}
 	}
-	h.rts = append(h.rts, traceRT{webhook: ctx.Value(webhookCtx{}) != nil, desc: desc, text: b.String()})
+	h.rts = append(h.rts, traceRT{webhook: ctx.Value(inWebhook{}) != nil, desc: desc, text: b.String()})
 }
 
 func (h *crisisTrace) start() { h.mu.Lock(); h.on, h.rts, h.dials = true, nil, 0; h.mu.Unlock() }
@@ -123,7 +129,7 @@ func TestCrisisRoundTrips(t *testing.T) {
 		svc.store.Redis().AddHook(trace)
 		inner := svc.handler
 		svc.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), webhookCtx{}, true)))
+			inner.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), inWebhook{}, true)))
 		})
 	})
 	z := s.seed()

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/carecheck/carecheck/cmd/internal/demo"
 )
 
 // chromiumPath finds Debian's chromium. Without it the browser test skips,
@@ -66,11 +68,11 @@ var demoAckRE = regexp.MustCompile(`ACK (\d+)`)
 func TestDemoPageCrisisAndAck(t *testing.T) {
 	tab := demoBrowser(t)
 	logs := &syncBuffer{}
-	app, err := startDemo(t.Context(), demoOptions{
+	app, err := demo.Start(t.Context(), startInProc, demo.Options{
 		Addr: "127.0.0.1:0", PageAddr: "127.0.0.1:0",
 		// Seconds, not minutes: the backup is alerted 2 s after the case manager.
-		Timings: demoTimings{ReplyWindow: time.Minute, AssignedWait: 2 * time.Second, BackupWait: time.Minute, Repeat: 0, ReminderIn: 10 * time.Minute},
-		Log:     newLogger(logs, "debug"),
+		Timings: demo.Timings{ReplyWindow: time.Minute, AssignedWait: 2 * time.Second, BackupWait: time.Minute, Repeat: 0, ReminderIn: 10 * time.Minute},
+		LogTo:   logs, LogLevel: "debug",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -114,14 +116,14 @@ func TestDemoPageCrisisAndAck(t *testing.T) {
 	p.typeAs("cm", "ACK "+m[1])
 	p.waitFor("the escalation shown acknowledged", `!!document.querySelector('.esc[data-status="acknowledged"]')`)
 	p.waitFor("Dana's confirmation", `threadText("cm").includes("acknowledged")`)
-	if got := p.eval(`document.querySelector('.esc[data-status="acknowledged"]').innerText`); !strings.Contains(got, demoCMName) {
-		t.Errorf("escalation card = %q; want acknowledged by %s", got, demoCMName)
+	if got := p.eval(`document.querySelector('.esc[data-status="acknowledged"]').innerText`); !strings.Contains(got, demo.CaseManagerName) {
+		t.Errorf("escalation card = %q; want acknowledged by %s", got, demo.CaseManagerName)
 	}
 
 	// What was sent went through the fakes, as to real phones.
 	var toRosa []string
-	for _, msg := range app.twilio.Messages() {
-		if msg.To == demoSMSPhone {
+	for _, msg := range app.SentSMS() {
+		if msg.To == demo.SMSClientPhone {
 			toRosa = append(toRosa, msg.Body)
 		}
 	}
@@ -129,7 +131,7 @@ func TestDemoPageCrisisAndAck(t *testing.T) {
 		t.Errorf("fake Twilio has no safety message to Rosa: %q", toRosa)
 	}
 
-	for _, secret := range []string{demoSMSPhone, demoCMPhone, demoBackupPh, "3125550142", demoSMSName, demoCMName, "Rosa", "end my life"} {
+	for _, secret := range []string{demo.SMSClientPhone, demo.CaseManagerPhone, demo.BackupPhone, "3125550142", demo.SMSClientName, demo.CaseManagerName, "Rosa", "end my life"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("logs contain %q", secret)
 		}

@@ -19,6 +19,8 @@ import (
 	"github.com/carecheck/carecheck/bot"
 	"github.com/carecheck/carecheck/bot/telegram"
 	"github.com/carecheck/carecheck/bot/twilio"
+	"github.com/carecheck/carecheck/cmd/internal/bench"
+	"github.com/carecheck/carecheck/cmd/internal/demo"
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/escalation/detect"
@@ -51,9 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return d.Triage(stdin, stdout)
 	case "demo":
-		return demo(ctx, args[2:], getenv, stdout, stderr)
+		return asUsage(demo.Main(ctx, args[2:], stdout, stderr, startInProc))
 	case "bench":
-		return bench(ctx, args[2:], getenv, stdout, stderr)
+		return asUsage(bench.Main(ctx, args[2:], getenv, stdout, stderr, startInProc))
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -1,4 +1,8 @@
-package main
+// Package demo is `carecheck demo`: the real service on the embedded Redis,
+// the fake Twilio and Telegram, a seeded agency and a page where a person
+// plays the clients and the case managers. The service itself comes from
+// cmd/carecheck's wiring through a inproc.Start.
+package demo
 
 import (
 	"context"
@@ -8,6 +12,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/carecheck/carecheck/cmd/internal/inproc"
 )
 
 const demoUsage = `usage: carecheck demo [-addr 127.0.0.1:8080] [-page 127.0.0.1:8081] [-v]
@@ -17,10 +23,9 @@ servers on loopback, seeds an agency, a case manager with a backup and two
 clients, and serves a page where you play the clients and the case managers.
 Nothing leaves this machine and nothing is kept.`
 
-// demo runs everything on this machine: the real service on the embedded
-// Redis, the fake Twilio and Telegram, a seeded agency and a page where a
-// person plays the clients and the case managers (demo_app.go, demo_page.go).
-func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Main is the `carecheck demo` subcommand: it runs everything on this
+// machine (app.go, page.go) until ctx ends; start builds the service.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, start inproc.Start) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
@@ -31,17 +36,17 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError{err.Error()}
+		return inproc.UsageError{Msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("demo: unexpected argument %q\n%s", fs.Arg(0), demoUsage)}
+		return inproc.UsageError{Msg: fmt.Sprintf("demo: unexpected argument %q\n%s", fs.Arg(0), demoUsage)}
 	}
 	level := "warn"
 	if *verbose {
 		level = "info"
 	}
-	app, err := startDemo(ctx, demoOptions{
-		Addr: *addr, PageAddr: *page, Timings: defaultDemoTimings(), Log: newLogger(stderr, level),
+	app, err := Start(ctx, start, Options{
+		Addr: *addr, PageAddr: *page, Timings: DefaultTimings(), LogTo: stderr, LogLevel: level,
 	})
 	if err != nil {
 		return err
@@ -53,7 +58,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 }
 
 // printIntro says where everything is and how to try the agency API beside the page.
-func (a *demoApp) printIntro(w io.Writer) {
+func (a *App) printIntro(w io.Writer) {
 	t := a.timings
 	k := a.APIKey
 	var b strings.Builder
@@ -62,13 +67,13 @@ func (a *demoApp) printIntro(w io.Writer) {
 	fmt.Fprintf(&b, "  Service     %s   (agency API, webhooks, workers; embedded Redis)\n", a.ServiceURL)
 	fmt.Fprintf(&b, "  API key     %s   (agency %q)\n\n", k, demoAgencyName)
 	fmt.Fprintf(&b, "Seeded: case manager %s with backup %s; clients %s (SMS) and %s (Telegram, linked),\n",
-		demoCMName, demoBackupName, demoSMSName, demoTGName)
+		CaseManagerName, BackupName, SMSClientName, demoTGName)
 	fmt.Fprintf(&b, "each with a daily check-in; a check-in has started for both; %s has an appointment (its reminder in about %s).\n",
 		demoTGName, short(t.ReminderIn))
 	fmt.Fprintf(&b, "Timings: reply window %s, then one nudge; escalation: the case manager, after %s the backup, then the backup\nagain every %s, up to %d more times; quiet hours off.\n\n",
 		short(t.ReplyWindow), short(t.AssignedWait), short(t.BackupWait), t.Repeat)
 	fmt.Fprintf(&b, "Try: as %s type \"I want to end my life\"; %s gets the alert; reply \"ACK <n>\" as %s (or wait and see %s alerted).\n\n",
-		demoSMSName, demoCMName, demoCMName, demoBackupName)
+		SMSClientName, CaseManagerName, CaseManagerName, BackupName)
 	fmt.Fprintf(&b, "The agency API, beside the page:\n")
 	fmt.Fprintf(&b, "  URL=%s\n  KEY=%s\n", a.ServiceURL, k)
 	fmt.Fprintf(&b, "  curl -s $URL/v1/escalations -H \"Authorization: Bearer $KEY\"\n")

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -18,13 +18,13 @@ import (
 
 // demoAssets is the page: plain HTML, CSS and JS, no build step.
 //
-//go:embed demo
+//go:embed assets
 var demoAssets embed.FS
 
 // pageHandler serves the page and its small JSON API: the state of every
 // phone and escalation (polled), and what the person types or presses.
-func (a *demoApp) pageHandler() http.Handler {
-	static, err := fs.Sub(demoAssets, "demo")
+func (a *App) pageHandler() http.Handler {
+	static, err := fs.Sub(demoAssets, "assets")
 	if err != nil {
 		panic(err) // the directory is embedded at build time
 	}
@@ -104,7 +104,7 @@ type demoAuditView struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-func (a *demoApp) handleState(w http.ResponseWriter, r *http.Request) {
+func (a *App) handleState(w http.ResponseWriter, r *http.Request) {
 	t := a.timings
 	st := demoStateView{
 		Agency: demoAgencyName, ServiceURL: a.ServiceURL, APIKey: a.APIKey, SMSClientID: a.smsClientID, Now: time.Now().UTC(),
@@ -123,7 +123,7 @@ func (a *demoApp) handleState(w http.ResponseWriter, r *http.Request) {
 }
 
 // phoneViews merges what the fakes recorded with what the person typed, in time order.
-func (a *demoApp) phoneViews() []demoPhoneView {
+func (a *App) phoneViews() []demoPhoneView {
 	sms := a.twilio.Messages()
 	tg := a.tg.Sent()
 	a.mu.Lock()
@@ -185,7 +185,7 @@ func demoPrettyPhone(e164 string) string {
 
 // escalationViews reads GET /v1/escalations, as an agency's console would,
 // and puts names on the ids.
-func (a *demoApp) escalationViews(ctx context.Context) ([]demoEscView, error) {
+func (a *App) escalationViews(ctx context.Context) ([]demoEscView, error) {
 	var list struct {
 		Escalations []store.Escalation `json:"escalations"`
 	}
@@ -244,7 +244,7 @@ func demoNotify(n string) string {
 }
 
 // who names an actor ("system", "client:<id>", "staff:<id>", "api", or a bare id).
-func (a *demoApp) who(actor string) string {
+func (a *App) who(actor string) string {
 	switch actor {
 	case "system":
 		return "CareCheck"
@@ -263,7 +263,7 @@ func (a *demoApp) who(actor string) string {
 }
 
 // named replaces the people's ids in an audit detail with their names.
-func (a *demoApp) named(s string) string {
+func (a *App) named(s string) string {
 	for id, n := range a.names {
 		name, _, _ := strings.Cut(n, " (")
 		s = strings.ReplaceAll(s, id, name)
@@ -271,7 +271,7 @@ func (a *demoApp) named(s string) string {
 	return s
 }
 
-func (a *demoApp) handleSend(w http.ResponseWriter, r *http.Request) {
+func (a *App) handleSend(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone string `json:"phone"`
 		Text  string `json:"text"`
@@ -288,7 +288,7 @@ func (a *demoApp) handleSend(w http.ResponseWriter, r *http.Request) {
 	a.answerDelivery(w, typed, err)
 }
 
-func (a *demoApp) handlePress(w http.ResponseWriter, r *http.Request) {
+func (a *App) handlePress(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone string `json:"phone"`
 		Label string `json:"label"`
@@ -305,7 +305,7 @@ func (a *demoApp) handlePress(w http.ResponseWriter, r *http.Request) {
 	a.answerDelivery(w, typed, err)
 }
 
-func (a *demoApp) answerDelivery(w http.ResponseWriter, typed *demoTyped, err error) {
+func (a *App) answerDelivery(w http.ResponseWriter, typed *demoTyped, err error) {
 	switch {
 	case errors.Is(err, errNoPhone):
 		demoJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -319,7 +319,7 @@ func (a *demoApp) answerDelivery(w http.ResponseWriter, typed *demoTyped, err er
 }
 
 // handleCheckin starts a check-in now through the agency API.
-func (a *demoApp) handleCheckin(w http.ResponseWriter, r *http.Request) {
+func (a *App) handleCheckin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone         string `json:"phone"`
 		Questionnaire string `json:"questionnaire"`

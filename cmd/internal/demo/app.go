@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -21,28 +20,38 @@ import (
 	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
 	"github.com/carecheck/carecheck/bot/twilio"
 	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
+	"github.com/carecheck/carecheck/cmd/internal/inproc"
 	"github.com/carecheck/carecheck/store"
 )
 
 // The demo's people. The numbers are in 555-01xx, which no real phone has.
 const (
+	// SMSClientName is the client who answers by SMS.
+	SMSClientName = "Rosa Delgado"
+	// SMSClientPhone is her phone.
+	SMSClientPhone = "+13125550142"
+	// CaseManagerName is both clients' case manager.
+	CaseManagerName = "Dana Whitfield"
+	// CaseManagerPhone is where her alerts go.
+	CaseManagerPhone = "+13125550171"
+	// BackupName is the case manager's backup, alerted next.
+	BackupName = "Ellis Marchetti"
+	// BackupPhone is his phone.
+	BackupPhone = "+13125550188"
+)
+
+const (
 	demoAgencyName = "Riverside Demo CMH"
 	demoTimezone   = "America/Chicago"
 	demoOurNumber  = "+13125550100"
-	demoSMSName    = "Rosa Delgado"
-	demoSMSPhone   = "+13125550142"
 	demoTGName     = "Sam Okafor"
 	demoTGChat     = int64(5550157)
-	demoCMName     = "Dana Whitfield"
-	demoCMPhone    = "+13125550171"
-	demoBackupName = "Ellis Marchetti"
-	demoBackupPh   = "+13125550188"
 	demoBotToken   = "7000000001:DEMO-not-a-real-token"
 )
 
-// demoTimings are the demo's short clocks, so that a check-in, a nudge, a
+// Timings are the demo's short clocks, so that a check-in, a nudge, a
 // crisis, a climb to the backup and an ACK all fit in a couple of minutes.
-type demoTimings struct {
+type Timings struct {
 	ReplyWindow  time.Duration // a check-in question waits this long, then one nudge
 	AssignedWait time.Duration // escalation: case manager alerted, then this wait
 	BackupWait   time.Duration // then the backup, then this wait
@@ -50,15 +59,19 @@ type demoTimings struct {
 	ReminderIn   time.Duration // the appointment reminder goes out this long after start
 }
 
-func defaultDemoTimings() demoTimings {
-	return demoTimings{ReplyWindow: 45 * time.Second, AssignedWait: 30 * time.Second, BackupWait: 30 * time.Second, Repeat: 2, ReminderIn: 2 * time.Minute}
+// DefaultTimings are `carecheck demo`'s.
+func DefaultTimings() Timings {
+	return Timings{ReplyWindow: 45 * time.Second, AssignedWait: 30 * time.Second, BackupWait: 30 * time.Second, Repeat: 2, ReminderIn: 2 * time.Minute}
 }
 
-type demoOptions struct {
+// Options say where a demo listens, how fast its clocks run and where its
+// service logs go.
+type Options struct {
 	Addr     string // the service; "" tries 127.0.0.1:8080, then a free port
 	PageAddr string // the page; "" tries 127.0.0.1:8081, then a free port
-	Timings  demoTimings
-	Log      *slog.Logger
+	Timings  Timings
+	LogTo    io.Writer // the service's JSON logs (redacted); nil discards them
+	LogLevel string    // debug, info, warn or error
 }
 
 // demoPhone is one phone the person plays.
@@ -84,15 +97,14 @@ type demoTyped struct {
 	Err    string // a delivery error
 }
 
-// demoApp is a running demo: the service, the fakes and the page.
-type demoApp struct {
+// App is a running demo: the service, the fakes and the page.
+type App struct {
 	ServiceURL string
 	PageURL    string
 	APIKey     string
 
-	timings     demoTimings
-	log         *slog.Logger
-	svc         *service
+	timings     Timings
+	svc         inproc.Service
 	twilio      *twiliotest.Server
 	tg          *telegramtest.Server
 	authToken   string
@@ -114,12 +126,9 @@ type demoApp struct {
 	closeErr  error
 }
 
-// startDemo starts the service with the fakes, seeds it and serves the page.
-// Close stops everything.
-func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+// Start starts the service, built by start, with the fakes, seeds it and
+// serves the page. Close stops everything.
+func Start(ctx context.Context, start inproc.Start, o Options) (*App, error) {
 	svcLn, err := demoListen(o.Addr, "127.0.0.1:8080", "-addr")
 	if err != nil {
 		return nil, err
@@ -129,11 +138,10 @@ func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
 		svcLn.Close()
 		return nil, err
 	}
-	a := &demoApp{
+	a := &App{
 		ServiceURL: "http://" + svcLn.Addr().String(),
 		PageURL:    "http://" + pageLn.Addr().String() + "/",
 		timings:    o.Timings,
-		log:        o.Log,
 		authToken:  randomHex(16),
 		tgSecret:   randomHex(16),
 		names:      map[string]string{},
@@ -155,14 +163,10 @@ func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
 		"TELEGRAM_BOT_TOKEN": demoBotToken, "TELEGRAM_WEBHOOK_SECRET": a.tgSecret, "TELEGRAM_API_URL": a.tg.URL,
 		"TELEGRAM_BOT_USERNAME": "CareCheckDemoBot",
 	}
-	cfg, err := loadConfig(func(k string) string { return env[k] }) // REDIS_URL unset: the embedded store
-	if err != nil {
-		a.closeFakes(svcLn, pageLn)
-		return nil, err
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	svc, err := newService(runCtx, cfg, o.Log, nil)
+	// REDIS_URL unset: the embedded store.
+	svc, err := start(runCtx, inproc.Options{Env: env, LogTo: o.LogTo, LogLevel: o.LogLevel})
 	if err != nil {
 		cancel()
 		a.closeFakes(svcLn, pageLn)
@@ -170,12 +174,12 @@ func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
 	}
 	a.svc = svc
 	ready := make(chan string, 1)
-	go func() { a.served <- svc.serveOn(runCtx, svcLn, ready) }()
+	go func() { a.served <- svc.Serve(runCtx, svcLn, ready) }()
 	select {
 	case <-ready:
 	case err := <-a.served:
 		cancel()
-		_ = svc.closeAll()
+		_ = svc.Close()
 		a.closeFakes(nil, pageLn)
 		return nil, fmt.Errorf("demo: service: %w", err)
 	}
@@ -197,8 +201,11 @@ func startDemo(ctx context.Context, o demoOptions) (*demoApp, error) {
 	return a, nil
 }
 
+// SentSMS is every SMS the fake Twilio accepted, as a phone would receive it.
+func (a *App) SentSMS() []twiliotest.Message { return a.twilio.Messages() }
+
 // Close stops the page, the service (draining its workers) and the fakes.
-func (a *demoApp) Close() error {
+func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -208,7 +215,7 @@ func (a *demoApp) Close() error {
 		if err := <-a.served; err != nil {
 			a.closeErr = err
 		}
-		if err := a.svc.closeAll(); err != nil && a.closeErr == nil {
+		if err := a.svc.Close(); err != nil && a.closeErr == nil {
 			a.closeErr = err
 		}
 		a.closeFakes(nil, nil)
@@ -216,7 +223,7 @@ func (a *demoApp) Close() error {
 	return a.closeErr
 }
 
-func (a *demoApp) closeFakes(lns ...net.Listener) {
+func (a *App) closeFakes(lns ...net.Listener) {
 	for _, ln := range lns {
 		if ln != nil {
 			ln.Close()
@@ -232,7 +239,7 @@ func demoListen(addr, def, flagName string) (net.Listener, error) {
 	if addr != "" {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("demo: %s %q: %v", flagName, addr, err)}
+			return nil, inproc.UsageError{Msg: fmt.Sprintf("demo: %s %q: %v", flagName, addr, err)}
 		}
 		return ln, nil
 	}
@@ -251,7 +258,7 @@ func randomHex(n int) string {
 // seed sets up the agency through the agency API, as an agency would, with
 // the demo's short timings, links the Telegram client through the fake and
 // starts a check-in for both clients.
-func (a *demoApp) seed(ctx context.Context, operator string) error {
+func (a *App) seed(ctx context.Context, operator string) error {
 	t := a.timings
 	var ag struct {
 		ID     string `json:"id"`
@@ -262,13 +269,13 @@ func (a *demoApp) seed(ctx context.Context, operator string) error {
 	}
 	a.APIKey = ag.APIKey
 	// Settings the API does not expose (yet): a short reply window, quiet hours off.
-	rec, err := a.svc.store.Agency(ctx, ag.ID)
+	rec, err := a.svc.Store().Agency(ctx, ag.ID)
 	if err != nil {
 		return err
 	}
 	rec.ReplyWindow = store.Duration(t.ReplyWindow)
 	rec.QuietStart, rec.QuietEnd = "00:00", "00:00"
-	if err := a.svc.store.SaveAgency(ctx, rec); err != nil {
+	if err := a.svc.Store().SaveAgency(ctx, rec); err != nil {
 		return err
 	}
 	policy := map[string]any{"steps": []map[string]any{
@@ -279,16 +286,16 @@ func (a *demoApp) seed(ctx context.Context, operator string) error {
 		return err
 	}
 
-	backup, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": demoBackupName, "phone": demoBackupPh})
+	backup, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": BackupName, "phone": BackupPhone})
 	if err != nil {
 		return err
 	}
-	cm, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": demoCMName, "phone": demoCMPhone, "backup_id": backup})
+	cm, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": CaseManagerName, "phone": CaseManagerPhone, "backup_id": backup})
 	if err != nil {
 		return err
 	}
 	consent := map[string]any{"at": time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339), "method": "written"}
-	rosa, err := a.create(ctx, "/v1/clients", map[string]any{"name": demoSMSName, "phone": demoSMSPhone, "channel": "sms",
+	rosa, err := a.create(ctx, "/v1/clients", map[string]any{"name": SMSClientName, "phone": SMSClientPhone, "channel": "sms",
 		"timezone": demoTimezone, "case_manager_id": cm, "language": "en", "consent": consent})
 	if err != nil {
 		return err
@@ -300,10 +307,10 @@ func (a *demoApp) seed(ctx context.Context, operator string) error {
 	}
 	a.smsClientID = rosa
 	a.phones = []*demoPhone{
-		{ID: "client-sms", Name: demoSMSName, Role: "client", Channel: "sms", Number: demoSMSPhone, PersonID: rosa, IsClient: true},
+		{ID: "client-sms", Name: SMSClientName, Role: "client", Channel: "sms", Number: SMSClientPhone, PersonID: rosa, IsClient: true},
 		{ID: "client-tg", Name: demoTGName, Role: "client", Channel: "telegram", Chat: demoTGChat, PersonID: sam, IsClient: true},
-		{ID: "cm", Name: demoCMName, Role: "case manager", Channel: "sms", Number: demoCMPhone, PersonID: cm},
-		{ID: "backup", Name: demoBackupName, Role: "backup case manager", Channel: "sms", Number: demoBackupPh, PersonID: backup},
+		{ID: "cm", Name: CaseManagerName, Role: "case manager", Channel: "sms", Number: CaseManagerPhone, PersonID: cm},
+		{ID: "backup", Name: BackupName, Role: "backup case manager", Channel: "sms", Number: BackupPhone, PersonID: backup},
 	}
 	for _, p := range a.phones {
 		a.names[p.PersonID] = p.Name + " (" + p.Role + ")"
@@ -334,7 +341,7 @@ func (a *demoApp) seed(ctx context.Context, operator string) error {
 	// The "2h" reminder goes out ReminderIn from now (up to a minute later: appointments are on whole minutes).
 	apptAt := time.Now().UTC().Add(2*time.Hour + t.ReminderIn + time.Minute - 1).Truncate(time.Minute)
 	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/appointments", a.APIKey, map[string]any{
-		"at": apptAt.Format(time.RFC3339), "with": demoCMName, "location": "Riverside clinic, room 4", "reminders": []string{"2h"},
+		"at": apptAt.Format(time.RFC3339), "with": CaseManagerName, "location": "Riverside clinic, room 4", "reminders": []string{"2h"},
 	}, 201, nil); err != nil {
 		return err
 	}
@@ -347,7 +354,7 @@ func (a *demoApp) seed(ctx context.Context, operator string) error {
 }
 
 // create POSTs to the agency API and returns the new record's id.
-func (a *demoApp) create(ctx context.Context, path string, body any) (string, error) {
+func (a *App) create(ctx context.Context, path string, body any) (string, error) {
 	var out struct {
 		ID string `json:"id"`
 	}
@@ -356,7 +363,7 @@ func (a *demoApp) create(ctx context.Context, path string, body any) (string, er
 }
 
 // call makes one agency API call and decodes the answer into out (when not nil).
-func (a *demoApp) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
+func (a *App) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -388,7 +395,7 @@ func (a *demoApp) call(ctx context.Context, method, path, key string, body any, 
 	return nil
 }
 
-func (a *demoApp) phone(id string) *demoPhone {
+func (a *App) phone(id string) *demoPhone {
 	for _, p := range a.phones {
 		if p.ID == id {
 			return p
@@ -401,16 +408,16 @@ var errNoPhone = errors.New("no such phone")
 
 // send delivers what the person typed on a phone as the provider would: a
 // signed Twilio webhook for SMS, an update with the secret token for Telegram.
-func (a *demoApp) send(ctx context.Context, phoneID, text string) (*demoTyped, error) {
+func (a *App) send(ctx context.Context, phoneID, text string) (*demoTyped, error) {
 	return a.deliver(ctx, phoneID, text, "", false)
 }
 
 // press delivers a press on an inline button (Telegram).
-func (a *demoApp) press(ctx context.Context, phoneID, label, data string) (*demoTyped, error) {
+func (a *App) press(ctx context.Context, phoneID, label, data string) (*demoTyped, error) {
 	return a.deliver(ctx, phoneID, label, data, true)
 }
 
-func (a *demoApp) deliver(ctx context.Context, phoneID, text, data string, button bool) (*demoTyped, error) {
+func (a *App) deliver(ctx context.Context, phoneID, text, data string, button bool) (*demoTyped, error) {
 	p := a.phone(phoneID)
 	if p == nil {
 		return nil, errNoPhone
