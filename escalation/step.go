@@ -120,6 +120,27 @@ type stepDecision struct {
 	// Notify is the target of the step alerted (stepAlert, stepFinish,
 	// stepHeldDue).
 	Notify string
+	// Next is the timer the alert plans, due Wait after the step began (""
+	// none: a concern does not climb).
+	Next string
+	Wait time.Duration
+}
+
+// alertDecision is the decision to alert (round, step) of e.
+func alertDecision(action stepAction, e *store.Escalation, round, step int) stepDecision {
+	d := stepDecision{Action: action, Step: step, Round: round, Notify: e.Policy.Steps[step].Notify}
+	if next, wait, climbs := nextTimer(e, round, step); climbs {
+		d.Next, d.Wait = stepID(next), wait
+	}
+	return d
+}
+
+// nextTimer is the timer an alert of (round, step) plans: the next step of
+// the same round, due the step's wait after the step began; a concern
+// plans none (climbs false).
+func nextTimer(e *store.Escalation, round, step int) (next StepWork, wait time.Duration, climbs bool) {
+	next = StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: round, Step: step + 1}
+	return next, time.Duration(e.Policy.Steps[step].Wait), e.Level != Concern
 }
 
 // decideStep decides what the step timer w does to escalation e. A timer
@@ -138,10 +159,10 @@ func decideStep(e *store.Escalation, w StepWork) stepDecision {
 		if e.Level != Concern || e.Round != w.Round || e.Step != w.Step || e.Step >= len(steps) {
 			return stale
 		}
-		return stepDecision{Action: stepHeldDue, Step: e.Step, Round: e.Round, Notify: steps[e.Step].Notify}
+		return alertDecision(stepHeldDue, e, e.Round, e.Step)
 	}
 	if e.Alerting == stepID(w) && e.Step < len(steps) {
-		return stepDecision{Action: stepFinish, Step: e.Step, Round: e.Round, Notify: steps[e.Step].Notify}
+		return alertDecision(stepFinish, e, e.Round, e.Step)
 	}
 	if e.Round != w.Round || e.Step != w.Step-1 {
 		return stale
@@ -153,7 +174,7 @@ func decideStep(e *store.Escalation, w StepWork) stepDecision {
 			return stepDecision{Action: stepExhausted, Step: len(steps), Round: w.Round}
 		}
 	}
-	return stepDecision{Action: stepAlert, Step: step, Round: round, Notify: steps[step].Notify}
+	return alertDecision(stepAlert, e, round, step)
 }
 
 // alert alerts the target of the escalation's current step and plans the
@@ -189,7 +210,7 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 // message processed again) finishes the alert.
 func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, inHours bool, began time.Time) (*store.Escalation, error) {
 	step := e.Policy.Steps[e.Step]
-	next := StepWork{Kind: StepKind, Agency: e.AgencyID, ID: e.ID, Round: e.Round, Step: e.Step + 1}
+	next, wait, climbs := nextTimer(e, e.Round, e.Step)
 	nextRaw, err := json.Marshal(next)
 	if err != nil {
 		return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
@@ -228,14 +249,12 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	msg, fallback := alertMessages(s.outbox, a, c, e, staff, code)
 	job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
 		OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
-	if e.Level == Concern {
-		job.Msg.Urgent = false // and no climbing
-	}
+	job.Msg.Urgent = climbs // a concern is low urgency
 	work := []store.Work{s.outbox.Work(job)}
-	if e.Level != Concern {
+	if climbs {
 		// Planned with the alert, in one script: whoever sees the alert
 		// sees the policy already running on.
-		work = append(work, store.Work{ID: stepID(next), At: began.Add(time.Duration(step.Wait)), Once: true, Payload: nextRaw})
+		work = append(work, store.Work{ID: stepID(next), At: began.Add(wait), Once: true, Payload: nextRaw})
 	}
 	// Queued once per alert: a repeat (the opening message processed again
 	// while its opener still runs, a reclaimed timer) finds it queued and

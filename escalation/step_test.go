@@ -211,11 +211,12 @@ func actions(e *store.Escalation) []string {
 }
 
 // decideStep, the step timers' rule: a timer for step n moves an escalation
-// waiting on step n-1 there; past the last step the last one repeats for
-// Policy.Repeat more rounds (a concern never repeats), then the policy is
+// waiting on step n-1 there and its alert plans step n+1 after step n's
+// wait; past the last step the last one repeats for Policy.Repeat more
+// rounds (a concern never repeats, nor plans a timer), then the policy is
 // exhausted and the escalation stays open; anything else is stale.
 func TestDecideStep(t *testing.T) {
-	two := store.Policy{Steps: []store.PolicyStep{step(NotifyAssigned, time.Minute), step(NotifyBackup, time.Minute)}, Repeat: 1}
+	two := store.Policy{Steps: []store.PolicyStep{step(NotifyAssigned, time.Minute), step(NotifyBackup, 2*time.Minute)}, Repeat: 1}
 	esc := func(level, status string, stepN, round int, alerting string) *store.Escalation {
 		return &store.Escalation{ID: "es_1", Level: level, Status: status, Step: stepN, Round: round, Policy: two, Alerting: alerting}
 	}
@@ -230,9 +231,9 @@ func TestDecideStep(t *testing.T) {
 		want stepDecision
 	}{
 		{"first step's timer alerts the second step", esc(Crisis, store.EscOpen, 0, 0, ""), timer(1, 0),
-			stepDecision{Action: stepAlert, Step: 1, Round: 0, Notify: NotifyBackup}},
+			stepDecision{Action: stepAlert, Step: 1, Round: 0, Notify: NotifyBackup, Next: "esc:es_1:0:2", Wait: 2 * time.Minute}},
 		{"past the last step the last one repeats", esc(Crisis, store.EscOpen, 1, 0, ""), timer(2, 0),
-			stepDecision{Action: stepAlert, Step: 1, Round: 1, Notify: NotifyBackup}},
+			stepDecision{Action: stepAlert, Step: 1, Round: 1, Notify: NotifyBackup, Next: "esc:es_1:1:2", Wait: 2 * time.Minute}},
 		{"after Repeat rounds the policy is exhausted", esc(Crisis, store.EscOpen, 1, 1, ""), timer(2, 1),
 			stepDecision{Action: stepExhausted, Step: 2, Round: 1}},
 		{"a concern never repeats", esc(Concern, store.EscOpen, 1, 0, ""), timer(2, 0),
@@ -244,7 +245,7 @@ func TestDecideStep(t *testing.T) {
 		{"another round's timer: stale", esc(Crisis, store.EscOpen, 0, 1, ""), timer(1, 0),
 			stepDecision{Action: stepStale, Step: 0, Round: 1}},
 		{"its own advance with the alert unrecorded: finish it", esc(Crisis, store.EscOpen, 1, 0, "esc:es_1:0:1"), timer(1, 0),
-			stepDecision{Action: stepFinish, Step: 1, Round: 0, Notify: NotifyBackup}},
+			stepDecision{Action: stepFinish, Step: 1, Round: 0, Notify: NotifyBackup, Next: "esc:es_1:0:2", Wait: 2 * time.Minute}},
 		{"a held concern alert comes due", esc(Concern, store.EscOpen, 0, 0, ""), held,
 			stepDecision{Action: stepHeldDue, Step: 0, Round: 0, Notify: NotifyAssigned}},
 		{"a held concern alert after the raise to crisis: stale", esc(Crisis, store.EscOpen, 0, 0, ""), held,

@@ -327,7 +327,7 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 		}
 		items, err := getMany[Escalation](ctx, s, keys)
 		if err != nil {
-			return Page[*Escalation]{}, err
+			return Page[*Escalation]{}, fmt.Errorf("list escalations: %w", err)
 		}
 		for _, e := range items {
 			if status == "" || e.Status == status {
@@ -352,12 +352,16 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 	return Page[*Escalation]{Items: out, Next: next}, nil
 }
 
-// scriptReleaseCodes frees the codes bound to one escalation, and only those.
+// scriptReleaseCodes frees the codes bound to one escalation, and only
+// those, in every codes hash given (all in the agency's slot): a code freed
+// and claimed again by another escalation meanwhile is not taken from it.
 var scriptReleaseCodes = redis.NewScript(`
-local held = redis.call('HGETALL', KEYS[1])
 local n = 0
-for i = 1, #held, 2 do
-  if held[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[1], held[i]); n = n + 1 end
+for _, key in ipairs(KEYS) do
+  local held = redis.call('HGETALL', key)
+  for i = 1, #held, 2 do
+    if held[i + 1] == ARGV[1] then redis.call('HDEL', key, held[i]); n = n + 1 end
+  end
 end
 return n`)
 
@@ -381,13 +385,17 @@ func (s *Store) AckCodes(ctx context.Context, agency, staff string) (map[string]
 }
 
 // ReleaseAckCodes frees the codes an escalation holds with these staff
-// members, and only those: a code freed and claimed again by another
-// escalation meanwhile is not taken from it.
+// members, and only those, in one script.
 func (s *Store) ReleaseAckCodes(ctx context.Context, agency, escalation string, staff []string) error {
-	for _, st := range staff {
-		if err := scriptReleaseCodes.Run(ctx, s.rdb, []string{keyAckCodes(agency, st)}, escalation).Err(); err != nil {
-			return fmt.Errorf("release ack codes of %s for %s: %w", st, escalation, err)
-		}
+	if len(staff) == 0 {
+		return nil
+	}
+	keys := make([]string, len(staff))
+	for i, st := range staff {
+		keys[i] = keyAckCodes(agency, st)
+	}
+	if err := scriptReleaseCodes.Run(ctx, s.rdb, keys, escalation).Err(); err != nil {
+		return fmt.Errorf("release ack codes of %s: %w", escalation, err)
 	}
 	return nil
 }
