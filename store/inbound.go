@@ -98,7 +98,7 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	token := NewID("lk", now)
 	pipe := s.hot.Pipeline()
 	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
-		seenID(m.ProviderID), now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds(), m.ProviderID)
+		seenID(m.ProviderID), now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds())
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
 	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token, func(ids []string) []Message {
 		// The usual case: the only pending message is the one just stored,

@@ -17,9 +17,9 @@ func inboundScenarios() []scenario {
 		{"inbound/one caller holds the lock, apply pops once, unlock reports more", testLockApplyUnlock},
 		{"inbound/apply and unlock in one round trip reports messages that arrived", testApplyAndUnlock},
 		{"inbound/replies claimed for this process in the apply", testApplyClaimsReplies},
-		{"inbound/provider ids seen before they were hashed still stop a re-delivery", testSeenLegacyIDs},
 		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
 		{"inbound/stale pending lists a crashed worker's client", testStalePending},
+		{"inbound/provider ids are kept hashed", testSeenHashed},
 	}
 }
 
@@ -345,35 +345,6 @@ func testApplyClaimsReplies(t *testing.T, s *Store) {
 	}
 }
 
-func testSeenLegacyIDs(t *testing.T, s *Store) {
-	ctx := t.Context()
-	a, c := seedClient(t, s)
-	// A seen set as versions before hashed ids wrote it.
-	if err := s.rdb.ZAdd(ctx, keySeen(c.ID), redis.Z{Score: float64(s.now().UnixMilli()), Member: "SM40"}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM40", "hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Locked {
-		_, _ = s.Unlock(ctx, c.ID, b.Lock)
-	}
-	if b.Stored {
-		t.Error("a re-delivery of an id seen before the upgrade was stored again")
-	}
-	// New ids are kept hashed: 8 bytes, not the provider's id.
-	if _, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM41", "again")); err != nil {
-		t.Fatal(err)
-	}
-	members, _ := s.rdb.ZRange(ctx, keySeen(c.ID), 0, -1).Result()
-	for _, m := range members {
-		if m == "SM41" || (m != "SM40" && len(m) != 8) {
-			t.Errorf("seen set member %q; want 8-byte hashes", m)
-		}
-	}
-}
-
 // TestConcurrentMessagesShareOneConnection: on one node, the round trips
 // every message pays are auto-pipelined, so a burst of messages from many
 // clients is stored, loaded, applied and marked sent correctly without
@@ -460,4 +431,32 @@ func messageBurst(t *testing.T, s *Store, n int) (grew int) {
 		}
 	}
 	return grew
+}
+
+// testSeenHashed: a client's seen set keeps 8 bytes of each provider id's
+// hash, not the id, and still stops the id's re-delivery.
+func testSeenHashed(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	for range 2 {
+		b, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM41", "again"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Locked {
+			if _, err := s.Unlock(ctx, c.ID, b.Lock); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := inbound(t, s, c.ID); len(got) != 1 {
+		t.Errorf("stored %d messages for one provider id delivered twice; want 1", len(got))
+	}
+	members, err := s.rdb.ZRange(ctx, keySeen(c.ID), 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) != 1 || len(members[0]) != 8 || members[0] == "SM41" {
+		t.Errorf("seen set = %q; want one 8-byte hash", members)
+	}
 }

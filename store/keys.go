@@ -11,7 +11,6 @@ package store
 //	{a:<agency>}:clients        client ids (lex sorted set)
 //	{c:<client>}:client         client record (compact JSON: clientRecord)
 //	{c:<client>}:sched          the client's schedules (compact JSON by id: scheduleRecord)
-//	{c:<client>}:schedules      the same as written before, a hash (read, moved on a save)
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }

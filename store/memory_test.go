@@ -22,7 +22,6 @@ func memoryScenarios() []scenario {
 		{"memory/entries stored flat before packing still read", testFlatEntries},
 		{"memory/routine send bookkeeping is kept hours, alerts days", testSendRetention},
 		{"memory/client and schedule records read back whole", testRecordsRoundTrip},
-		{"memory/client and schedule records written before compaction still read", testLegacyRecords},
 		{"memory/schedules saved at once are all kept", testConcurrentScheduleSaves},
 	}
 }
@@ -307,72 +306,6 @@ func asJSON(t *testing.T, v any) string {
 // sameJSON reports whether a and b show alike through the API (which
 // encodes these records as JSON).
 func sameJSON(t *testing.T, a, b any) bool { t.Helper(); return asJSON(t, a) == asJSON(t, b) }
-
-// testLegacyRecords: client and schedule records as written before they
-// were compacted read as they did, and a save moves schedules to the
-// compact form.
-func testLegacyRecords(t *testing.T, s *Store) {
-	ctx := t.Context()
-	a, _ := seedClient(t, s)
-	const id = "cl_06h0q590v7hj08804gjsyyzmz0"
-	legacyClient := `{"agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
-		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
-		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
-	legacySchedule := `{"agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY","start":"2026-06-01T10:00:00-05:00",` +
-		`"timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
-	const sid = "sc_06h0q590v682es8gpd8843523m"
-	s.rdb.Set(ctx, keyClient(id), legacyClient, 0)
-	s.rdb.ZAdd(ctx, keyClients(a.ID), redis.Z{Member: id})
-	s.rdb.HSet(ctx, keyLegacySchedules(id), sid, legacySchedule)
-
-	wantClient := `{"id":"` + id + `","agency_id":"` + a.ID + `","name":"Old Client","phone":"+13125550199","channel":"sms","timezone":"America/Chicago",` +
-		`"language":"es","case_manager_id":"cm_06h0q590v772gbjzfkvc08hnt4","status":"active","consent":{"at":"2026-05-01T09:00:00.123456789-05:00","method":"verbal"},` +
-		`"opted_out":true,"opted_out_at":"2026-05-02T10:00:00.5Z","created_at":"2026-04-30T12:00:00.987654321Z","updated_at":"2026-05-02T10:00:00.5Z"}`
-	c, err := s.Client(ctx, id)
-	if err != nil || asJSON(t, c) != wantClient {
-		t.Errorf("legacy client = %s, %v;\nwant %s", asJSON(t, c), err, wantClient)
-	}
-	page, err := s.Clients(ctx, a.ID, "", 10)
-	if err != nil || len(page.Items) != 2 || asJSON(t, page.Items[0]) != wantClient { // the older id first
-		t.Errorf("clients = %+v, %v; want the legacy one among them as %s", page.Items, err, wantClient)
-	}
-	wantSchedule := `{"id":"` + sid + `","client_id":"` + id + `","agency_id":"` + a.ID + `","questionnaire":"daily-mood","rrule":"FREQ=DAILY",` +
-		`"start":"2026-06-01T10:00:00-05:00","timezone":"America/Chicago","paused":false,"created_at":"2026-04-30T12:00:01.123456789Z"}`
-	sc, err := s.ClientSchedule(ctx, id, sid)
-	if err != nil || asJSON(t, sc) != wantSchedule {
-		t.Errorf("legacy schedule = %s, %v;\nwant %s", asJSON(t, sc), err, wantSchedule)
-	}
-	all, err := s.Schedules(ctx, id)
-	if err != nil || len(all) != 1 || asJSON(t, all[0]) != wantSchedule {
-		t.Errorf("legacy schedules = %+v, %v; want the one", all, err)
-	}
-
-	// A pause saves it compact, its times whole, and drops the hash.
-	sc.Paused = true
-	if err := s.SaveSchedule(ctx, sc); err != nil {
-		t.Fatal(err)
-	}
-	if n := s.rdb.Exists(ctx, keyLegacySchedules(id)).Val(); n != 0 {
-		t.Errorf("legacy schedules hash still there after a save")
-	}
-	got, err := s.ClientSchedule(ctx, id, sid)
-	want := strings.Replace(wantSchedule, `"paused":false`, `"paused":true`, 1)
-	if err != nil || asJSON(t, got) != want {
-		t.Errorf("schedule after pause = %s, %v;\nwant %s", asJSON(t, got), err, want)
-	}
-	// An update saves the client compact; it reads back as the API saw it.
-	upd := *c
-	upd.Name = "Renamed"
-	if err := s.UpdateClient(ctx, c, &upd); err != nil {
-		t.Fatal(err)
-	}
-	if raw := s.rdb.Get(ctx, keyClient(id)).Val(); strings.Contains(raw, `"agency_id"`) {
-		t.Errorf("client after update stored as %s; want the compact form", raw)
-	}
-	if got, err := s.Client(ctx, id); err != nil || !sameJSON(t, got, &upd) || !strings.Contains(asJSON(t, got), `"created_at":"2026-04-30T12:00:00.987654321Z"`) {
-		t.Errorf("client after update = %s, %v;\nwant %s", asJSON(t, got), err, asJSON(t, &upd))
-	}
-}
 
 // The bench's client and schedule (bench --phases memory) as stored: the
 // client was 338 bytes (a 384-byte allocation), the schedule 220 in a

@@ -221,8 +221,7 @@ func (s *stamp) timePtr() *time.Time {
 // clientRecord is a Client as stored under {c:<id>}:client: short keys,
 // times as stamps, the id left to the key, every empty field left out, and
 // updated only when it differs from created. The API shows Client,
-// unchanged. Records written before this (decodeLegacyClient) still read: they
-// have no "c".
+// unchanged. Every record has "c".
 type clientRecord struct {
 	AgencyID            string  `json:"a,omitempty"`
 	Name                string  `json:"n,omitempty"`
@@ -265,7 +264,7 @@ func decodeClient(raw []byte, id string) (*Client, error) {
 		return nil, err
 	}
 	if r.Created == nil {
-		return decodeLegacyClient(raw, id)
+		return nil, fmt.Errorf("client record %s has no created time", id)
 	}
 	c := &Client{ID: id, AgencyID: r.AgencyID, Name: r.Name, Phone: r.Phone, TelegramChat: r.TelegramChat, Channel: r.Channel,
 		Timezone: r.Timezone, Language: r.Language, CaseManagerID: r.CaseManagerID, Status: StatusActive,
@@ -281,18 +280,4 @@ func decodeClient(raw []byte, id string) (*Client, error) {
 		c.Updated = r.Updated.t
 	}
 	return c, nil
-}
-
-// decodeLegacyClient reads a record written before clientRecord: Client's
-// own JSON (long keys, RFC 3339 times), some carrying their id.
-func decodeLegacyClient(raw []byte, id string) (*Client, error) {
-	var c Client
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, err
-	}
-	c.ID = id
-	if c.Updated.IsZero() {
-		c.Updated = c.Created
-	}
-	return &c, nil
 }

@@ -42,13 +42,8 @@ type Appointment struct {
 func keyAppointments(client string) string { return clientTag(client) + ":appointments" }
 
 // A client's schedules are one string (keySched): a JSON object of compact
-// records by schedule id. They were a hash of full JSON records
-// (keyLegacySchedules), whose values, longer than Redis keeps in a listpack,
-// made it a hashtable of about 490 bytes for one schedule; the string is
-// under half that. A legacy hash still reads, and the first save moves its
-// schedules into the string.
-func keySched(client string) string           { return clientTag(client) + ":sched" }
-func keyLegacySchedules(client string) string { return clientTag(client) + ":schedules" }
+// records by schedule id (about 200 bytes for one schedule).
+func keySched(client string) string { return clientTag(client) + ":sched" }
 
 // scheduleRecord is a Schedule as stored: the id is its place in the
 // object, the client and agency the key's (the agency read from the client
@@ -91,12 +86,12 @@ func (s *Store) SaveSchedule(ctx context.Context, sc *Schedule) error {
 		sc.ID = NewID("sc", now)
 		sc.Created = now
 	}
-	key, legacy := keySched(sc.ClientID), keyLegacySchedules(sc.ClientID)
+	key := keySched(sc.ClientID)
 	// Optimistic: a schedule saved by another request between the read and
 	// the write makes the write fail, and it is read again.
 	for range 10 {
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			st, err := readSchedules(ctx, tx, sc.ClientID, "", false)
+			st, err := readSchedules(ctx, tx, sc.ClientID, false)
 			if err != nil {
 				return err
 			}
@@ -107,11 +102,10 @@ func (s *Store) SaveSchedule(ctx context.Context, sc *Schedule) error {
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.Set(ctx, key, body, 0)
-				p.Del(ctx, legacy)
 				return nil
 			})
 			return err
-		}, key, legacy)
+		}, key)
 		if !errors.Is(err, redis.TxFailedErr) {
 			if err != nil {
 				return fmt.Errorf("save schedule: %w", err)
@@ -128,11 +122,9 @@ type storedSchedules struct {
 	agency string // the client record's, when asked for
 }
 
-// readSchedules reads a client's schedules, compact and legacy, in one
-// round trip, with the client record's agency when withAgency; with id
-// set, the legacy hash gives that one only. A compact record wins over a
-// legacy one of the same id.
-func readSchedules(ctx context.Context, c redis.Cmdable, client, id string, withAgency bool) (storedSchedules, error) {
+// readSchedules reads a client's schedules in one round trip, with the
+// client record's agency when withAgency.
+func readSchedules(ctx context.Context, c redis.Cmdable, client string, withAgency bool) (storedSchedules, error) {
 	out := storedSchedules{byID: map[string]scheduleRecord{}}
 	pipe := c.Pipeline()
 	var cl *redis.StringCmd
@@ -140,42 +132,21 @@ func readSchedules(ctx context.Context, c redis.Cmdable, client, id string, with
 		cl = pipe.Get(ctx, keyClient(client))
 	}
 	compact := pipe.Get(ctx, keySched(client))
-	var legacy *redis.MapStringStringCmd
-	var legacyOne *redis.StringCmd
-	if id == "" {
-		legacy = pipe.HGetAll(ctx, keyLegacySchedules(client))
-	} else {
-		legacyOne = pipe.HGet(ctx, keyLegacySchedules(client), id)
-	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return out, fmt.Errorf("read schedules: %w", err)
 	}
-	old := map[string]string{}
-	if legacy != nil {
-		old = legacy.Val()
-	} else if v, err := legacyOne.Result(); err == nil {
-		old[id] = v
-	}
-	for field, raw := range old {
-		var sc Schedule
-		if err := json.Unmarshal([]byte(raw), &sc); err != nil {
-			return out, fmt.Errorf("decode legacy schedule: %w", err)
-		}
-		sc.ID = field
-		out.byID[field] = newScheduleRecord(&sc)
-	}
 	if raw, err := compact.Bytes(); err == nil {
-		var m map[string]scheduleRecord
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return out, fmt.Errorf("decode schedules: %w", err)
+		if err := json.Unmarshal(raw, &out.byID); err != nil {
+			return out, fmt.Errorf("decode schedules of client %s: %w", client, err)
 		}
-		maps.Copy(out.byID, m)
 	}
 	if cl != nil {
 		if raw, err := cl.Bytes(); err == nil {
-			if c, err := decodeClient(raw, client); err == nil {
-				out.agency = c.AgencyID
+			c, err := decodeClient(raw, client)
+			if err != nil {
+				return out, fmt.Errorf("decode client %s: %w", client, err)
 			}
+			out.agency = c.AgencyID
 		}
 	}
 	return out, nil
@@ -183,7 +154,7 @@ func readSchedules(ctx context.Context, c redis.Cmdable, client, id string, with
 
 // Schedules lists a client's schedules, by id.
 func (s *Store) Schedules(ctx context.Context, client string) ([]*Schedule, error) {
-	st, err := readSchedules(ctx, s.rdb, client, "", true)
+	st, err := readSchedules(ctx, s.rdb, client, true)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +167,7 @@ func (s *Store) Schedules(ctx context.Context, client string) ([]*Schedule, erro
 
 // ClientSchedule loads one schedule.
 func (s *Store) ClientSchedule(ctx context.Context, client, id string) (*Schedule, error) {
-	st, err := readSchedules(ctx, s.rdb, client, id, true)
+	st, err := readSchedules(ctx, s.rdb, client, true)
 	if err != nil {
 		return nil, err
 	}

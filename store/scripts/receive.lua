@@ -4,9 +4,7 @@
 -- KEYS[1] seen zset, KEYS[2] timeline stream, KEYS[3] pending list
 -- ARGV[1] provider id, hashed (store.seenID), ARGV[2] now (unix ms), ARGV[3] channel, ARGV[4] kind, ARGV[5] text,
 -- ARGV[6] how long provider ids are kept (ms; store.RedeliveryWindow)
--- ARGV[7] the provider id as written before ids were hashed (seen sets of
---   that time are gone one RedeliveryWindow after the upgrade)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZSCORE', KEYS[1], ARGV[7]) then
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return false
 end
 local now = tonumber(ARGV[2])
