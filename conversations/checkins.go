@@ -133,7 +133,7 @@ func (k *Checkins) start(ctx context.Context, w Work, b *store.Batch, stopped st
 				return fmt.Errorf("read mood history: %w", err)
 			}
 		}
-		conv.MoodHistory, conv.MoodRead = hist, true
+		conv.MoodHistory = hist
 	}
 	out, err := Start(cat, conv, w.Questionnaire, ch == bot.SMS, k.now())
 	if err != nil {

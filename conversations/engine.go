@@ -1,8 +1,17 @@
-// Package conversations runs CareCheck's side of talking with clients:
-// routing every inbound message (screened first), the per-client
-// conversation engine, check-ins started now or by schedule, reminders,
-// timeouts and missed check-ins. Questionnaires and schedules are pure
-// subpackages (conversations/questionnaire, conversations/schedule).
+// Package conversations runs CareCheck's side of talking with clients, in
+// rooms with one job each (wired by New):
+//   - Inbox receives every inbound event (bot.Receiver), screens a client's
+//     text for crisis first, honours STOP/START/HELP and advances the
+//     client's conversation through the pure engine (Start, Answer);
+//   - linking answers staff (acknowledgements, handed to escalation),
+//     Telegram link codes and senders nobody owns;
+//   - Checkins starts check-ins now or by schedule, plans occurrences, and
+//     times out unanswered questions (nudge, then missed);
+//   - Appointments plans and sends reminders and records C / R;
+//   - Stops records a provider's "this person stopped us".
+//
+// Questionnaires and schedules are pure subpackages
+// (conversations/questionnaire, conversations/schedule).
 package conversations
 
 import (
@@ -36,11 +45,8 @@ type Conversation struct {
 	MissedInARow int `json:"missed,omitempty"`
 	// MoodHistory holds the client's mood totals of the 7 days before a mood
 	// check-in started, newest first, read as it starts: scoring its last
-	// answer (the drop rule's median) then reads nothing. MoodRead tells an
-	// empty history from one not read (a conversation older than these
-	// fields, or not a mood check-in): then the score reads the timeline.
+	// answer (the drop rule's median) then reads nothing.
 	MoodHistory []int `json:"mood_hist,omitempty"`
-	MoodRead    bool  `json:"mood_read,omitempty"`
 }
 
 // MarshalJSON stores a conversation between check-ins as little as it is:

@@ -275,19 +275,9 @@ func (i *Inbox) answer(ctx context.Context, t *turn, m store.Message) error {
 	if err != nil {
 		return err
 	}
-	opts := q.ScoreOptions{MoodThreshold: a.MoodThreshold}
-	if qn, ok := cat.Lookup(t.conv.Questionnaire); ok && qn.Instrument == q.InstrumentMood && isLast(qn, t.conv.Question) {
-		// The drop rule compares with the client's own 7-day median, read
-		// when the check-in started (Checkins.HandleCheckin).
-		opts.MoodHistory = t.conv.MoodHistory
-		if !t.conv.MoodRead {
-			hist, err := i.store.RecentScores(ctx, c.ID, q.InstrumentMood, now.Add(-7*24*time.Hour))
-			if err != nil {
-				return fmt.Errorf("read mood history: %w", err)
-			}
-			opts.MoodHistory = hist
-		}
-	}
+	// A mood check-in's drop rule compares with the client's own 7-day
+	// median, read when the check-in started (Checkins.HandleCheckin).
+	opts := q.ScoreOptions{MoodThreshold: a.MoodThreshold, MoodHistory: t.conv.MoodHistory}
 	out := Answer(cat, t.conv, m.Text, ch == bot.SMS, opts, now)
 	t.events = append(t.events, textByReference(out.Events, m)...)
 	for _, rep := range out.Replies {
@@ -454,10 +444,4 @@ func (i *Inbox) reachability(ctx context.Context, b *store.Batch, m store.Messag
 		return fmt.Errorf("apply reachability: %w", err)
 	}
 	return nil
-}
-
-// isLast reports whether id is the questionnaire's last question (only an
-// answer to it can finish the questionnaire and need scoring history).
-func isLast(qn *q.Questionnaire, id string) bool {
-	return len(qn.Questions) > 0 && qn.Questions[len(qn.Questions)-1].ID == id
 }

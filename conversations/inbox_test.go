@@ -345,3 +345,30 @@ func TestSweepDropsVanishedClient(t *testing.T) {
 		t.Errorf("timeline = %v; want the message kept", ev)
 	}
 }
+
+// A mood check-in's drop rule compares with the client's own last 7 days,
+// read when the check-in starts: 8, 8, 8 and then 4 is a concern, though
+// 4 alone is above the agency's threshold.
+func TestMoodDropFromOwnHistoryIsConcern(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	for day, mood := range []string{"8", "8", "8", "4"} {
+		if _, err := r.rooms.Checkins.StartCheckin(ctx, r.c, "daily-mood"); err != nil {
+			t.Fatal(err)
+		}
+		ws := r.queuedWork(conversations.WorkCheckin)
+		if err := r.rooms.Checkins.HandleCheckin(ctx, ws[len(ws)-1]); err != nil {
+			t.Fatal(err)
+		}
+		r.receive(r.sms(r.c.Phone, mood))
+		r.receive(r.sms(r.c.Phone, "no"))
+		open := r.openEscalations()
+		if day < 3 && len(open) != 0 {
+			t.Fatalf("day %d (mood %s): open escalations = %+v; want none", day, mood, open)
+		}
+		if day == 3 && (len(open) != 1 || open[0].Level != escalation.Concern) {
+			t.Errorf("mood 4 after three 8s: open escalations = %+v; want one concern", open)
+		}
+		r.clock.Advance(24 * time.Hour)
+	}
+}
