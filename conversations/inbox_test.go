@@ -372,3 +372,18 @@ func TestMoodDropFromOwnHistoryIsConcern(t *testing.T) {
 		r.clock.Advance(24 * time.Hour)
 	}
 }
+
+// A STOP never silences crisis handling: an opted-out client in crisis
+// still gets the safety reply, and the escalation opens.
+func TestCrisisAfterStopStillHandled(t *testing.T) {
+	r := newRig(t)
+	r.receive(r.sms(r.c.Phone, "STOP"))
+	r.receive(r.sms(r.c.Phone, "I want to kill myself tonight"))
+	got := r.to(r.c.Phone)
+	if len(got) != 2 || !slices.Contains(got, escalation.Safety(r.a, "en")) {
+		t.Errorf("client got %q; want the STOP confirmation and the safety reply", got)
+	}
+	if open := r.openEscalations(); len(open) != 1 || open[0].Level != escalation.Crisis {
+		t.Errorf("open escalations = %+v; want one crisis", open)
+	}
+}
