@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/carecheck/carecheck/store"
@@ -21,7 +20,8 @@ func handleCreateAgency(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if err := required("name", req.Name, 200); err != nil {
+		name, err := text("name", req.Name, nameRule)
+		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -30,7 +30,7 @@ func handleCreateAgency(d Deps) http.Handler {
 			return
 		}
 		a := &store.Agency{
-			Name: strings.TrimSpace(req.Name), Timezone: req.Timezone,
+			Name: name, Timezone: req.Timezone,
 			QuietStart: "21:00", QuietEnd: "08:00", MissedInARow: 2, MoodThreshold: 2,
 			ReplyWindow: store.Duration(4 * 3600e9),
 		}
@@ -100,10 +100,11 @@ func handlePatchAgency(d Deps) http.Handler {
 
 func (req agencySettings) apply(ag *store.Agency) error {
 	if req.Name != nil {
-		if err := required("name", *req.Name, 200); err != nil {
+		name, err := text("name", *req.Name, nameRule)
+		if err != nil {
 			return err
 		}
-		ag.Name = strings.TrimSpace(*req.Name)
+		ag.Name = name
 	}
 	if req.Timezone != nil {
 		if err := zone("timezone", *req.Timezone); err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/carecheck/carecheck/store"
 )
@@ -17,10 +16,11 @@ type caseManagerRequest struct {
 }
 
 func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, error) {
-	if err := required("name", req.Name, 200); err != nil {
+	name, err := text("name", req.Name, nameRule)
+	if err != nil {
 		return nil, err
 	}
-	m := &store.CaseManager{Name: strings.TrimSpace(req.Name), BackupID: req.BackupID}
+	m := &store.CaseManager{Name: name, BackupID: req.BackupID}
 	if req.Phone != "" {
 		p, err := e164("phone", req.Phone)
 		if err != nil {

@@ -52,10 +52,11 @@ func (req *clientRequest) apply(ctx context.Context, d Deps, c *store.Client, cr
 		return strings.TrimSpace(*p)
 	}
 	if create || req.Name != nil {
-		if err := required("name", str(req.Name), 200); err != nil {
+		name, err := text("name", str(req.Name), nameRule)
+		if err != nil {
 			return err
 		}
-		c.Name = str(req.Name)
+		c.Name = name
 	}
 	if create || req.Channel != nil {
 		switch ch := str(req.Channel); ch {

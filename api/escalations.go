@@ -2,8 +2,8 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
@@ -122,7 +122,8 @@ func handleResolveEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if err := required("note", req.Note, 2000); err != nil {
+		note, err := text("note", req.Note, noteRule)
+		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -135,7 +136,7 @@ func handleResolveEscalation(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		e, err := d.Services.Escalations.Resolve(r.Context(), agencyID(r), urlParam(r, "id"), actor, strings.TrimSpace(req.Note))
+		e, err := d.Services.Escalations.Resolve(r.Context(), agencyID(r), urlParam(r, "id"), actor, note)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
@@ -198,10 +199,16 @@ func handlePutSafetyMessage(d Deps) http.Handler {
 				respondErr(w, r, d.Log, invalid(`%s: languages are "en" and "es"`, lang))
 				return
 			}
+			msg, err := text(lang, msg, safetyRule)
+			if err != nil {
+				respondErr(w, r, d.Log, err)
+				return
+			}
 			if err := escalation.ValidateSafetyMessage(msg); err != nil {
 				respondErr(w, r, d.Log, invalid("%s: %v", lang, err))
 				return
 			}
+			req[lang] = msg
 		}
 		ag, err := d.Store.Agency(r.Context(), agencyID(r))
 		if err != nil {
@@ -232,6 +239,14 @@ func handlePutPhrases(d Deps) http.Handler {
 		if len(req.Phrases) > 200 {
 			respondErr(w, r, d.Log, invalid("phrases: at most 200"))
 			return
+		}
+		for i := range req.Phrases {
+			p, err := text(fmt.Sprintf("phrases[%d].text", i), req.Phrases[i].Text, nameRule)
+			if err != nil {
+				respondErr(w, r, d.Log, err)
+				return
+			}
+			req.Phrases[i].Text = p
 		}
 		if _, err := escalation.Phrases(req.Phrases); err != nil {
 			respondErr(w, r, d.Log, invalid("%v", err))

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -185,6 +186,25 @@ type appointmentRequest struct {
 	Status    *string    `json:"status"`
 }
 
+// texts checks the free-text fields the request sets and writes them onto ap.
+func (req *appointmentRequest) texts(ap *store.Appointment) error {
+	if req.With != nil {
+		with, err := text("with", *req.With, nameRule)
+		if err != nil {
+			return err
+		}
+		ap.With = with
+	}
+	if req.Location != nil {
+		loc, err := text("location", *req.Location, optionalLine)
+		if err != nil {
+			return err
+		}
+		ap.Location = loc
+	}
+	return nil
+}
+
 // handleCreateAppointment books an appointment and plans its reminders.
 func handleCreateAppointment(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -209,7 +229,7 @@ func handleCreateAppointment(d Deps) http.Handler {
 			respondErr(w, r, d.Log, invalid("at: must be in the future"))
 			return
 		}
-		if req.With == nil || required("with", *req.With, 200) != nil {
+		if req.With == nil {
 			respondErr(w, r, d.Log, invalid("with: required (whom the appointment is with)"))
 			return
 		}
@@ -217,9 +237,10 @@ func handleCreateAppointment(d Deps) http.Handler {
 			respondErr(w, r, d.Log, invalid("status: set with PATCH"))
 			return
 		}
-		ap := &store.Appointment{ClientID: c.ID, AgencyID: c.AgencyID, At: req.At.UTC(), With: *req.With, Reminders: req.Reminders}
-		if req.Location != nil {
-			ap.Location = *req.Location
+		ap := &store.Appointment{ClientID: c.ID, AgencyID: c.AgencyID, At: req.At.UTC(), Reminders: req.Reminders}
+		if err := req.texts(ap); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
 		}
 		saveAppointment(d, w, r, c, ap, nil, http.StatusCreated)
 	})
@@ -270,11 +291,9 @@ func handlePatchAppointment(d Deps) http.Handler {
 			ap.At = req.At.UTC()
 			ap.Status = conversations.ApptScheduled
 		}
-		if req.With != nil {
-			ap.With = *req.With
-		}
-		if req.Location != nil {
-			ap.Location = *req.Location
+		if err := req.texts(&ap); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
 		}
 		if req.Reminders != nil {
 			ap.Reminders = req.Reminders
@@ -327,6 +346,10 @@ func handleCreateQuestionnaire(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		if err := questionnaireTexts(&qn); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
 		if _, builtin := q.Builtin().Get(qn.ID); builtin {
 			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "id: a built-in questionnaire has this id"})
 			return
@@ -351,4 +374,31 @@ func handleCreateQuestionnaire(d Deps) http.Handler {
 		}
 		encode(w, http.StatusCreated, &qn)
 	})
+}
+
+// questionnaireTexts runs every string of an agency-defined questionnaire
+// (titles, question and option texts, aliases) through text: these go to
+// clients' phones.
+func questionnaireTexts(qn *q.Questionnaire) error {
+	raw, err := json.Marshal(qn)
+	if err != nil {
+		return fmt.Errorf("encode questionnaire: %w", err)
+	}
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return fmt.Errorf("decode questionnaire: %w", err)
+	}
+	tree, err = textTree("", tree, formRule)
+	if err != nil {
+		return err
+	}
+	raw, err = json.Marshal(tree)
+	if err != nil {
+		return fmt.Errorf("encode questionnaire: %w", err)
+	}
+	*qn = q.Questionnaire{}
+	if err := json.Unmarshal(raw, qn); err != nil {
+		return fmt.Errorf("decode questionnaire: %w", err)
+	}
+	return nil
 }
