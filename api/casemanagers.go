@@ -101,7 +101,12 @@ func handleListCaseManagers(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		page, err := d.Store.CaseManagers(r.Context(), agencyID(r), r.URL.Query().Get("cursor"), limit)
+		cursor, err := pageCursor(r, caseManagerCursor)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.CaseManagers(r.Context(), agencyID(r), cursor, limit)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

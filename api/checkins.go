@@ -80,7 +80,12 @@ func handleResponses(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		page, err := d.Store.Timeline(r.Context(), c.ID, since, until, r.URL.Query().Get("cursor"), limit)
+		cursor, err := pageCursor(r, timelineCursor)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.Timeline(r.Context(), c.ID, since, until, cursor, limit)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

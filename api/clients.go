@@ -179,7 +179,12 @@ func handleListClients(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		page, err := d.Store.Clients(r.Context(), agencyID(r), r.URL.Query().Get("cursor"), limit)
+		cursor, err := pageCursor(r, clientCursor)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.Clients(r.Context(), agencyID(r), cursor, limit)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

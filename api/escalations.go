@@ -24,7 +24,12 @@ func handleListEscalations(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		page, err := d.Store.Escalations(r.Context(), agencyID(r), status, r.URL.Query().Get("cursor"), limit)
+		cursor, err := pageCursor(r, escalationCursor)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.Escalations(r.Context(), agencyID(r), status, cursor, limit)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

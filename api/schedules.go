@@ -89,6 +89,10 @@ func handleCreateSchedule(d Deps) http.Handler {
 // handleListSchedules lists a client's schedules.
 func handleListSchedules(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := pageCursor(r, onePage); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
 		c, ok := clientOf(d, w, r)
 		if !ok {
 			return
@@ -312,6 +316,10 @@ func handlePatchAppointment(d Deps) http.Handler {
 // handleListAppointments lists a client's appointments by time.
 func handleListAppointments(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := pageCursor(r, onePage); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
 		c, ok := clientOf(d, w, r)
 		if !ok {
 			return
@@ -329,6 +337,10 @@ func handleListAppointments(d Deps) http.Handler {
 // handleListQuestionnaires lists the built-in and the agency's questionnaires.
 func handleListQuestionnaires(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := pageCursor(r, onePage); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
 		cat, err := conversations.AgencyCatalogue(r.Context(), d.Store, q.Builtin(), agencyID(r))
 		if err != nil {
 			respondErr(w, r, d.Log, err)

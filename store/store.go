@@ -250,6 +250,15 @@ type Page[T any] struct {
 	Next  string
 }
 
+// IsID reports whether id is one NewID made with prefix ("cl", "cm", "es").
+func IsID(prefix, id string) bool {
+	if !strings.HasPrefix(id, prefix+"_") {
+		return false
+	}
+	_, ok := idTime(id)
+	return ok
+}
+
 // idTime is the millisecond a NewID id was made at; ok is false for an id
 // not made by NewID.
 func idTime(id string) (time.Time, bool) {

@@ -19,6 +19,18 @@ type Entry struct {
 	Fields map[string]string `json:"fields"`
 }
 
+// IsEntryID reports whether id has the form of a timeline entry's id (a
+// Redis stream id, "<ms>-<seq>").
+func IsEntryID(id string) bool {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
 // Timeline reads a client's entries in time order within [since, until),
 // after the cursor (an entry id).
 func (s *Store) Timeline(ctx context.Context, clientID string, since, until time.Time, cursor string, limit int) (Page[Entry], error) {
