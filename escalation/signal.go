@@ -37,7 +37,7 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 
 // safetyWork queues the safety reply at most once per every.
 func safetyWork(c *store.Client, job *bot.Job, ob *bot.Outbox, consumer string, every time.Duration) store.Queued {
-	return store.Queued{Work: []store.Work{ob.Work(job)}, Consumer: consumer, Once: "safety:" + c.ID, Every: every}
+	return store.Queued{Work: []store.Work{ob.Work(job)}, Consumer: consumer, Once: store.SafetyGuard(c.ID, every)}
 }
 
 // safetyJob is the safety reply, with the client's other channel should

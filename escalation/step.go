@@ -259,8 +259,8 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	// Queued once per alert: a repeat (the opening message processed again
 	// while its opener still runs, a reclaimed timer) finds it queued and
 	// only records it.
-	once := fmt.Sprintf("alert:%s:%s:%d:%d:%s", e.ID, e.Level, e.Round, e.Step, staff.ID)
-	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.consumer(), Once: once, Every: alertOnce})
+	once := store.AlertGuard(e.ID, e.Level, e.Round, e.Step, staff.ID)
+	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.consumer(), Once: once})
 	if err != nil {
 		return nil, fmt.Errorf("queue alert of escalation %s: %w", e.ID, err)
 	}
@@ -292,10 +292,6 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	}
 	return got, nil
 }
-
-// alertOnce is how long a queued alert is remembered: longer than any
-// repeat of its step can come after it.
-const alertOnce = 24 * time.Hour
 
 // skipStep records a step with nobody to alert and runs the next one now.
 func (s *Service) skipStep(ctx context.Context, e *store.Escalation, next StepWork, detail string) (*store.Escalation, error) {

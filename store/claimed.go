@@ -22,11 +22,31 @@ type Queued struct {
 	// Consumer, when not "", is this process's queue consumer (see
 	// Worker.Name); "" leaves the urgent entries to the first reader.
 	Consumer string
-	// Once, when not "", names a guard: the work is queued at most once
-	// within Every (by the store's clock), the safety reply's spacing.
-	Once  string
-	Every time.Duration
+	// Once, when not nil, holds the work back while an earlier queueing
+	// under the same guard is within its spacing (by the store's clock).
+	Once *Guard
 }
+
+// Guard spaces work queued under it (Queued.Once).
+type Guard struct {
+	key   string
+	every time.Duration
+}
+
+// SafetyGuard spaces a client's safety replies: at most one per every.
+func SafetyGuard(client string, every time.Duration) *Guard {
+	return &Guard{key: keyGuard("safety:" + client), every: every}
+}
+
+// AlertGuard queues one alert of an escalation (its level, round, step and
+// staff member) once: a repeated alert finds it queued.
+func AlertGuard(escalation, level string, round, step int, staff string) *Guard {
+	return &Guard{key: keyGuard(fmt.Sprintf("alert:%s:%s:%d:%d:%s", escalation, level, round, step, staff)), every: alertGuardSpacing}
+}
+
+// alertGuardSpacing outlasts any repeat of an alert: a reclaimed step timer
+// or a message processed again comes within minutes.
+const alertGuardSpacing = 24 * time.Hour
 
 // QueueResult is what QueueClaimed did.
 type QueueResult struct {
@@ -52,10 +72,12 @@ func keyGuard(name string) string { return "{q}:guard:" + name }
 // script is the keys and arguments of scripts/queue.lua.
 func (q Queued) script(now time.Time) ([]string, []any) {
 	keys := []string{keyUrgent, keyStream, keyDue, keyItems}
-	if q.Once != "" {
-		keys = append(keys, keyGuard(q.Once))
+	every := int64(0)
+	if q.Once != nil {
+		keys = append(keys, q.Once.key)
+		every = q.Once.every.Milliseconds()
 	}
-	args := []any{now.UnixMilli(), q.Every.Milliseconds(), groupWorkers, q.Consumer, len(q.Work)}
+	args := []any{now.UnixMilli(), every, groupWorkers, q.Consumer, len(q.Work)}
 	for _, w := range q.Work {
 		kind, at := "s", int64(0)
 		switch {

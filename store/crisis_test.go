@@ -224,7 +224,7 @@ func testSafetyOncePerSpacing(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	safety := Queued{Work: []Work{{ID: "send:safety:" + c.ID, Urgent: true, Payload: []byte("safety")}}, Consumer: w.Name(),
-		Once: "safety:" + c.ID, Every: 30 * time.Minute}
+		Once: SafetyGuard(c.ID, 30*time.Minute)}
 	got, err := s.OpenOrJoinEscalation(ctx, Opening{Esc: newEscalation(a, c), Safety: &safety})
 	if err != nil {
 		t.Fatal(err)
