@@ -61,24 +61,35 @@ type inprocService struct{ s *service }
 
 var _ inproc.Service = inprocService{}
 
-func (x inprocService) Store() *store.Store             { return x.s.store }
-func (x inprocService) Handler() http.Handler           { return x.s.handler }
-func (x inprocService) Close() error                    { return x.s.closeAll() }
+// Store is the process's store.
+func (x inprocService) Store() *store.Store { return x.s.store }
+
+// Handler is the process's HTTP surface.
+func (x inprocService) Handler() http.Handler { return x.s.handler }
+
+// Close releases the store.
+func (x inprocService) Close() error { return x.s.closeAll() }
+
+// Work runs the workers alone until ctx ends.
 func (x inprocService) Work(ctx context.Context) func() { return x.s.start(ctx).Wait }
 
+// Serve answers HTTP on ln and runs the workers until ctx ends, then drains.
 func (x inprocService) Serve(ctx context.Context, ln net.Listener, ready chan<- string) error {
 	return x.s.serveOn(ctx, ln, ready)
 }
 
+// StartCheckin starts a check-in now.
 func (x inprocService) StartCheckin(ctx context.Context, c *store.Client, questionnaire string) error {
 	_, err := x.s.rooms.Checkins.StartCheckin(ctx, c, questionnaire)
 	return err
 }
 
+// PlanSchedule queues the schedule's first occurrence after the given time.
 func (x inprocService) PlanSchedule(ctx context.Context, a *store.Agency, sc *store.Schedule, after time.Time) error {
 	return x.s.rooms.Checkins.PlanSchedule(ctx, a, sc, after)
 }
 
+// ResolveEscalation resolves an escalation as actor, with a note.
 func (x inprocService) ResolveEscalation(ctx context.Context, agencyID, id, actor, note string) error {
 	_, err := x.s.esc.Resolve(ctx, agencyID, id, actor, note)
 	return err
