@@ -261,3 +261,43 @@ func TestDecideStep(t *testing.T) {
 		})
 	}
 }
+
+// The opening and its first alert are separate writes (the escalation's
+// hash slot, then the queue's): when the alert cannot be queued, the
+// escalation keeps its mark, and the crisis message processed again joins
+// it and finishes the alert with the code bound at the opening and the
+// next step timed from the opening.
+func TestOpeningWhoseAlertFailedIsFinishedByTheMessageAgain(t *testing.T) {
+	r := newStepRig(t, step(NotifyAssigned, 5*time.Minute), step(NotifyAssigned, 10*time.Minute))
+	st, svc, a, cm, c := r.st, r.svc, r.a, r.cm, r.c
+	r.failAlertOnce(":0:0:"+cm.ID+":sms", "")
+
+	if _, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID); err == nil {
+		t.Fatal("Raise succeeded though its alert could not be queued")
+	}
+	page, err := st.Escalations(t.Context(), a.ID, store.EscOpen, "", 10)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Alerting == "" {
+		t.Fatalf("open escalations %+v, %v; want one, marked as alerting", page.Items, err)
+	}
+	opened := page.Items[0]
+	e, err := svc.Raise(t.Context(), a, c, crisisSignal, "client:"+c.ID)
+	if err != nil {
+		t.Fatalf("the message processed again: %v", err)
+	}
+	if e.ID != opened.ID || e.AckCode != "1" || e.Alerting != "" {
+		t.Errorf("escalation %s ACK %q alerting %q; want %s with ACK 1 and its alert done", e.ID, e.AckCode, e.Alerting, opened.ID)
+	}
+	if got := queuedAlerts(t, st, "alert:"+e.ID+":0:0:"+cm.ID+":sms"); got != 1 {
+		t.Errorf("alert queued %d times; want 1 (queued: %v)", got, queued(t, st))
+	}
+	if a := actions(e); strings.Count(strings.Join(a, "|"), "alert sent") != 1 {
+		t.Errorf("audit = %v; want one alert sent", a)
+	}
+	if codes, _ := st.AckCodes(t.Context(), a.ID, cm.ID); len(codes) != 1 || codes["1"] != e.ID {
+		t.Errorf("codes = %v; want 1 bound to the escalation", codes)
+	}
+	at, planned, err := st.ScheduledAt(t.Context(), "esc:"+e.ID+":0:1")
+	if err != nil || !planned || !at.Equal(e.Opened.Add(5*time.Minute).Truncate(time.Millisecond)) {
+		t.Errorf("next step at %v (planned %v, %v); want 5 minutes after the opening %v", at, planned, err, e.Opened)
+	}
+}
