@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/carecheck/carecheck/store"
 )
@@ -20,7 +21,7 @@ func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, er
 	if err != nil {
 		return nil, err
 	}
-	m := &store.CaseManager{Name: name, BackupID: req.BackupID}
+	m := &store.CaseManager{Name: name, BackupID: strings.TrimSpace(req.BackupID)}
 	if req.Phone != "" {
 		p, err := e164("phone", req.Phone)
 		if err != nil {
@@ -30,27 +31,51 @@ func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, er
 	}
 	wh := store.WorkingHours{Start: "09:00", End: "17:00", Days: []int{1, 2, 3, 4, 5}, Timezone: agencyTZ}
 	if req.WorkingHours != nil {
-		wh = *req.WorkingHours
-		if wh.Timezone == "" {
-			wh.Timezone = agencyTZ
-		}
-		if err := clock("working_hours.start", wh.Start); err != nil {
+		var err error
+		if wh, err = workingHours(*req.WorkingHours, agencyTZ); err != nil {
 			return nil, err
-		}
-		if err := clock("working_hours.end", wh.End); err != nil {
-			return nil, err
-		}
-		if err := zone("working_hours.timezone", wh.Timezone); err != nil {
-			return nil, err
-		}
-		for _, day := range wh.Days {
-			if day < 1 || day > 7 {
-				return nil, invalid("working_hours.days: 1 (Monday) to 7 (Sunday)")
-			}
 		}
 	}
 	m.WorkingHours = wh
 	return m, nil
+}
+
+// workingHours validates working hours; an empty zone is the agency's.
+func workingHours(wh store.WorkingHours, agencyTZ string) (store.WorkingHours, error) {
+	if wh.Timezone == "" {
+		wh.Timezone = agencyTZ
+	}
+	if err := clock("working_hours.start", wh.Start); err != nil {
+		return wh, err
+	}
+	if err := clock("working_hours.end", wh.End); err != nil {
+		return wh, err
+	}
+	if err := zone("working_hours.timezone", wh.Timezone); err != nil {
+		return wh, err
+	}
+	for _, day := range wh.Days {
+		if day < 1 || day > 7 {
+			return wh, invalid("working_hours.days: 1 (Monday) to 7 (Sunday)")
+		}
+	}
+	return wh, nil
+}
+
+// checkBackup refuses a backup that is not another active case manager of
+// the agency.
+func checkBackup(r *http.Request, d Deps, agency, self, backup string) error {
+	if backup == "" {
+		return nil
+	}
+	if backup == self {
+		return invalid("backup_id: a case manager cannot be their own backup")
+	}
+	b, err := d.Store.CaseManager(r.Context(), agency, backup)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !b.Active) {
+		return invalid("backup_id: no such active case manager in this agency")
+	}
+	return err
 }
 
 // handleCreateCaseManager registers a case manager in the calling agency.
@@ -72,14 +97,9 @@ func handleCreateCaseManager(d Deps) http.Handler {
 			return
 		}
 		m.AgencyID = ag.ID
-		if m.BackupID != "" {
-			if _, err := d.Store.CaseManager(r.Context(), ag.ID, m.BackupID); errors.Is(err, store.ErrNotFound) {
-				respondErr(w, r, d.Log, invalid("backup_id: no such case manager in this agency"))
-				return
-			} else if err != nil {
-				respondErr(w, r, d.Log, err)
-				return
-			}
+		if err := checkBackup(r, d, ag.ID, "", m.BackupID); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
 		}
 		if err := d.Store.CreateCaseManager(r.Context(), m); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -122,6 +142,134 @@ func handleGetCaseManager(d Deps) http.Handler {
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
+		}
+		encode(w, http.StatusOK, m)
+	})
+}
+
+type caseManagerPatch struct {
+	Name         *string             `json:"name"`
+	Phone        *string             `json:"phone"`
+	BackupID     *string             `json:"backup_id"`
+	WorkingHours *store.WorkingHours `json:"working_hours"`
+}
+
+// apply validates the patch like a creation and writes it onto m.
+func (req *caseManagerPatch) apply(r *http.Request, d Deps, agencyTZ string, m *store.CaseManager) error {
+	if req.Name != nil {
+		name, err := text("name", *req.Name, nameRule)
+		if err != nil {
+			return err
+		}
+		m.Name = name
+	}
+	if req.Phone != nil {
+		m.Phone = ""
+		if strings.TrimSpace(*req.Phone) != "" {
+			p, err := e164("phone", *req.Phone)
+			if err != nil {
+				return err
+			}
+			m.Phone = p
+		}
+	}
+	if req.BackupID != nil {
+		id := strings.TrimSpace(*req.BackupID)
+		if err := checkBackup(r, d, m.AgencyID, m.ID, id); err != nil {
+			return err
+		}
+		m.BackupID = id
+	}
+	if req.WorkingHours != nil {
+		wh, err := workingHours(*req.WorkingHours, agencyTZ)
+		if err != nil {
+			return err
+		}
+		m.WorkingHours = wh
+	}
+	return nil
+}
+
+// changeCaseManager reads the route's case manager, lets change make the
+// new record from it and saves it if nobody changed it meanwhile (read
+// again and retried, a few times). It answers errors itself; ok is false then.
+func changeCaseManager(d Deps, w http.ResponseWriter, r *http.Request,
+	change func(old *store.CaseManager) (*store.CaseManager, error)) (old, m *store.CaseManager, ok bool) {
+	for range 3 {
+		var err error
+		old, err = d.Store.CaseManager(r.Context(), agencyID(r), urlParam(r, "id"))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return nil, nil, false
+		}
+		m, err = change(old)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return nil, nil, false
+		}
+		err = d.Store.UpdateCaseManager(r.Context(), old, m)
+		if errors.Is(err, store.ErrChanged) {
+			continue
+		}
+		if errors.Is(err, store.ErrConflict) {
+			err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
+		}
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return nil, nil, false
+		}
+		return old, m, true
+	}
+	respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "the case manager changed meanwhile: try again"})
+	return nil, nil, false
+}
+
+// handlePatchCaseManager changes a case manager's name, phone, backup or
+// working hours, validated as at creation. A deactivated case manager is
+// not edited (409).
+func handlePatchCaseManager(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req caseManagerPatch
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		_, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
+			if !old.Active {
+				return nil, &Error{Code: CodeConflict, Message: "case manager is deactivated"}
+			}
+			m := *old
+			return &m, req.apply(r, d, ag.Timezone, &m)
+		})
+		if !ok {
+			return
+		}
+		d.Log.Info("case manager updated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
+		encode(w, http.StatusOK, m)
+	})
+}
+
+// handleDeactivateCaseManager deactivates a case manager (DELETE; the
+// record is kept, and a second DELETE answers the same). From then on they
+// get no alerts (a policy step naming them, as assigned or backup or by id,
+// is skipped and the escalation's audit says so), their ACKs take nothing,
+// new policies and backups cannot name them, and their clients are listed
+// by GET /v1/clients?needs_case_manager=true.
+func handleDeactivateCaseManager(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
+			return d.Store.DeactivateCaseManager(old), nil
+		})
+		if !ok {
+			return
+		}
+		if old.Active {
+			d.Log.Info("case manager deactivated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
 		}
 		encode(w, http.StatusOK, m)
 	})

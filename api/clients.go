@@ -26,6 +26,23 @@ func clientOf(d Deps, w http.ResponseWriter, r *http.Request) (*store.Client, bo
 	return c, true
 }
 
+// clientView is a client as the API shows it: the record and whether the
+// client needs a new case manager (theirs is deactivated or gone).
+type clientView struct {
+	*store.Client
+	NeedsCaseManager bool `json:"needs_case_manager"`
+}
+
+// encodeClient answers with one client and its needs_case_manager flag.
+func encodeClient(d Deps, w http.ResponseWriter, r *http.Request, status int, c *store.Client) {
+	needs, err := d.Store.NeedsCaseManager(r.Context(), c.AgencyID, c)
+	if err != nil {
+		respondErr(w, r, d.Log, err)
+		return
+	}
+	encode(w, status, clientView{c, needs[c.ID]})
+}
+
 type consentRequest struct {
 	At     time.Time `json:"at"`
 	Method string    `json:"method"`
@@ -171,7 +188,8 @@ func handleCreateClient(d Deps) http.Handler {
 	})
 }
 
-// handleListClients pages the calling agency's clients.
+// handleListClients pages the calling agency's clients;
+// ?needs_case_manager=true keeps those whose case manager is deactivated.
 func handleListClients(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := pageLimit(r)
@@ -184,12 +202,31 @@ func handleListClients(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		page, err := d.Store.Clients(r.Context(), agencyID(r), cursor, limit)
+		var page store.Page[*store.Client]
+		needs := map[string]bool{}
+		switch r.URL.Query().Get("needs_case_manager") {
+		case "true":
+			page, err = d.Store.ClientsNeedingCaseManager(r.Context(), agencyID(r), cursor, limit)
+			for _, c := range page.Items {
+				needs[c.ID] = true
+			}
+		case "", "false":
+			page, err = d.Store.Clients(r.Context(), agencyID(r), cursor, limit)
+			if err == nil {
+				needs, err = d.Store.NeedsCaseManager(r.Context(), agencyID(r), page.Items...)
+			}
+		default:
+			err = invalid("needs_case_manager: true or false")
+		}
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"clients": page.Items, "next": page.Next})
+		views := make([]clientView, len(page.Items))
+		for i, c := range page.Items {
+			views[i] = clientView{c, needs[c.ID]}
+		}
+		encode(w, http.StatusOK, map[string]any{"clients": views, "next": page.Next})
 	})
 }
 
@@ -200,7 +237,7 @@ func handleGetClient(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		encode(w, http.StatusOK, c)
+		encodeClient(d, w, r, http.StatusOK, c)
 	})
 }
 
@@ -230,7 +267,7 @@ func handlePatchClient(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("client updated", "agency_id", c.AgencyID, "client_id", c.ID)
-		encode(w, http.StatusOK, &c)
+		encodeClient(d, w, r, http.StatusOK, &c)
 	})
 }
 

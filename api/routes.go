@@ -66,6 +66,8 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/case-managers", handleCreateCaseManager(d))
 		r.Method(http.MethodGet, "/case-managers", handleListCaseManagers(d))
 		r.Method(http.MethodGet, "/case-managers/{id}", handleGetCaseManager(d))
+		r.Method(http.MethodPatch, "/case-managers/{id}", handlePatchCaseManager(d))
+		r.Method(http.MethodDelete, "/case-managers/{id}", handleDeactivateCaseManager(d))
 		r.Method(http.MethodPost, "/clients", handleCreateClient(d))
 		r.Method(http.MethodGet, "/clients", handleListClients(d))
 		r.Method(http.MethodGet, "/clients/{id}", handleGetClient(d))

@@ -51,10 +51,10 @@ func (k *contacts) answer(ctx context.Context, in bot.Inbound, id, text string, 
 
 // tellCaseManager sends the client's case manager an informational message
 // (not an alert: no climbing). A client without a reachable case manager
-// tells nobody.
+// (none, deactivated, no channel) tells nobody.
 func (k *contacts) tellCaseManager(ctx context.Context, a *store.Agency, c *store.Client, id, text string) error {
 	cm, err := k.store.CaseManager(ctx, a.ID, c.CaseManagerID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !cm.Active) {
 		return nil
 	}
 	if err != nil {

@@ -76,6 +76,11 @@ func (s *Service) Resolve(ctx context.Context, agency, id, actor, note string) (
 // "ACK 12", "ack12", "12a", "a 12", a bare "ACK" when one alert is open) or
 // a Telegram button "ack:<id>". It returns the reply to send.
 func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text string) (string, error) {
+	if !staff.Active {
+		// A deactivated person acknowledges nothing: the alert climbs on
+		// to someone who is still on duty.
+		return StaffDeactivated, nil
+	}
 	id, button := strings.CutPrefix(strings.TrimSpace(text), "ack:")
 	via := "telegram button"
 	if !button {

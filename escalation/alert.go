@@ -156,6 +156,10 @@ func AckReply(who string, code string) string {
 // StaffHelp answers a staff message CareCheck could not read.
 const StaffHelp = "CareCheck: reply ACK <code> to take an alert (e.g. ACK 1). No open alert matches that."
 
+// StaffDeactivated answers a message from a deactivated staff member: they
+// take no alerts, so their ACK acknowledges nothing.
+const StaffDeactivated = "CareCheck: your account is deactivated; you no longer receive or take alerts. Ask your agency's admin."
+
 // ValidateSafetyMessage checks an agency's own safety message: present,
 // short enough, and every number in it a crisis line or a valid phone
 // number (a dead number in a safety message is a known harm).

@@ -126,11 +126,9 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 		return s.alert(ctx, a, c, e, false)
 	}
 	staff := res.CM
-	if staff != nil && !staff.Active {
-		staff = nil
-	}
 	if staff == nil && res.Code != "" {
-		// Nobody to alert there: the step is skipped, its code freed.
+		// Nobody to alert there: the step is skipped, its code freed (a
+		// deactivated staff member's code is freed by alertTo's decision).
 		if err := s.store.ReleaseAckCodes(ctx, a.ID, e.ID, []string{o.Staff}); err != nil {
 			return nil, fmt.Errorf("signal for client %s: %w", c.ID, err)
 		}

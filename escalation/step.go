@@ -177,6 +177,56 @@ func decideStep(e *store.Escalation, w StepWork) stepDecision {
 	return alertDecision(stepAlert, e, round, step)
 }
 
+// targetAction is what an alert does with its step's staff member.
+type targetAction int
+
+const (
+	// targetSend: alert the staff member now.
+	targetSend targetAction = iota
+	// targetSkip: nobody can be alerted on this step; the next one runs now.
+	targetSkip
+	// targetHold: a low-urgency alert waits for the staff member's working hours.
+	targetHold
+)
+
+// targetDecision is decideTarget's answer.
+type targetDecision struct {
+	Action targetAction
+	// Detail is the audit line of a skipped step.
+	Detail string
+	// At is when a held alert comes due.
+	At time.Time
+}
+
+// decideTarget decides what the alert of escalation e's current step does
+// with staff, the step's target (nil: the step names nobody who exists).
+// A step is skipped, and says why in the audit, when it names nobody, when
+// its staff member is deactivated (a deactivated person gets no alerts,
+// whatever the step or the urgency) or has no channel; a concern outside
+// the staff member's working hours is held (inHours: its held alert came due).
+func decideTarget(e *store.Escalation, staff *store.CaseManager, reachable, inHours bool, now time.Time) targetDecision {
+	n := e.Step + 1
+	switch {
+	case staff == nil:
+		notify := ""
+		if e.Step < len(e.Policy.Steps) {
+			notify = strings.TrimSpace(e.Policy.Steps[e.Step].Notify)
+		}
+		return targetDecision{Action: targetSkip, Detail: fmt.Sprintf("step %d (%s): nobody to alert", n, notify)}
+	case !staff.Active:
+		return targetDecision{Action: targetSkip, Detail: fmt.Sprintf("%s is deactivated: step skipped (step %d)", staff.ID, n)}
+	}
+	if e.Level == Concern && !inHours {
+		if at := NextWorkingTime(staff.WorkingHours, now); at.After(now) {
+			return targetDecision{Action: targetHold, At: at}
+		}
+	}
+	if !reachable {
+		return targetDecision{Action: targetSkip, Detail: fmt.Sprintf("step %d: %s has no phone or Telegram", n, staff.ID)}
+	}
+	return targetDecision{Action: targetSend}
+}
+
 // alert alerts the target of the escalation's current step and plans the
 // timer of the next one; a step with nobody to alert moves on at once.
 // inHours skips the working-hours check of a concern (its held alert came
@@ -209,37 +259,28 @@ func (s *Service) alert(ctx context.Context, a *store.Agency, c *store.Client, e
 // sent, so whoever finds the mark (a reclaimed step timer, the opening
 // message processed again) finishes the alert.
 func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, inHours bool, began time.Time) (*store.Escalation, error) {
-	step := e.Policy.Steps[e.Step]
 	next, wait, climbs := nextTimer(e, e.Round, e.Step)
 	nextRaw, err := json.Marshal(next)
 	if err != nil {
 		return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 	}
-	if staff == nil {
-		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d (%s): nobody to alert", e.Step+1, step.Notify))
-	}
 	release := func() error {
-		if code == "" {
+		if code == "" || staff == nil {
 			return nil
 		}
 		return s.store.ReleaseAckCodes(ctx, e.AgencyID, e.ID, []string{staff.ID})
 	}
-	if e.Level == Concern && !inHours {
-		// Low urgency waits for the staff member's working hours. It is
-		// held as escalation work, not as a message: acknowledged or
-		// resolved meanwhile (in the console), nothing goes out.
-		if at := NextWorkingTime(staff.WorkingHours, s.now()); at.After(s.now()) {
-			if err := release(); err != nil {
-				return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
-			}
-			return s.hold(ctx, e, staff, at)
-		}
-	}
-	if !reachable(s.outbox, staff) {
+	d := decideTarget(e, staff, reachable(s.outbox, staff), inHours, s.now())
+	if d.Action != targetSend {
 		if err := release(); err != nil {
 			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
-		return s.skipStep(ctx, e, next, fmt.Sprintf("step %d: %s has no phone or Telegram", e.Step+1, staff.ID))
+	}
+	switch d.Action {
+	case targetSkip:
+		return s.skipStep(ctx, e, next, d.Detail)
+	case targetHold:
+		return s.hold(ctx, e, staff, d.At)
 	}
 	if code == "" {
 		if code, err = s.store.ClaimAckCode(ctx, a.ID, staff.ID, e.ID); err != nil {
@@ -362,14 +403,14 @@ func target(ctx context.Context, st *store.Store, a *store.Agency, c *store.Clie
 	if err != nil {
 		return nil, err
 	}
-	if !cm.Active {
-		return nil, nil
-	}
-	return cm, nil
+	return cm, nil // deactivated too: decideTarget skips them and says so
 }
 
 // reachable reports whether an alert can reach staff (alertMessages finds a channel).
 func reachable(ob *bot.Outbox, staff *store.CaseManager) bool {
+	if staff == nil {
+		return false
+	}
 	return (staff.TelegramChat != "" && ob.Has(bot.Telegram)) || (staff.Phone != "" && ob.Has(bot.SMS))
 }
 

@@ -301,3 +301,58 @@ func TestOpeningWhoseAlertFailedIsFinishedByTheMessageAgain(t *testing.T) {
 		t.Errorf("next step at %v (planned %v, %v); want 5 minutes after the opening %v", at, planned, err, e.Opened)
 	}
 }
+
+// decideTarget, the rule of whom a step alerts: a step that names nobody,
+// a deactivated staff member (whatever the urgency or the hour) or one
+// with no channel is skipped and says why; a concern outside working hours
+// is held; anyone else is alerted.
+func TestDecideTarget(t *testing.T) {
+	two := store.Policy{Steps: []store.PolicyStep{step(NotifyAssigned, time.Minute), step(NotifyBackup, time.Minute)}, Repeat: 1}
+	esc := func(level string, stepN int) *store.Escalation {
+		return &store.Escalation{ID: "es_1", Level: level, Status: store.EscOpen, Step: stepN, Policy: two}
+	}
+	always := store.WorkingHours{Start: "00:00", End: "23:59", Days: []int{1, 2, 3, 4, 5, 6, 7}, Timezone: "UTC"}
+	never := store.WorkingHours{Start: "09:00", End: "17:00", Days: []int{1}, Timezone: "UTC"}
+	cm := func(id string, active bool, wh store.WorkingHours) *store.CaseManager {
+		return &store.CaseManager{ID: id, Active: active, Phone: "+13125550101", WorkingHours: wh}
+	}
+	now := time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC) // a Sunday
+	monday := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name      string
+		e         *store.Escalation
+		staff     *store.CaseManager
+		reachable bool
+		inHours   bool
+		want      targetDecision
+	}{
+		{"an active, reachable case manager is alerted", esc(Crisis, 0), cm("cm_a", true, never), true, false,
+			targetDecision{Action: targetSend}},
+		{"a deactivated case manager: skipped, and the audit says so", esc(Crisis, 0), cm("cm_gone", false, always), true, false,
+			targetDecision{Action: targetSkip, Detail: "cm_gone is deactivated: step skipped (step 1)"}},
+		{"a deactivated backup on step 2: skipped", esc(Crisis, 1), cm("cm_gone", false, always), true, false,
+			targetDecision{Action: targetSkip, Detail: "cm_gone is deactivated: step skipped (step 2)"}},
+		{"a deactivated case manager's concern is skipped, not held", esc(Concern, 0), cm("cm_gone", false, never), true, false,
+			targetDecision{Action: targetSkip, Detail: "cm_gone is deactivated: step skipped (step 1)"}},
+		{"a deactivated case manager's held concern coming due: skipped", esc(Concern, 0), cm("cm_gone", false, always), true, true,
+			targetDecision{Action: targetSkip, Detail: "cm_gone is deactivated: step skipped (step 1)"}},
+		{"nobody (no backup set): skipped", esc(Crisis, 1), nil, false, false,
+			targetDecision{Action: targetSkip, Detail: "step 2 (backup): nobody to alert"}},
+		{"no phone or Telegram: skipped", esc(Crisis, 0), cm("cm_a", true, always), false, false,
+			targetDecision{Action: targetSkip, Detail: "step 1: cm_a has no phone or Telegram"}},
+		{"a concern outside working hours is held", esc(Concern, 0), cm("cm_a", true, never), true, false,
+			targetDecision{Action: targetHold, At: monday}},
+		{"a held concern that came due is sent", esc(Concern, 0), cm("cm_a", true, never), true, true,
+			targetDecision{Action: targetSend}},
+		{"a crisis is sent at any hour", esc(Crisis, 0), cm("cm_a", true, never), true, false,
+			targetDecision{Action: targetSend}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := decideTarget(tc.e, tc.staff, tc.reachable, tc.inHours, now)
+			if got.Action != tc.want.Action || got.Detail != tc.want.Detail || !got.At.Equal(tc.want.At) {
+				t.Errorf("decideTarget = %+v; want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -364,3 +364,179 @@ func getMany[T any](ctx context.Context, s *Store, keys []string) ([]*T, error) 
 	}
 	return out, nil
 }
+
+// ErrChanged reports a record that changed between its read and a
+// conditional write; the caller reads again and retries.
+var ErrChanged = errors.New("changed meanwhile")
+
+// UpdateCaseManager saves m over old if the stored record is still old
+// (else ErrChanged). A changed phone moves its binding: the new number is
+// claimed first (ErrConflict when an active person holds it), the old one
+// released after the save.
+func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) error {
+	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
+	if m.Phone != old.Phone && m.Phone != "" {
+		if err := s.claimOwner(ctx, s.ownerKey("sms", m.Phone), o); err != nil {
+			return err
+		}
+	}
+	was, err := json.Marshal(old)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	key := keyCaseManager(m.AgencyID, m.ID)
+	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		cur, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var stored CaseManager
+		if err := json.Unmarshal(cur, &stored); err != nil {
+			return fmt.Errorf("decode case manager: %w", err)
+		}
+		if again, _ := json.Marshal(&stored); string(again) != string(was) {
+			return ErrChanged
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, body, 0)
+			return nil
+		})
+		return err
+	}, key)
+	if errors.Is(err, redis.TxFailedErr) {
+		err = ErrChanged
+	}
+	if err != nil {
+		if m.Phone != old.Phone && m.Phone != "" {
+			s.releaseOwner(ctx, s.ownerKey("sms", m.Phone), o)
+		}
+		if errors.Is(err, ErrChanged) || errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("save case manager %s: %w", m.ID, err)
+	}
+	if old.Phone != "" && m.Phone != old.Phone {
+		s.releaseOwner(ctx, s.ownerKey("sms", old.Phone), o)
+	}
+	return nil
+}
+
+// DeactivateCaseManager returns old deactivated (a copy): Active false,
+// DeactivatedAt now. Their phone and Telegram bindings stay, so a message
+// from them is still known as theirs, until an active person claims the
+// address.
+func (s *Store) DeactivateCaseManager(old *CaseManager) *CaseManager {
+	m := *old
+	if m.Active || m.DeactivatedAt == nil {
+		now := s.nowMilli()
+		m.DeactivatedAt = &now
+	}
+	m.Active = false
+	return &m
+}
+
+// caseManagersActive maps each of an agency's case managers to whether
+// they are active.
+func (s *Store) caseManagersActive(ctx context.Context, agencyID string) (map[string]bool, error) {
+	out := map[string]bool{}
+	cursor := ""
+	for {
+		page, err := s.CaseManagers(ctx, agencyID, cursor, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page.Items {
+			out[m.ID] = m.Active
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		cursor = page.Next
+	}
+}
+
+// NeedsCaseManager returns the ids of those of an agency's clients who
+// need a new case manager: not discharged, and their case manager
+// deactivated or gone. One pipelined read of their case managers.
+func (s *Store) NeedsCaseManager(ctx context.Context, agencyID string, clients ...*Client) (map[string]bool, error) {
+	out := map[string]bool{}
+	var order []string
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if c.Status != StatusDischarged && !seen[c.CaseManagerID] {
+			seen[c.CaseManagerID] = true
+			order = append(order, c.CaseManagerID)
+		}
+	}
+	if len(order) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(order))
+	for i, id := range order {
+		cmds[i] = pipe.Get(ctx, keyCaseManager(agencyID, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load case managers: %w", err)
+	}
+	active := map[string]bool{}
+	for i, cmd := range cmds {
+		b, err := cmd.Bytes()
+		if err != nil {
+			continue // gone
+		}
+		var m CaseManager
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("decode case manager: %w", err)
+		}
+		active[order[i]] = m.Active
+	}
+	for _, c := range clients {
+		if c.Status != StatusDischarged && !active[c.CaseManagerID] {
+			out[c.ID] = true
+		}
+	}
+	return out, nil
+}
+
+// ClientsNeedingCaseManager pages an agency's clients (by id, after the
+// cursor) that are not discharged and whose case manager is deactivated or
+// gone. It reads the agency's case managers, then its clients a page at a
+// time until the page is full: an admin's query, not a hot path.
+func (s *Store) ClientsNeedingCaseManager(ctx context.Context, agencyID, cursor string, limit int) (Page[*Client], error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	active, err := s.caseManagersActive(ctx, agencyID)
+	if err != nil {
+		return Page[*Client]{}, err
+	}
+	out := Page[*Client]{Items: []*Client{}}
+	for {
+		page, err := s.Clients(ctx, agencyID, cursor, 200)
+		if err != nil {
+			return Page[*Client]{}, err
+		}
+		for _, c := range page.Items {
+			if c.Status == StatusDischarged || active[c.CaseManagerID] {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = out.Items[limit-1].ID
+				return out, nil
+			}
+			out.Items = append(out.Items, c)
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		cursor = page.Next
+	}
+}

@@ -95,8 +95,12 @@ type CaseManager struct {
 	TelegramChat string       `json:"telegram_chat,omitempty"`
 	BackupID     string       `json:"backup_id,omitempty"`
 	WorkingHours WorkingHours `json:"working_hours"`
-	Active       bool         `json:"active"`
-	Created      time.Time    `json:"created_at"`
+	// Active is false once deactivated: no alerts, no ACKs, not a backup
+	// or a policy step in new settings, and their clients need a new case
+	// manager. The record is kept.
+	Active        bool       `json:"active"`
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+	Created       time.Time  `json:"created_at"`
 }
 
 // Consent records when and how a client agreed to be messaged.
