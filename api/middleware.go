@@ -17,12 +17,17 @@ import (
 
 type ctxKey int
 
-const agencyKey ctxKey = 1
+const keyUseKey ctxKey = 1
 
 // agencyID is the authenticated agency of the request.
 func agencyID(r *http.Request) string {
-	id, _ := r.Context().Value(agencyKey).(string)
-	return id
+	return keyUse(r).AgencyID
+}
+
+// keyUse is the agency and API key the request authenticated with.
+func keyUse(r *http.Request) store.KeyUse {
+	u, _ := r.Context().Value(keyUseKey).(store.KeyUse)
+	return u
 }
 
 func bearer(r *http.Request) string {
@@ -42,7 +47,7 @@ func requireAgency(d Deps) func(http.Handler) http.Handler {
 				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "missing Authorization: Bearer <api key>"})
 				return
 			}
-			id, err := d.Store.AgencyForKey(r.Context(), key)
+			u, err := d.Store.UseKey(r.Context(), key)
 			if errors.Is(err, store.ErrNotFound) {
 				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "unknown API key"})
 				return
@@ -51,7 +56,7 @@ func requireAgency(d Deps) func(http.Handler) http.Handler {
 				respondErr(w, r, d.Log, &Error{Code: CodeUnavailable, Message: "store unavailable"})
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agencyKey, id)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyUseKey, u)))
 		})
 	}
 }

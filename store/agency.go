@@ -2,11 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,18 +9,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// CreateAgency stores a new agency and returns its API key, which is shown
-// once: only its SHA-256 is kept.
+// CreateAgency stores a new agency and makes its first API key ("initial"),
+// which is shown once: only its SHA-256 is kept.
 func (s *Store) CreateAgency(ctx context.Context, a *Agency) (apiKey string, err error) {
 	now := s.now().UTC()
 	a.ID = NewID("ag", now)
 	a.Created = now
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("api key: %w", err)
-	}
-	apiKey = "cc_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(apiKey))
 	body, err := json.Marshal(a)
 	if err != nil {
 		return "", err
@@ -39,29 +28,8 @@ func (s *Store) CreateAgency(ctx context.Context, a *Agency) (apiKey string, err
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("store agency: %w", err)
 	}
-	if err := s.rdb.Set(ctx, keyAPIKey(hex.EncodeToString(sum[:])), a.ID+" "+hex.EncodeToString(sum[:]), 0).Err(); err != nil {
-		return "", fmt.Errorf("store api key: %w", err)
-	}
-	return apiKey, nil
-}
-
-// AgencyForKey returns the agency id an API key belongs to, or ErrNotFound.
-// The stored hash is compared in constant time.
-func (s *Store) AgencyForKey(ctx context.Context, apiKey string) (string, error) {
-	sum := sha256.Sum256([]byte(apiKey))
-	h := hex.EncodeToString(sum[:])
-	v, err := s.rdb.Get(ctx, keyAPIKey(h)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up api key: %w", err)
-	}
-	id, stored, ok := cutSpace(v)
-	if !ok || subtle.ConstantTimeCompare([]byte(stored), []byte(h)) != 1 {
-		return "", ErrNotFound
-	}
-	return id, nil
+	_, apiKey, err = s.CreateAPIKey(ctx, a.ID, InitialKeyName)
+	return apiKey, err
 }
 
 func cutSpace(v string) (string, string, bool) {

@@ -3,7 +3,9 @@ package store
 // Key scheme. Every key CareCheck writes is built here.
 //
 //	carecheck:schema            schema version
-//	apikey:<sha256 hex>         agency id owning an API key
+//	apikey:<sha256 hex>         "<agency id> <key id>": who an API key authenticates
+//	{a:<agency>}:keys           the agency's API keys: key id → record (JSON: name, prefix, hash, created, revoked)
+//	{a:<agency>}:keys:used      key id → last use (unix ms), written at most once a minute per key and process
 //	agencies                    sorted set of agency ids (lex)
 //	{a:<agency>}:agency         agency record (JSON)
 //	{a:<agency>}:cm:<id>        case manager record (JSON)
@@ -18,6 +20,8 @@ func clientTag(id string) string              { return "{c:" + id + "}" }
 func keyAgency(id string) string              { return agencyTag(id) + ":agency" }
 func keyAgencies() string                     { return "agencies" }
 func keyAPIKey(hash string) string            { return "apikey:" + hash }
+func keyAPIKeys(agency string) string         { return agencyTag(agency) + ":keys" }
+func keyAPIKeysUsed(agency string) string     { return agencyTag(agency) + ":keys:used" }
 func keyCaseManager(agency, id string) string { return agencyTag(agency) + ":cm:" + id }
 func keyCaseManagers(agency string) string    { return agencyTag(agency) + ":cms" }
 func keyClients(agency string) string         { return agencyTag(agency) + ":clients" }

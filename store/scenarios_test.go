@@ -25,6 +25,7 @@ func scenarios() []scenario {
 	all = append(all, escalationScenarios()...)
 	all = append(all, crisisScenarios()...)
 	all = append(all, peopleScenarios()...)
+	all = append(all, apiKeyScenarios()...)
 	all = append(all, memoryScenarios()...)
 	all = append(all, outboxScenarios()...)
 	return all

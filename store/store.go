@@ -42,6 +42,8 @@ type Store struct {
 	hot       redis.Cmdable
 	smsNumber string
 	now       func() time.Time
+	// keyUses spaces the writes of API keys' last use.
+	keyUses keyUses
 }
 
 // Options configure Open.
