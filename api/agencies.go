@@ -40,6 +40,10 @@ func handleCreateAgency(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("agency created", "agency_id", a.ID)
+		audit(d, r, "agency", a.ID, "created", nil, a)
+		if keys, err := d.Store.APIKeys(r.Context(), a.ID, false); err == nil && len(keys) == 1 {
+			auditAs(d, r, a.ID, store.Actor{Kind: "operator"}, "api_key", keys[0].ID, "created", nil, keys[0])
+		}
 		encode(w, http.StatusCreated, struct {
 			*store.Agency
 			APIKey string `json:"api_key"`
@@ -69,6 +73,7 @@ type agencySettings struct {
 	MoodThreshold *int            `json:"mood_threshold"`
 	AlertDetail   *bool           `json:"alert_detail"`
 	AlertNames    *bool           `json:"alert_names"`
+	Retention     *store.Duration `json:"retention"`
 }
 
 // handlePatchAgency changes the calling agency's settings (quiet hours,
@@ -85,6 +90,7 @@ func handlePatchAgency(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		old := *ag
 		if err := req.apply(ag); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
@@ -94,6 +100,7 @@ func handlePatchAgency(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("agency settings changed", "agency_id", ag.ID)
+		audit(d, r, "agency", ag.ID, "changed", &old, ag)
 		encode(w, http.StatusOK, ag)
 	})
 }
@@ -147,6 +154,13 @@ func (req agencySettings) apply(ag *store.Agency) error {
 	}
 	if req.AlertNames != nil {
 		ag.AlertNames = *req.AlertNames
+	}
+	if req.Retention != nil {
+		// CLINICAL.md: configuration changes are kept 6 years (HIPAA).
+		if v := *req.Retention; v < store.DefaultRetention || v > 5*store.DefaultRetention {
+			return invalid("retention: from 52596h (6 years) to 262980h (30 years)")
+		}
+		ag.Retention = *req.Retention
 	}
 	return nil
 }

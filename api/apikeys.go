@@ -46,6 +46,7 @@ func handleCreateAPIKey(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("api key created", "agency_id", agencyID(r), "key_id", k.ID)
+		audit(d, r, "api_key", k.ID, "created", nil, k)
 		encode(w, http.StatusCreated, struct {
 			*store.APIKey
 			Key string `json:"key"`
@@ -79,6 +80,7 @@ func handleRevokeAPIKey(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("api key revoked", "agency_id", agencyID(r), "key_id", k.ID)
+		audit(d, r, "api_key", k.ID, "revoked", nil, nil)
 		encode(w, http.StatusOK, k)
 	})
 }

@@ -109,6 +109,7 @@ func handleCreateCaseManager(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("case manager created", "agency_id", ag.ID, "case_manager_id", m.ID)
+		audit(d, r, "case_manager", m.ID, "created", nil, m)
 		encode(w, http.StatusCreated, m)
 	})
 }
@@ -239,7 +240,7 @@ func handlePatchCaseManager(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		_, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
+		old, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
 			if !old.Active {
 				return nil, &Error{Code: CodeConflict, Message: "case manager is deactivated"}
 			}
@@ -250,6 +251,7 @@ func handlePatchCaseManager(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("case manager updated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
+		audit(d, r, "case_manager", m.ID, "changed", old, m)
 		encode(w, http.StatusOK, m)
 	})
 }
@@ -270,6 +272,7 @@ func handleDeactivateCaseManager(d Deps) http.Handler {
 		}
 		if old.Active {
 			d.Log.Info("case manager deactivated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
+			audit(d, r, "case_manager", m.ID, "deactivated", old, m)
 		}
 		encode(w, http.StatusOK, m)
 	})

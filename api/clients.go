@@ -184,6 +184,7 @@ func handleCreateClient(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("client created", "agency_id", c.AgencyID, "client_id", c.ID)
+		audit(d, r, "client", c.ID, "created", nil, c)
 		encode(w, http.StatusCreated, c)
 	})
 }
@@ -267,6 +268,7 @@ func handlePatchClient(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("client updated", "agency_id", c.AgencyID, "client_id", c.ID)
+		audit(d, r, "client", c.ID, "changed", old, &c)
 		encodeClient(d, w, r, http.StatusOK, &c)
 	})
 }
@@ -287,6 +289,7 @@ func handleDischargeClient(d Deps) http.Handler {
 			return
 		}
 		d.Log.Info("client discharged", "agency_id", c.AgencyID, "client_id", c.ID)
+		audit(d, r, "client", c.ID, "discharged", old, &c)
 		encode(w, http.StatusOK, &c)
 	})
 }

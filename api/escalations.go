@@ -180,11 +180,13 @@ func handlePutPolicy(d Deps) http.Handler {
 			respondErr(w, r, d.Log, invalid("%s", err.Error()))
 			return
 		}
+		old := ag.Policy
 		ag.Policy = &p
 		if err := d.Store.SaveAgency(ctx, ag); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		audit(d, r, "policy", ag.ID, "changed", old, &p)
 		d.Log.Info("escalation policy changed", "agency_id", ag.ID, "steps", len(p.Steps))
 		encode(w, http.StatusOK, p)
 	})
@@ -220,11 +222,13 @@ func handlePutSafetyMessage(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		old := ag.SafetyMessage
 		ag.SafetyMessage = req
 		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		audit(d, r, "safety_message", ag.ID, "changed", old, req)
 		d.Log.Info("safety message changed", "agency_id", ag.ID)
 		encode(w, http.StatusOK, req)
 	})
@@ -262,11 +266,13 @@ func handlePutPhrases(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		old := ag.Phrases
 		ag.Phrases = req.Phrases
 		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		audit(d, r, "phrases", ag.ID, "changed", map[string]any{"phrases": old}, map[string]any{"phrases": req.Phrases})
 		d.Log.Info("agency phrases changed", "agency_id", ag.ID, "count", len(req.Phrases))
 		encode(w, http.StatusOK, map[string]any{"phrases": req.Phrases})
 	})

@@ -96,6 +96,7 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/api-keys", handleCreateAPIKey(d))
 		r.Method(http.MethodGet, "/api-keys", handleListAPIKeys(d))
 		r.Method(http.MethodDelete, "/api-keys/{id}", handleRevokeAPIKey(d))
+		r.Method(http.MethodGet, "/audit", handleAudit(d))
 	})
 	return r
 }

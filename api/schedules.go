@@ -82,6 +82,7 @@ func handleCreateSchedule(d Deps) http.Handler {
 			}
 		}
 		d.Log.Info("schedule created", "client_id", c.ID, "schedule_id", sc.ID)
+		audit(d, r, "schedule", sc.ID, "created", nil, sc)
 		encode(w, http.StatusCreated, sc)
 	})
 }
@@ -131,11 +132,13 @@ func handlePatchSchedule(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		old := *sc
 		sc.Paused = *req.Paused
 		if err := d.Store.SaveSchedule(ctx, sc); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
+		audit(d, r, "schedule", sc.ID, "changed", &old, sc)
 		if !sc.Paused && d.Services.Checkins != nil {
 			ag, err := d.Store.Agency(ctx, c.AgencyID)
 			if err == nil {
@@ -265,6 +268,11 @@ func saveAppointment(d Deps, w http.ResponseWriter, r *http.Request, c *store.Cl
 		return
 	}
 	d.Log.Info("appointment saved", "client_id", c.ID, "appointment_id", ap.ID)
+	if old == nil {
+		audit(d, r, "appointment", ap.ID, "created", nil, ap)
+	} else {
+		audit(d, r, "appointment", ap.ID, "changed", old, ap)
+	}
 	encode(w, status, ap)
 }
 
@@ -384,6 +392,7 @@ func handleCreateQuestionnaire(d Deps) http.Handler {
 			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "id: this agency already has a questionnaire with this id"})
 			return
 		}
+		audit(d, r, "questionnaire", qn.ID, "created", nil, nil)
 		encode(w, http.StatusCreated, &qn)
 	})
 }

@@ -5,6 +5,7 @@ package store
 //	carecheck:schema            schema version
 //	apikey:<sha256 hex>         "<agency id> <key id>": who an API key authenticates
 //	{a:<agency>}:keys           the agency's API keys: key id → record (JSON: name, prefix, hash, created, revoked)
+//	{a:<agency>}:audit          the agency's configuration changes (stream, entry id = time; trimmed by MINID to its retention)
 //	{a:<agency>}:keys:used      key id → last use (unix ms), written at most once a minute per key and process
 //	agencies                    sorted set of agency ids (lex)
 //	{a:<agency>}:agency         agency record (JSON)
@@ -22,6 +23,7 @@ func keyAgencies() string                     { return "agencies" }
 func keyAPIKey(hash string) string            { return "apikey:" + hash }
 func keyAPIKeys(agency string) string         { return agencyTag(agency) + ":keys" }
 func keyAPIKeysUsed(agency string) string     { return agencyTag(agency) + ":keys:used" }
+func keyAudit(agency string) string           { return agencyTag(agency) + ":audit" }
 func keyCaseManager(agency, id string) string { return agencyTag(agency) + ":cm:" + id }
 func keyCaseManagers(agency string) string    { return agencyTag(agency) + ":cms" }
 func keyClients(agency string) string         { return agencyTag(agency) + ":clients" }

@@ -32,6 +32,9 @@ type Agency struct {
 	AlertNames bool `json:"alert_names"`
 	// Phrases are agency-added crisis or concern phrases.
 	Phrases []Phrase `json:"phrases,omitempty"`
+	// Retention is how long the audit of configuration changes is kept
+	// (zero: DefaultRetention, 6 years).
+	Retention Duration `json:"retention,omitempty"`
 }
 
 // Phrase is an agency-added detector phrase.

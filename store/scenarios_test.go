@@ -26,6 +26,7 @@ func scenarios() []scenario {
 	all = append(all, crisisScenarios()...)
 	all = append(all, peopleScenarios()...)
 	all = append(all, apiKeyScenarios()...)
+	all = append(all, auditScenarios()...)
 	all = append(all, memoryScenarios()...)
 	all = append(all, outboxScenarios()...)
 	return all
