@@ -32,7 +32,8 @@ const usage = `usage: carecheck <command>
 commands:
   serve    run the HTTP API, webhooks, scheduler and workers (config from the environment)
   demo     run everything on this machine with fake Twilio and Telegram and a seeded agency
-  triage   read one message per line on stdin, write one JSON verdict per line on stdout`
+  triage   read one message per line on stdin, write one JSON verdict per line on stdout
+           (triage --eval FILE.csv: recall and precision on labelled messages, columns text,label[,lang])`
 
 // run is main, testable: it owns config, wiring, signals and drain.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -50,6 +51,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		d, err := detect.New()
 		if err != nil {
 			return err
+		}
+		if len(args) > 2 {
+			if len(args) != 4 || args[2] != "--eval" {
+				return usageError{"triage: the only option is --eval FILE.csv\n" + usage}
+			}
+			return d.EvalFile(args[3], stdout)
 		}
 		return d.Triage(stdin, stdout)
 	case "demo":

@@ -85,7 +85,15 @@ type Signal struct {
 	Person   string `json:"person,omitempty"` // "first" or "third"
 	Tense    string `json:"tense,omitempty"`  // "present" or "past" (remote history)
 	Lang     string `json:"lang,omitempty"`   // lexicon the phrase came from; empty for emoji and agency phrases in any language
+	Source   string `json:"source"`           // SourceLexicon, SourceModel or SourceRule
 }
+
+// Where a signal comes from.
+const (
+	SourceLexicon = "lexicon" // a phrase of the lexicon (or an agency phrase)
+	SourceModel   = "model"   // the learned stage; Match names the words that weighed most
+	SourceRule    = "rule"    // a combination rule: the model's crisis score was in the ambiguous band
+)
 
 // Explain says why the signal was raised, in words a case manager can check
 // against the message, e.g. "matched: 'kill myself' (first person, present)".
@@ -111,9 +119,14 @@ func (s Signal) Explain() string {
 
 // Result is the outcome for one message: the highest level among its
 // signals (None when there are none) and the signals, most urgent first.
+//
+// Ask is set when the level is concern and the risk is ambiguous (a passive
+// wish, "i want out", hopelessness with a death reference): the client
+// should be asked the ASQ acuity question, and a yes makes it a crisis.
 type Result struct {
 	Level   Level    `json:"level"`
 	Signals []Signal `json:"signals"`
+	Ask     bool     `json:"ask,omitempty"`
 }
 
 // MarshalJSON writes signals as [] rather than null, so consumers of
@@ -150,12 +163,25 @@ type Detector struct {
 	root   []*node // root edges by token id
 	rootCl []classEdge
 	pool   sync.Pool
+	m      *model // the learned stage; nil in the lexicon-only detector that picks its thresholds
 }
 
 // New compiles the built-in lexicon plus the agency's extra phrases. It
 // fails on an invalid phrase, so a bad configuration stops at start-up, not
 // on the first crisis message.
 func New(extra ...Phrase) (*Detector, error) {
+	d, err := newLexicon(extra...)
+	if err != nil {
+		return nil, err
+	}
+	if d.m, err = sharedModel(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newLexicon compiles the lexicon alone.
+func newLexicon(extra ...Phrase) (*Detector, error) {
 	c, err := newCompiler()
 	if err != nil {
 		return nil, err

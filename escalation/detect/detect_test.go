@@ -128,9 +128,6 @@ func TestTraps(t *testing.T) {
 		{"code switching", []tc{
 			{text: "me siento fatal, i want to die", lang: "es", want: Crisis},
 			{text: "i can't anymore, me quiero morir", lang: "en", want: Crisis},
-			// The other language's concern phrases stay out when the
-			// language is known, and count when it is not.
-			{text: "no aguanto más", lang: "en", want: None},
 			{text: "no aguanto más", lang: "", want: Concern},
 		}},
 	}
@@ -210,7 +207,7 @@ func TestResultJSON(t *testing.T) {
 	}{
 		{d.Detect("hello", "en"), `{"level":"none","signals":[]}`},
 		{Result{}, `{"level":"none","signals":[]}`},
-		{d.Detect("i want to die", "en"), `{"level":"crisis","signals":[{"level":"crisis","category":"suicidal-ideation","match":"want to die","person":"first","tense":"present","lang":"en"}]}`},
+		{d.Detect("i want to die", "en"), `{"level":"crisis","signals":[{"level":"crisis","category":"suicidal-ideation","match":"want to die","person":"first","tense":"present","lang":"en","source":"lexicon"}]}`},
 	} {
 		b, err := json.Marshal(c.r)
 		if err != nil {
@@ -236,13 +233,21 @@ func TestNewExtraPhrases(t *testing.T) {
 		{"creo que me voy al rio", "es", Concern},
 		{"me voy al río", "en", Concern},
 	} {
+		// The agency's phrase gives its level at least; the learned stage
+		// may read more into the message (a river can be a means).
 		r := d.Detect(c.text, c.lang)
-		if r.Level != c.want {
-			t.Errorf("Detect(%q).Level = %v; want %v", c.text, r.Level, c.want)
+		if c.want == None {
+			if r.Level != None {
+				t.Errorf("Detect(%q).Level = %v; want none", c.text, r.Level)
+			}
 			continue
 		}
-		if c.want != None && r.Signals[0].Category != "agency-phrase" {
-			t.Errorf("Detect(%q) category = %s; want agency-phrase", c.text, r.Signals[0].Category)
+		found := false
+		for _, sg := range r.Signals {
+			found = found || sg.Category == agencyCategory && sg.Level == c.want && sg.Source == SourceLexicon
+		}
+		if r.Level < c.want || !found {
+			t.Errorf("Detect(%q) = %v %+v; want at least %v with an agency-phrase signal", c.text, r.Level, r.Signals, c.want)
 		}
 	}
 	for _, bad := range []Phrase{
@@ -287,6 +292,21 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// TestLexiconLanguage: with the client's language known, the lexicon
+// leaves out the other language's concern phrases (the learned stage, which
+// has no per-language lists, may still read them).
+func TestLexiconLanguage(t *testing.T) {
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]Level{"en": None, "": Concern, "es": Concern} {
+		if got := lex.Detect("no aguanto más", lang).Level; got != want {
+			t.Errorf("lexicon Detect(no aguanto más, %q) = %v; want %v", lang, got, want)
+		}
+	}
+}
+
 func TestLexiconFilesParse(t *testing.T) {
 	c, err := newCompiler()
 	if err != nil {
@@ -294,5 +314,28 @@ func TestLexiconFilesParse(t *testing.T) {
 	}
 	if c.nexp < 1000 {
 		t.Errorf("lexicon compiled to %d phrase forms; want many more", c.nexp)
+	}
+}
+
+// TestObfuscated: leet and censored spellings read as the word they hide.
+func TestObfuscated(t *testing.T) {
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]Level{
+		"gonna k!ll myself":       Crisis,
+		"kiero m4t4rme hoy":       Crisis,
+		"feelin real s*icidal":    Crisis,
+		"t00k the wh0le b0ttle":   Crisis,
+		"took 30 tylenol":         Crisis,
+		"i took 2 tylenol, fine!": None,
+		"wow!great news":          None,
+		"meet at 3am":             None,
+		"k1ll mys3lf":             Crisis,
+	} {
+		if got := lex.Detect(text, "").Level; got != want {
+			t.Errorf("Detect(%q) = %v; want %v", text, got, want)
+		}
 	}
 }

@@ -52,13 +52,6 @@ func (p prf) f1() float64 {
 	return 2 * pr * rc / (pr + rc)
 }
 
-func ratio(a, b int) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
-}
-
 // score counts one prediction for the binary question "is it in pos?".
 func (p *prf) score(gold, pred bool) {
 	switch {
@@ -189,55 +182,68 @@ func TestHeldOut(t *testing.T) {
 	})
 }
 
-// TestPublicEval measures the detector and the baseline on the shared
-// public set (noisy tweets, lower-cased, punctuation stripped). It is a
-// check that the lexicon generalises beyond the examples written with it,
-// not a tuning target; it is skipped where shared/ is not beside the repo.
+// sharedDir is the project's shared/ folder: beside the clone in CI and on
+// the integration checkout, or where CARECHECK_SHARED names it.
+func sharedDir() string {
+	if dir := os.Getenv("CARECHECK_SHARED"); dir != "" {
+		return dir
+	}
+	return "../../../shared"
+}
+
+// TestPublicEval measures the detector and the keyword baseline on the
+// shared public set (noisy tweets, lower-cased, punctuation stripped; label
+// crisis or not_crisis). It is an evaluation set only (no licence: never
+// trained or tuned on). A message counts as flagged when the detector gives
+// any alert (concern or crisis): the public label "crisis" is suicidal
+// intention, which includes the passive wishes CareCheck answers with the
+// safety question. In CI the file must be there; elsewhere the test is
+// skipped when it is not.
 func TestPublicEval(t *testing.T) {
-	const path = "../../../shared/eval/crisis_public.csv"
+	path := sharedDir() + "/eval/crisis_public.csv"
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: CI must have shared/ beside the clone", path)
+		}
 		t.Skipf("%s not present (it lives in shared/, beside the repo)", path)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	recs, err := r.ReadAll()
+	exs, err := ReadExamples(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := mustNew(t)
 	var crisisOnly, anyLevel, base prf
-	n := 0
-	for _, rec := range recs[1:] {
-		if len(rec) < 2 {
-			continue
-		}
-		gold := rec[1] == "crisis"
-		got := d.Detect(rec[0], "en").Level
+	for _, e := range exs {
+		gold := e.Level == Crisis
+		got := d.Detect(e.Text, "en").Level
 		crisisOnly.score(gold, got == Crisis)
 		anyLevel.score(gold, got != None)
-		base.score(gold, baseline(rec[0]) == Crisis)
-		n++
+		base.score(gold, baseline(e.Text) == Crisis)
 	}
-	t.Logf("%d public examples (label crisis vs not_crisis)", n)
+	t.Logf("%d public examples (label crisis vs not_crisis)", len(exs))
 	for _, row := range []struct {
 		name string
 		p    prf
 	}{
-		{"detector, crisis only", crisisOnly},
 		{"detector, crisis or concern", anyLevel},
+		{"detector, crisis only", crisisOnly},
 		{"keyword baseline", base},
 	} {
 		t.Logf("%-30s precision %.3f recall %.3f F1 %.3f", row.name, row.p.precision(), row.p.recall(), row.p.f1())
 	}
-	if anyLevel.f1() <= base.f1() {
-		t.Errorf("detector F1 (crisis or concern) = %.3f; want above the keyword baseline's %.3f", anyLevel.f1(), base.f1())
+	if f1 := anyLevel.f1(); f1 < 0.70 {
+		t.Errorf("detector F1 (crisis or concern) = %.3f; want >= 0.70", f1)
 	}
-	if crisisOnly.precision() <= base.precision() {
-		t.Errorf("detector crisis precision = %.3f; want above the keyword baseline's %.3f", crisisOnly.precision(), base.precision())
+	if anyLevel.precision() <= base.precision() {
+		t.Errorf("detector precision = %.3f; want above the keyword baseline's %.3f", anyLevel.precision(), base.precision())
+	}
+	if anyLevel.recall() <= base.recall() {
+		t.Errorf("detector recall = %.3f; want above the keyword baseline's %.3f", anyLevel.recall(), base.recall())
 	}
 }
 

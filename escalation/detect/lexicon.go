@@ -373,7 +373,7 @@ func (c *compiler) addExtra(p Phrase) error {
 		seq[i] = elem{kind: eLit, id: c.id(k)}
 	}
 	pid := int32(len(c.d.pats))
-	c.d.pats = append(c.d.pats, pattern{kind: kRisk, level: p.Level, category: "agency-phrase", lang: lang, src: "extra"})
+	c.d.pats = append(c.d.pats, pattern{kind: kRisk, level: p.Level, category: agencyCategory, lang: lang, src: "extra"})
 	c.insert(c.mergeAliases(seq), pid)
 	return nil
 }

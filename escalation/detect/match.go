@@ -12,7 +12,22 @@ type scratch struct {
 	void           []bool   // per token: inside a pseudo-negation
 	risks, ignores []hit
 	tense          []hit
+	notes          uint8     // what the lexicon read besides risk phrases (nIdiom, ...)
+	soft           bool      // a word of softWords: laughter, media, a class
+	feats          []feat    // the learned stage's features
+	words          []word    // the tokens the features refer to
+	credit         []float32 // per token, for a model signal's words
 }
+
+// Readings of the lexicon that make the learned stage more careful: the
+// model must be surer to raise a message the lexicon read as an idiom,
+// a denial, someone else's story or remote history.
+const (
+	nIdiom   uint8 = 1 << iota // an ignore phrase matched ("this traffic is killing me")
+	nNegated                   // a risk phrase was negated or denied
+	nThird                     // a risk phrase was about someone else
+	nPast                      // a risk phrase was remote history
+)
 
 // hit is a pattern matched over tokens [start, end).
 type hit struct {
@@ -34,6 +49,19 @@ const (
 // detect runs the whole pipeline on one message.
 func (d *Detector) detect(s *scratch, text, lang string) Result {
 	tokenize(s, text)
+	if d.m == nil {
+		return d.lexicon(s, lang)
+	}
+	featurize(s)
+	lex := d.lexicon(s, lang)
+	lexFeatures(s, lex)
+	return d.combine(s, lex)
+}
+
+// lexicon runs the lexicon matcher on the tokens of s, and leaves in
+// s.notes what it read besides risk.
+func (d *Detector) lexicon(s *scratch, lang string) Result {
+	s.notes = 0
 	d.lookup(s)
 	s.hits = s.hits[:0]
 	for i := range s.toks {
@@ -206,6 +234,7 @@ func (d *Detector) resolve(s *scratch, lang string) Result {
 			s.risks = append(s.risks, h)
 		case kIgnore:
 			s.ignores = append(s.ignores, h)
+			s.notes |= nIdiom
 		case kPast, kPresent:
 			s.tense = append(s.tense, h)
 		case kPseudo:
@@ -247,19 +276,24 @@ func (d *Detector) resolve(s *scratch, lang string) Result {
 	for _, h := range keep {
 		p := &d.pats[h.pat]
 		if s.mask[h.start]&(mNeg<<8) == 0 && d.negated(s, h.start) || d.deniedAfter(s, h.end) {
+			s.notes |= nNegated
 			continue
 		}
-		sig := Signal{Level: p.level, Category: p.category, Person: p.person, Tense: p.tense, Lang: p.lang}
+		sig := Signal{Level: p.level, Category: p.category, Person: p.person, Tense: p.tense, Lang: p.lang, Source: SourceLexicon}
 		if sig.Person == "" {
 			sig.Person = d.person(s, h.start)
 		}
 		if sig.Tense == "" {
 			sig.Tense = d.tenseOf(s, h)
 		}
-		if sig.Person == PersonThird && sig.Category != "other-at-risk" {
-			sig.Category, sig.Level = "other-at-risk", Concern
+		if sig.Person == PersonThird {
+			s.notes |= nThird
+			if sig.Category != "other-at-risk" {
+				sig.Category, sig.Level = "other-at-risk", Concern
+			}
 		}
 		if sig.Tense == TensePast {
+			s.notes |= nPast
 			if p.tense == "" && goneIfPast[sig.Category] {
 				continue // "I used to feel hopeless" is recovery, not a concern
 			}

@@ -62,6 +62,18 @@ func tokenize(s *scratch, text string) {
 
 	for i := 0; i < len(text); {
 		c := text[i]
+		if kind == 1 {
+			if l, n := leet(text, i); n > 0 {
+				// A digit or symbol standing for a letter inside a word
+				// ("k!ll", "m4t4rme", "t00k"); '*' hides a letter and is
+				// dropped ("s*icidal" is then one letter from a key word).
+				if l != 0 {
+					s.disp = append(s.disp, l)
+				}
+				i += n
+				continue
+			}
+		}
 		r, size := rune(c), 1
 		if c >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(text[i:])
@@ -126,6 +138,33 @@ func tokenize(s *scratch, text string) {
 		}
 	}
 	end()
+}
+
+// leetLetter maps the characters that stand for letters in obfuscated
+// spellings; '*' maps to 0, a hidden letter.
+var leetLetter = [128]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's', '!': 'i', '*': 0xFF}
+
+// leet reports whether text[i] is a stand-in for a letter: a leet character
+// right after a letter (the caller is inside a word) whose run of leet
+// characters is followed by an ASCII letter. It returns the letter (0 for
+// a hidden one) and 1, or 0, 0.
+func leet(text string, i int) (byte, int) {
+	c := text[i]
+	if c >= 0x80 || leetLetter[c] == 0 {
+		return 0, 0
+	}
+	j := i + 1
+	for j < len(text) && text[j] < 0x80 && leetLetter[text[j]] != 0 {
+		j++
+	}
+	if j == len(text) || !('a' <= text[j]|0x20 && text[j]|0x20 <= 'z') {
+		return 0, 0
+	}
+	l := leetLetter[c]
+	if l == 0xFF {
+		l = 0
+	}
+	return l, 1
 }
 
 // endWord closes the word that starts at disp[ws:]: it collapses long runs

@@ -1,0 +1,168 @@
+package detect
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The trained model is shared by every Detector of the process: it depends
+// only on the embedded corpus, so it is trained once, on first use, and
+// never written afterwards.
+var shared struct {
+	once sync.Once
+	m    *model
+	err  error
+	took time.Duration
+}
+
+func sharedModel() (*model, error) {
+	shared.once.Do(func() {
+		start := time.Now()
+		shared.m, shared.err = buildModel(defaultTrain)
+		shared.took = time.Since(start)
+	})
+	return shared.m, shared.err
+}
+
+// TrainingTime is how long the first New took to train the learned stage
+// and choose its thresholds (zero before any New).
+func TrainingTime() time.Duration {
+	return shared.took
+}
+
+// buildModel trains on the embedded corpus and picks the thresholds on its
+// dev split, with the built-in lexicon beside it.
+func buildModel(cfg trainConfig) (*model, error) {
+	c, err := loadCorpus(corpusFS)
+	if err != nil {
+		return nil, fmt.Errorf("detect: corpus: %w", err)
+	}
+	lex, err := newLexicon()
+	if err != nil {
+		return nil, err
+	}
+	m := train(lex, c.train, cfg)
+	m.th = pickThresholds(lex, m, c.dev)
+	return m, nil
+}
+
+// reading is what both stages say about one message, before combining.
+type reading struct {
+	lex   Level
+	notes uint8
+	ask   bool // the lexicon found ambiguous first-person risk (see askable)
+	own   bool // an agency's own phrase said crisis: never vetoed
+	soft  bool // laughter, media or a class in the message (softWords)
+	p     [nLevels]float32
+}
+
+func newReading(s *scratch, lex Result, p [nLevels]float32) reading {
+	r := reading{lex: lex.Level, notes: s.notes, soft: s.soft, p: p}
+	for _, sg := range lex.Signals {
+		if sg.Level == Concern && sg.Person != PersonThird && sg.Tense != TensePast && askable[sg.Category] {
+			r.ask = true
+		}
+		if sg.Level == Crisis && sg.Category == agencyCategory {
+			r.own = true
+		}
+	}
+	return r
+}
+
+// Categories whose concern-level signals carry ambiguous risk of the
+// client's own: they get the safety question.
+var askable = map[string]bool{
+	"ambiguous-risk": true, "suicidal-ideation": true, "passive-wish": true, "not-safe": true,
+}
+
+// verdict is the combination of both readings of a message.
+type verdict struct {
+	level Level // the message's level
+	model Level // the model's own level
+	band  bool  // the model's level is concern because P(crisis) is in the ambiguous band
+	veto  bool  // the lexicon said crisis, the model was sure it is not: concern
+}
+
+// decide is the combination rule, a pure function of both readings:
+//
+//   - the model says crisis from P(crisis) ≥ Crisis; between Low and Crisis
+//     it says concern and the risk is ambiguous (the band: never none);
+//     from P(concern)+P(crisis) ≥ Risk it says concern;
+//   - when the lexicon read an idiom, a denial, someone else or remote
+//     history, each of those thresholds is at least Guard, so "this traffic
+//     is killing me" stays none unless the model is very sure;
+//   - the level is the more urgent of the lexicon's and the model's, with
+//     one exception: in a message with laughter, media or a class
+//     (softWords), a lexicon crisis the model gives P(crisis) < Veto ("this
+//     homework makes me want to die lol", "that song 'quiero morir' slaps")
+//     is concern, never none, so a case manager still reads it.
+func (th thresholds) decide(r reading) verdict {
+	pc, pr := r.p[Crisis], r.p[Crisis]+r.p[Concern]
+	tc, tl, tr := th.Crisis, th.Low, th.Risk
+	if r.notes != 0 {
+		tc, tl, tr = max(tc, th.Guard), max(tl, th.Guard), max(tr, th.Guard)
+	}
+	var v verdict
+	switch {
+	case pc >= tc:
+		v.model = Crisis
+	case pc >= tl:
+		v.model, v.band = Concern, true
+	case pr >= tr:
+		v.model = Concern
+	}
+	v.level = max(v.model, r.lex)
+	if r.lex == Crisis && r.soft && !r.own && pc < th.Veto {
+		v.level, v.veto = Concern, true
+	}
+	return v
+}
+
+// combine adds the learned stage's reading to the lexicon's result in
+// lex. A model signal is added only when it raises the level; it names the
+// words that weighed most.
+func (d *Detector) combine(s *scratch, lex Result) Result {
+	m := d.m
+	if len(s.feats) == 0 {
+		return lex // no words: nothing for the model to read
+	}
+	r := newReading(s, lex, m.probs(s.feats))
+	v := m.th.decide(r)
+	ml, band := v.model, v.band
+	out := lex
+	if v.veto {
+		out = Result{Level: Concern, Signals: make([]Signal, len(lex.Signals))}
+		for i, sg := range lex.Signals {
+			if sg.Level == Crisis {
+				sg.Level, sg.Source = Concern, SourceRule
+			}
+			out.Signals[i] = sg
+		}
+		return out
+	}
+	if ml > lex.Level {
+		sig := Signal{Level: ml, Source: SourceModel, Match: m.explain(s, ml)}
+		sig.Category = m.category(s.feats, ml)
+		if band {
+			sig.Source = SourceRule
+			sig.Category = "ambiguous-risk"
+		}
+		if sig.Category == "" {
+			sig.Category = "model"
+		}
+		if sig.Match == "" {
+			sig.Match = "(no words)"
+		}
+		sigs := make([]Signal, 0, len(lex.Signals)+1)
+		sigs = append(sigs, sig)
+		out = Result{Level: ml, Signals: append(sigs, lex.Signals...)}
+	}
+	if out.Level == Concern {
+		out.Ask = band || r.ask || (ml == Concern && out.Signals[0].Source == SourceModel && askable[out.Signals[0].Category])
+	}
+	return out
+}
+
+// agencyCategory is the category of an agency's own phrases.
+const agencyCategory = "agency-phrase"

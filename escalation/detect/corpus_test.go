@@ -1,0 +1,198 @@
+package detect
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// testSplit is the frozen test split: written before the model, never
+// trained or tuned on, and not embedded in the binary.
+const testSplit = "corpus/test.csv"
+
+func readCSV(t *testing.T, path string) []Example {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	exs, err := ReadExamples(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return exs
+}
+
+// TestTestSplit measures the detector on the frozen test split against the
+// targets of issue 13: crisis recall ≥ 0.97, ordinary replies (gold none)
+// flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85.
+func TestTestSplit(t *testing.T) {
+	if _, err := os.Stat(testSplit); errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("%s not in this checkout yet", testSplit)
+	}
+	exs := readCSV(t, testSplit)
+	r := Evaluate(mustNew(t), exs)
+	logReport(t, r)
+	all := r.All()
+	checkFloors(t, []floor{
+		{"test crisis recall", all.CrisisRecall(), 0.97},
+		{"test concern caught", all.ConcernCaught(), 0.85},
+	})
+	if got := all.NoneCrisis(); got > 0.03 {
+		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.03", got)
+	}
+}
+
+// TestDevSplit reports the figures on the dev split, on which the
+// thresholds were chosen (so they are optimistic), and holds the
+// combination to the targets it was tuned for there.
+func TestDevSplit(t *testing.T) {
+	c, err := loadCorpus(corpusFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mustNew(t)
+	t.Logf("train %d rows, dev %d rows; thresholds %+v; first training took %v", len(c.train), len(c.dev), d.m.th, TrainingTime())
+	r := Evaluate(d, c.dev)
+	logReport(t, r)
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := Evaluate(lex, c.dev).All()
+	t.Logf("lexicon alone on dev: crisis recall %.3f, none→crisis %.3f, concern caught %.3f", lr.CrisisRecall(), lr.NoneCrisis(), lr.ConcernCaught())
+	all := r.All()
+	if all.CrisisRecall() <= lr.CrisisRecall() {
+		t.Errorf("dev crisis recall = %.3f; want above the lexicon alone (%.3f)", all.CrisisRecall(), lr.CrisisRecall())
+	}
+}
+
+func logReport(t *testing.T, r Report) {
+	t.Helper()
+	var b stringsBuilder
+	if _, err := r.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + string(b))
+}
+
+type stringsBuilder []byte
+
+func (b *stringsBuilder) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+// wordSet is a message as its sorted distinct word keys (the detector's
+// normalisation: lower case, no accents, repeats squeezed).
+func wordSet(s *scratch, ids map[string]int32, text string) []int32 {
+	tokenize(s, text)
+	var set []int32
+	for _, t := range s.toks {
+		k := string(s.key[t.kstart:t.kend])
+		id, ok := ids[k]
+		if !ok {
+			id = int32(len(ids))
+			ids[k] = id
+		}
+		set = append(set, id)
+	}
+	slices.Sort(set)
+	return slices.Compact(set)
+}
+
+func jaccard(a, b []int32) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 1
+	}
+	inter, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] == b[j]:
+			inter++
+			i++
+			j++
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
+}
+
+// nearDuplicates returns, for each row of probe, the first row of ref whose
+// word set is at least 0.8 Jaccard-similar to it (or equal), or -1.
+func nearDuplicates(probe, ref []Example) []int {
+	s := new(scratch)
+	ids := map[string]int32{}
+	refSets := make([][]int32, len(ref))
+	for i, e := range ref {
+		refSets[i] = wordSet(s, ids, e.Text)
+	}
+	out := make([]int, len(probe))
+	for i, e := range probe {
+		out[i] = -1
+		p := wordSet(s, ids, e.Text)
+		if len(p) < 3 {
+			continue // "7", "yes", "C": check-in answers repeat by nature
+		}
+		for j, r := range refSets {
+			lo, hi := min(len(p), len(r)), max(len(p), len(r))
+			if float64(lo) < 0.8*float64(hi) {
+				continue
+			}
+			if jaccard(p, r) >= 0.8 {
+				out[i] = j
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestNoNearDuplicatesAcrossSplits: no text of the test split may be a
+// near-duplicate (word-set Jaccard ≥ 0.8 after normalisation) of a train or
+// dev text, and no dev text of a train text; otherwise the figures measure
+// memory, not generalisation. Answers under three words ("7", "yes") are
+// left out: check-in answers repeat by nature.
+func TestNoNearDuplicatesAcrossSplits(t *testing.T) {
+	c, err := loadCorpus(corpusFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, probe, ref []Example) {
+		n := 0
+		for i, j := range nearDuplicates(probe, ref) {
+			if j >= 0 {
+				n++
+				if n <= 20 {
+					t.Errorf("%s row %q is a near-duplicate of %q", name, probe[i].Text, ref[j].Text)
+				}
+			}
+		}
+		if n > 0 {
+			t.Errorf("%s: %d near-duplicates", name, n)
+		}
+	}
+	check("dev", c.dev, c.train)
+	if _, err := os.Stat(testSplit); err == nil {
+		check(filepath.Base(testSplit), readCSV(t, testSplit), append(slices.Clip(c.train), c.dev...))
+	}
+}
+
+func TestNearDuplicateRule(t *testing.T) {
+	a := []Example{{Text: "i gave my dog away for good today"}}
+	for text, want := range map[string]bool{
+		"I gave my dog away for good today!!":   true, // equal after normalisation
+		"i gave my dog away for good today lol": true, // one word added: 8/9
+		"i gave my cat away for good":           false,
+		"took my meds":                          false,
+		"7":                                     false,
+	} {
+		if got := nearDuplicates([]Example{{Text: text}}, a)[0] >= 0; got != want {
+			t.Errorf("near duplicate of %q: %v; want %v", text, got, want)
+		}
+	}
+}

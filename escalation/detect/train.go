@@ -1,0 +1,313 @@
+package detect
+
+import (
+	"embed"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"path"
+	"sort"
+	"strings"
+)
+
+// The corpus the learned stage is trained on: train-*.csv to fit the
+// weights, dev-*.csv to choose the thresholds, and the lexicon's own
+// labelled examples (testdata/examples.csv) as more training rows. The
+// frozen test split (corpus/test.csv) is not embedded: it is only read by
+// the tests.
+//
+//go:embed corpus testdata/examples.csv
+var corpusFS embed.FS
+
+// Example is one labelled message: the corpus files and the files of
+// `carecheck triage --eval` are read into it.
+type Example struct {
+	Text     string
+	Lang     string // "en", "es", "mix", or "" when the file has none
+	Level    Level
+	Category string // "" when the file has none
+}
+
+// ReadExamples reads labelled messages from CSV with a header. The columns
+// are found by name: text, and level or label (none, concern, crisis; the
+// public set's not_crisis reads as none); lang and category when present.
+func ReadExamples(r io.Reader) ([]Example, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("read header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	ti, ok := col["text"]
+	if !ok {
+		return nil, fmt.Errorf("header %q: no text column", head)
+	}
+	li, ok := col["level"]
+	if !ok {
+		if li, ok = col["label"]; !ok {
+			return nil, fmt.Errorf("header %q: no level or label column", head)
+		}
+	}
+	langI, hasLang := col["lang"]
+	catI, hasCat := col["category"]
+	var out []Example
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(rec) <= max(ti, li) {
+			return nil, fmt.Errorf("line %d: %d columns", line, len(rec))
+		}
+		e := Example{Text: rec[ti]}
+		lab := strings.TrimSpace(rec[li])
+		if strings.EqualFold(lab, "not_crisis") {
+			lab = "none"
+		}
+		if err := e.Level.UnmarshalText([]byte(lab)); err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if hasLang && langI < len(rec) {
+			e.Lang = strings.TrimSpace(rec[langI])
+		}
+		if hasCat && catI < len(rec) {
+			e.Category = strings.TrimSpace(rec[catI])
+		}
+		out = append(out, e)
+	}
+}
+
+// corpus is the embedded training material, split.
+type corpus struct {
+	train, dev []Example
+}
+
+// loadCorpus reads the embedded corpus in a fixed order (file names
+// sorted, rows as written).
+func loadCorpus(fsys fs.FS) (corpus, error) {
+	var c corpus
+	read := func(name string) ([]Example, error) {
+		f, err := fsys.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		exs, err := ReadExamples(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return exs, nil
+	}
+	for _, pat := range []string{"corpus/train-*.csv", "testdata/examples.csv", "corpus/dev-*.csv"} {
+		names, err := fs.Glob(fsys, pat)
+		if err != nil {
+			return c, err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			exs, err := read(n)
+			if err != nil {
+				return c, err
+			}
+			if strings.HasPrefix(path.Base(n), "dev-") {
+				c.dev = append(c.dev, exs...)
+			} else {
+				c.train = append(c.train, exs...)
+			}
+		}
+	}
+	return c, nil
+}
+
+// trainConfig holds the learning settings; defaultTrain is the shipped one.
+type trainConfig struct {
+	epochs    int
+	rate      float64 // AdaGrad base rate
+	l2        float64
+	crisisW   float64 // loss weight of a crisis row (recall first)
+	concernW  float64
+	seed      uint64
+	catEpochs int // passes of the category head
+}
+
+var defaultTrain = trainConfig{epochs: 12, rate: 0.4, l2: 1e-6, crisisW: 2, concernW: 1.5, seed: 13, catEpochs: 4}
+
+// splitmix64 is the shuffling generator: fixed, so two trainings visit the
+// rows in the same order on any machine and Go version.
+type splitmix64 uint64
+
+func (s *splitmix64) next() uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := uint64(*s)
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// train fits both heads by AdaGrad with L2 on the rows, in a fixed order.
+func train(lex *Detector, rows []Example, cfg trainConfig) *model {
+	s := new(scratch)
+	feats := make([][]feat, len(rows))
+	for i, r := range rows {
+		readRow(s, lex, r)
+		feats[i] = append([]feat(nil), s.feats...)
+	}
+	m := &model{lw: make([]float32, (1<<levelBits)*nLevels)}
+
+	// Categories of risk rows, sorted; a category keeps the level it was
+	// written with (the corpus vocabulary gives each one level).
+	catIdx := map[string]int{}
+	for _, r := range rows {
+		if r.Level != None && r.Category != "" {
+			catIdx[r.Category] = 0
+		}
+	}
+	for c := range catIdx {
+		m.cats = append(m.cats, c)
+	}
+	sort.Strings(m.cats)
+	m.catLevel = make([]Level, len(m.cats))
+	for i, c := range m.cats {
+		catIdx[c] = i
+	}
+	for _, r := range rows {
+		if r.Level != None && r.Category != "" {
+			m.catLevel[catIdx[r.Category]] = max(m.catLevel[catIdx[r.Category]], r.Level)
+		}
+	}
+
+	lg := make([]float32, len(m.lw)) // AdaGrad sums of squared gradients
+	var lbg [nLevels]float64
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	rng := splitmix64(cfg.seed)
+	rate, l2 := float32(cfg.rate), float32(cfg.l2)
+	var grad [nLevels]float32
+	for epoch := 0; epoch < cfg.epochs; epoch++ {
+		for i := len(order) - 1; i > 0; i-- {
+			j := int(rng.next() % uint64(i+1))
+			order[i], order[j] = order[j], order[i]
+		}
+		for _, ri := range order {
+			r, fs := rows[ri], feats[ri]
+			if len(fs) == 0 {
+				continue
+			}
+			w := 1.0
+			switch r.Level {
+			case Crisis:
+				w = cfg.crisisW
+			case Concern:
+				w = cfg.concernW
+			}
+			// Level head.
+			p := m.probs(fs)
+			for k := 0; k < nLevels; k++ {
+				y := 0.0
+				if Level(k) == r.Level {
+					y = 1
+				}
+				grad[k] = float32(w * (float64(p[k]) - y))
+				lbg[k] += float64(grad[k]) * float64(grad[k])
+				m.lb[k] -= rate * grad[k] / float32(math.Sqrt(lbg[k])+1e-6)
+			}
+			for _, f := range fs {
+				base := int(f.h&(1<<levelBits-1)) * nLevels
+				for k := 0; k < nLevels; k++ {
+					g := grad[k]*f.v + l2*m.lw[base+k]
+					lg[base+k] += g * g
+					m.lw[base+k] -= rate * g / (float32(math.Sqrt(float64(lg[base+k]))) + 1e-6)
+				}
+			}
+		}
+	}
+	trainCategories(m, rows, feats, catIdx, cfg)
+	return m
+}
+
+// readRow reads one message with the lexicon and leaves the model's
+// features, normalised, in s.feats.
+func readRow(s *scratch, lex *Detector, e Example) Result {
+	tokenize(s, e.Text)
+	featurize(s)
+	res := lex.lexicon(s, normLang(e.Lang))
+	lexFeatures(s, res)
+	return res
+}
+
+// trainCategories fits the category head: a multinomial logistic
+// regression over the same features, on risk rows with a category, by
+// AdaGrad in a fixed order. It only orders the categories of a level the
+// level head already chose, so it gets fewer passes (catEpochs).
+func trainCategories(m *model, rows []Example, feats [][]feat, catIdx map[string]int, cfg trainConfig) {
+	nc := len(m.cats)
+	const mask = 1<<catBits - 1
+	m.cw = make([]float32, (mask+1)*nc)
+	m.cb = make([]float32, nc)
+	if nc == 0 {
+		return
+	}
+	var order []int
+	for i, r := range rows {
+		if _, ok := catIdx[r.Category]; ok && r.Level != None && len(feats[i]) > 0 {
+			order = append(order, i)
+		}
+	}
+	acc := make([]float32, len(m.cw))
+	bacc := make([]float64, nc)
+	z := make([]float64, nc)
+	grad := make([]float32, nc)
+	rate, l2 := float32(cfg.rate), float32(cfg.l2)
+	rng := splitmix64(cfg.seed + 1)
+	for epoch := 0; epoch < cfg.catEpochs; epoch++ {
+		for i := len(order) - 1; i > 0; i-- {
+			j := int(rng.next() % uint64(i+1))
+			order[i], order[j] = order[j], order[i]
+		}
+		for _, ri := range order {
+			fs, ci := feats[ri], catIdx[rows[ri].Category]
+			top := math.Inf(-1)
+			for c := range nc {
+				zc := float64(m.cb[c])
+				for _, f := range fs {
+					zc += float64(f.v * m.cw[int(f.h&mask)*nc+c])
+				}
+				z[c] = zc
+				top = math.Max(top, zc)
+			}
+			var sum float64
+			for c := range nc {
+				z[c] = math.Exp(z[c] - top)
+				sum += z[c]
+			}
+			for c := range nc {
+				y := 0.0
+				if c == ci {
+					y = 1
+				}
+				grad[c] = float32(z[c]/sum - y)
+				bacc[c] += float64(grad[c]) * float64(grad[c])
+				m.cb[c] -= rate * grad[c] / float32(math.Sqrt(bacc[c])+1e-6)
+			}
+			for _, f := range fs {
+				base := int(f.h&mask) * nc
+				for c := range nc {
+					g := grad[c]*f.v + l2*m.cw[base+c]
+					acc[base+c] += g * g
+					m.cw[base+c] -= rate * g / (float32(math.Sqrt(float64(acc[base+c]))) + 1e-6)
+				}
+			}
+		}
+	}
+}
