@@ -158,8 +158,17 @@ func (d *Detector) combine(s *scratch, lex Result) Result {
 		sigs = append(sigs, sig)
 		out = Result{Level: ml, Signals: append(sigs, lex.Signals...)}
 	}
-	if out.Level == Concern {
-		out.Ask = band || r.ask || (ml == Concern && out.Signals[0].Source == SourceModel && askable[out.Signals[0].Category])
+	if out.Level == Concern && r.notes&(nThird|nPast) == 0 {
+		switch {
+		case band || r.ask:
+			out.Ask = true
+		case out.Signals[0].Source == SourceModel:
+			out.Ask = askable[out.Signals[0].Category]
+		case r.p[Concern]+r.p[Crisis] >= m.th.Risk:
+			// The lexicon's concern, and the model reads the message as
+			// ambiguous risk: "whats the point anymore".
+			out.Ask = m.category(s.feats, Concern) == "ambiguous-risk"
+		}
 	}
 	return out
 }

@@ -96,9 +96,20 @@ const (
 )
 
 // Explain says why the signal was raised, in words a case manager can check
-// against the message, e.g. "matched: 'kill myself' (first person, present)".
+// against the message, e.g. "matched: 'kill myself' (first person, present)"
+// for a lexicon phrase, "model, words that weighed most: 'pills ready'" for
+// the learned stage.
 func (s Signal) Explain() string {
 	var b strings.Builder
+	switch s.Source {
+	case SourceModel:
+		return "model, words that weighed most: '" + s.Match + "'"
+	case SourceRule:
+		if s.Person == "" { // the ambiguous band
+			return "ambiguous risk (model), words that weighed most: '" + s.Match + "'"
+		}
+		b.WriteString("read by the model as not a crisis; ") // a vetoed phrase
+	}
 	b.WriteString("matched: '")
 	b.WriteString(s.Match)
 	b.WriteString("'")

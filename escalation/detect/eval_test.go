@@ -153,13 +153,17 @@ func checkFloors(t *testing.T, floors []floor) {
 	}
 }
 
-// TestExamples measures the detector on the project's own labelled
+// TestExamples measures the lexicon alone on the project's own labelled
 // examples and fails below the floors committed here. The lexicon was
 // written alongside these examples, so the figures are optimistic; the
-// floors sit just under what the detector reaches, so that a lexicon
-// change that loses ground fails.
+// floors sit just under what it reaches, so that a lexicon change that
+// loses ground fails. (The learned stage is measured on the corpus splits.)
 func TestExamples(t *testing.T) {
-	s := measure(t, mustNew(t), loadExamples(t, "testdata/examples.csv"))
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := measure(t, lex, loadExamples(t, "testdata/examples.csv"))
 	checkFloors(t, []floor{
 		{"crisis recall", s.crisis.recall(), 0.97},
 		{"crisis precision", s.crisis.precision(), 0.97},

@@ -26,6 +26,9 @@ const (
 	fBigram
 	fGram
 	fNum
+	fSkip
+	fSoft = 0x50f7
+	fNeg  = 0x4e47
 )
 
 // word is a token's display span as featurize saw it (lookup later merges
@@ -49,9 +52,11 @@ type feat struct {
 var (
 	scaleWord   float32 = 2
 	scaleBigram float32 = 2
-	scaleGram   float32 = 1
+	scaleGram   float32 = 0.25
 	scaleNum    float32 = 2
-	scaleLex    float32 = 3
+	scaleLex    float32 = 6
+	scaleSkip   float32 = 1
+	skipGrams           = true
 )
 
 const (
@@ -93,6 +98,7 @@ func featurize(s *scratch) {
 	s.feats = s.feats[:0]
 	s.words = s.words[:0]
 	var prev uint32
+	negLeft := 0 // words still inside a negation's reach
 	for i := range s.toks {
 		t := &s.toks[i]
 		s.words = append(s.words, word{start: t.start, end: t.end, brk: t.brk})
@@ -116,8 +122,31 @@ func featurize(s *scratch) {
 			}
 		}
 		s.feats = append(s.feats, feat{h: hw, v: scaleWord, tok: int32(i), span: 1})
+		if t.brk != bNone {
+			negLeft = 0
+		}
+		if negLeft > 0 {
+			// Inside a negation's reach: "havent stopped" is not "stopped".
+			s.feats = append(s.feats, feat{h: fmix(hw ^ fNeg), v: scaleWord, tok: int32(i), span: 1})
+			negLeft--
+		}
+		if negWords[string(k)] {
+			negLeft = 3
+		}
 		if i > 0 && t.brk != bStrong {
 			s.feats = append(s.feats, feat{h: fmix(prev*0x9e3779b1 ^ hw ^ fBigram), v: scaleBigram, tok: int32(i - 1), span: 2})
+		}
+		if skipGrams {
+			// Word pairs with one or two words between, inside a sentence:
+			// "pills … ready", "tengo … listas".
+			for back := int32(2); back <= 3 && int(back) <= i; back++ {
+				j := int32(i) - back
+				if s.toks[j+1].brk == bStrong || (back == 3 && s.toks[j+2].brk == bStrong) || t.brk == bStrong {
+					break
+				}
+				pk := s.key[s.toks[j].kstart:s.toks[j].kend]
+				s.feats = append(s.feats, feat{h: fmix(hashBytes(fWord, pk)*0x85ebca77 ^ hw ^ fSkip), v: scaleSkip, tok: j, span: 1})
+			}
 		}
 		prev = hw
 		if t.num < 0 && len(k) > 0 && k[0] < 0xF0 { // letters, not emoji
@@ -151,8 +180,13 @@ func (s *scratch) grams(k []byte, tok int32) {
 	}
 }
 
+// minNorm is the squared length below which a message's vector is not
+// scaled up: a one- or two-word message ("okay", "hola") is too little for
+// the model to be sure of anything, so its weights stay near the bias.
+var minNorm = 100.0
+
 // normalise scales the feature vector to unit length, so a long message
-// does not outweigh a short one.
+// does not outweigh a short one (see minNorm for the short ones).
 func normalise(fs []feat) {
 	var sum float64
 	for _, f := range fs {
@@ -161,7 +195,7 @@ func normalise(fs []feat) {
 	if sum == 0 {
 		return
 	}
-	k := float32(1 / math.Sqrt(sum))
+	k := float32(1 / math.Sqrt(max(sum, minNorm)))
 	for i := range fs {
 		fs[i].v *= k
 	}
@@ -178,6 +212,13 @@ func lexFeatures(s *scratch, res Result) {
 	for _, sg := range res.Signals {
 		h := hashString(fLex|uint32(sg.Level), sg.Category)
 		s.feats = append(s.feats, feat{h: h, v: scaleLex, tok: -1})
+		if s.soft {
+			// The same reading beside laughter or media: "kms lol".
+			s.feats = append(s.feats, feat{h: fmix(h ^ fSoft), v: scaleLex, tok: -1})
+		}
+	}
+	if s.soft {
+		s.feats = append(s.feats, feat{h: fmix(fLex | fSoft), v: scaleLex, tok: -1})
 	}
 	for bit := uint8(1); bit != 0 && bit <= nPast; bit <<= 1 {
 		if s.notes&bit != 0 {
@@ -195,6 +236,14 @@ func hashString(kind uint32, str string) uint32 {
 		h *= fnvPrime
 	}
 	return fmix(h)
+}
+
+// Negation words (squeezed keys); the three words after one, inside its
+// clause, also get a negated feature.
+var negWords = map[string]bool{
+	"not": true, "no": true, "never": true, "dont": true, "didnt": true, "doesnt": true, "havent": true,
+	"hasnt": true, "wont": true, "wouldnt": true, "isnt": true, "arent": true, "nah": true, "nope": true,
+	"zero": true, "nunca": true, "jamas": true, "ni": true, "cero": true, "tampoco": true,
 }
 
 // Words that can make death words a joke or someone else's story: laughter,

@@ -406,7 +406,8 @@ func (d *Detector) person(s *scratch, start int32) string {
 
 // tenseOf finds the nearest time cue in the same sentence, within eight
 // tokens and not across "but": "years ago" makes remote history, "last night" or "again" keeps
-// it present. No cue means present, the safe reading.
+// it present; a cue past a comma counts one token farther. No cue means
+// present, the safe reading.
 func (d *Detector) tenseOf(s *scratch, h hit) string {
 	best, tense := int32(9), TensePresent
 	sent := s.toks[h.start].sent
@@ -421,6 +422,14 @@ func (d *Detector) tenseOf(s *scratch, h hit) string {
 			dist, lo, hi = h.start-c.end, c.end, h.start
 		case c.start >= h.end:
 			dist, lo, hi = c.start-h.end, h.end, c.start
+		}
+		// A cue in another clause ("hace 3 años me tomé un bote, ahora
+		// trabajo") counts one token farther than one in the same clause.
+		for k := lo; k <= hi && int(k) < len(s.toks); k++ {
+			if s.toks[k].brk != bNone {
+				dist++
+				break
+			}
 		}
 		p := &d.pats[c.pat]
 		// Nearest cue wins; on a tie, present (the safe reading).

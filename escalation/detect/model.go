@@ -131,11 +131,26 @@ func (m *model) explain(s *scratch, level Level) string {
 		return string(s.disp[s.words[0].start:s.words[n-1].end])
 	}
 	pick := make([]bool, n)
-	for k, i := range order {
-		if k >= 5 || credit[i] < top/4 {
+	picked := 0
+	for _, i := range order {
+		if picked == 5 || credit[i] < top/4 {
 			break
 		}
-		pick[i] = true
+		if w := s.disp[s.words[i].start:s.words[i].end]; !stopWords[string(w)] {
+			pick[i] = true
+			picked++
+		}
+	}
+	if picked == 0 {
+		pick[order[0]] = true
+	}
+	// A function word between two picked words joins them into one
+	// phrase: "pills, ready" reads better as "pills ready" only when they
+	// touch, "have the pills" needs "the".
+	for i := 1; i+1 < n; i++ {
+		if !pick[i] && pick[i-1] && pick[i+1] && s.words[i].brk == bNone && s.words[i+1].brk == bNone {
+			pick[i] = true
+		}
 	}
 	var b strings.Builder
 	for i := 0; i < n; i++ {
@@ -153,4 +168,15 @@ func (m *model) explain(s *scratch, level Level) string {
 		i = j
 	}
 	return b.String()
+}
+
+// stopWords are never named alone as the words that weighed most: they
+// carry weight only through their neighbours.
+var stopWords = map[string]bool{
+	"a": true, "an": true, "the": true, "and": true, "or": true, "to": true, "of": true, "in": true, "on": true,
+	"at": true, "for": true, "is": true, "it": true, "its": true, "i": true, "im": true, "my": true, "me": true,
+	"so": true, "just": true, "that": true, "this": true, "be": true, "was": true, "with": true, "u": true,
+	"y": true, "o": true, "de": true, "la": true, "el": true, "los": true, "las": true, "que": true, "q": true,
+	"en": true, "un": true, "una": true, "mi": true, "mis": true, "se": true, "lo": true, "le": true, "les": true,
+	"por": true, "pa": true, "para": true, "con": true, "es": true, "al": true, "del": true, "ya": true,
 }

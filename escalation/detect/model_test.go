@@ -20,6 +20,9 @@ func TestCombined(t *testing.T) {
 	}{
 		{text: "i cant do this anymore, i have the pills ready", lang: "en", want: Crisis},
 		{text: "honestly i just want out", lang: "en", want: Concern, ask: true},
+		{text: "whats the point anymore", lang: "en", want: Concern, ask: true},
+		{text: "stopped my meds", lang: "en", want: Concern},
+		{text: "my friend says she wants to die", lang: "en", want: Concern},
 		{text: "this traffic is killing me", lang: "en", want: None},
 		{text: "dying to see the game", lang: "en", want: None},
 		{text: "killed it at work today", lang: "en", want: None},
@@ -27,6 +30,9 @@ func TestCombined(t *testing.T) {
 		{text: "took my meds this morning", lang: "en", want: None},
 		{text: "7", lang: "en", want: None},
 		{text: "i want to kill myself", lang: "en", want: Crisis, source: SourceLexicon},
+		// A joke the model is sure of: the lexicon's crisis is vetoed to
+		// concern, never none.
+		{text: "if my wifi dies one more time imma kms lol", lang: "en", want: Concern, source: SourceRule},
 	} {
 		r := d.Detect(c.text, c.lang)
 		if r.Level != c.want || r.Ask != c.ask {
@@ -39,29 +45,38 @@ func TestCombined(t *testing.T) {
 	}
 }
 
-// TestModelSignalExplains checks that a model signal names words of the
-// message, so a case manager sees why.
+// TestModelSignalExplains: a preparatory act in everyday words, which no
+// lexicon phrase names, is crisis from the model, and the signal names the
+// words of the message that weighed most, so a case manager sees why.
 func TestModelSignalExplains(t *testing.T) {
 	d := mustNew(t)
-	const text = "i cant do this anymore, i have the pills ready"
+	const text = "put the dog's food and leash by the door for my neighbor, she's keeping him from now on. thanks for everything"
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lex.Detect(text, "en").Level; got != None {
+		t.Fatalf("lexicon alone = %v; this test needs a message only the model catches", got)
+	}
 	r := d.Detect(text, "en")
-	if len(r.Signals) == 0 || r.Signals[0].Source != SourceModel {
-		t.Fatalf("Detect(%q) signals %+v; want a model signal first", text, r.Signals)
+	if r.Level != Crisis || len(r.Signals) == 0 || r.Signals[0].Source != SourceModel {
+		t.Fatalf("Detect(%q) = %v %+v; want crisis from a model signal", text, r.Level, r.Signals)
 	}
 	sg := r.Signals[0]
-	if sg.Category == "" || sg.Category == "model" {
-		t.Errorf("model signal category = %q; want a corpus category", sg.Category)
+	if sg.Category != "preparatory-act" {
+		t.Errorf("model signal category = %q; want preparatory-act", sg.Category)
 	}
+	plain := strings.ReplaceAll(strings.ToLower(text), "'", "")
 	for _, part := range strings.Split(sg.Match, ", ") {
-		if !strings.Contains(text, part) {
+		if part == "" || !strings.Contains(plain, part) {
 			t.Errorf("model signal match %q: %q is not words of the message", sg.Match, part)
 		}
 	}
-	if !strings.Contains(sg.Match, "pills") {
-		t.Errorf("model signal match %q; want it to name the pills", sg.Match)
+	if !strings.Contains(sg.Match, "keeping") {
+		t.Errorf("model signal match %q; want it to name \"keeping\"", sg.Match)
 	}
-	if got := sg.Explain(); !strings.HasPrefix(got, "matched: '"+sg.Match+"'") {
-		t.Errorf("Explain() = %q", got)
+	if got, want := sg.Explain(), "model, words that weighed most: '"+sg.Match+"'"; got != want {
+		t.Errorf("Explain() = %q; want %q", got, want)
 	}
 }
 

@@ -1,16 +1,19 @@
 package detect
 
-// Targets on the dev split, in order of priority: crisis recall first,
-// then few ordinary replies raised to crisis, then concern caught.
+// Targets on the dev split. Crisis recall comes first: the crisis
+// threshold is as low as the false-alarm budget allows (the bound issue 13
+// sets for messages the project has never seen: ordinary replies flagged
+// crisis ≤ 5 %), and stops lowering once recall reaches devCrisisRecall.
 const (
-	devCrisisRecall  = 0.98 // share of dev crisis rows the combination must call crisis
-	devNoneCrisisMax = 0.03 // most dev none rows it may call crisis, once recall is met
+	devCrisisRecall  = 0.98 // enough: no need to spend more false alarms
+	devNoneCrisisMax = 0.05 // most dev none rows the combination may call crisis
 	devConcernCaught = 0.90 // share of dev concern rows called concern or crisis
 	minDevRows       = 100  // below this the dev split is too small to choose on
+	lowMargin        = 0.15 // the band starts this far above the bias's P(crisis)
 )
 
 // defaultThresholds serve when the dev split is too small to choose on.
-var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.3, Risk: 0.5, Guard: 0.9}
+var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95}
 
 // devReadings reads every dev row with the lexicon alone and the model.
 func devReadings(lex *Detector, m *model, dev []Example) []reading {
@@ -60,20 +63,19 @@ func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
 // over a grid of hundredths, so the same corpus always gives the same
 // thresholds. In order:
 //
-//  1. Crisis: the highest threshold whose dev crisis recall reaches
-//     devCrisisRecall, as long as dev none→crisis stays under
-//     devNoneCrisisMax more than the lexicon's own; otherwise the best
-//     recall within that bound.
-//  2. Veto: the highest value (up to 0.30) that turns no dev crisis row
-//     into concern.
+//  1. Veto, with the model's own crisis off: the highest value up to 0.30
+//     that turns no dev crisis row into concern.
+//  2. Crisis: the lowest threshold at which dev none→crisis (the whole
+//     combination) stays within devNoneCrisisMax, or the highest one whose
+//     dev crisis recall reaches devCrisisRecall if that comes first.
 //  3. Risk: the highest threshold whose dev concern caught (concern or
 //     crisis) reaches devConcernCaught, else the best one.
-//  4. Low, the start of the ambiguous band: the highest value under Crisis
-//     at which the band adds no dev none row flagged per two risk rows it
-//     catches... kept simple: halfway between 0 and Crisis.
+//  4. Low, the start of the ambiguous band: half of Crisis, but at least
+//     lowMargin above what the model says of a message with no evidence
+//     (its bias), or every short reply ("okay") would land in the band.
 //
-// Guard stays fixed: it is the certainty the model needs to overrule the
-// lexicon's explicit knowledge, not a figure to fit.
+// Guard stays fixed at 0.95: it is how sure the model must be to overrule
+// the lexicon's explicit reading, not a figure to fit.
 func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 	th := defaultThresholds
 	if len(dev) < minDevRows {
@@ -81,28 +83,9 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 	}
 	rs := devReadings(lex, m, dev)
 	grid := func(i int) float32 { return float32(i) / 100 }
-	// 1. Crisis, with the concern paths closed and no veto.
-	th.Low, th.Risk, th.Veto = 2, 2, 0
-	th.Crisis = 2
-	lexOnly := measureDev(th, rs, dev).noneCrisis
-	best, bestRecall := float32(0.5), -1.0
-	for i := 95; i >= 2; i-- {
-		th.Crisis = grid(i)
-		f := measureDev(th, rs, dev)
-		if f.noneCrisis > lexOnly+devNoneCrisisMax {
-			break
-		}
-		if f.crisisRecall > bestRecall {
-			best, bestRecall = th.Crisis, f.crisisRecall
-		}
-		if f.crisisRecall >= devCrisisRecall {
-			break
-		}
-	}
-	th.Crisis = best
-	// 2. Veto: no dev crisis row may be lost.
+	// 1. Veto.
+	th.Crisis, th.Low, th.Risk, th.Veto = 2, 2, 2, 0
 	base := measureDev(th, rs, dev).crisisRecall
-	th.Veto = 0
 	for i := 1; i <= 30; i++ {
 		t := th
 		t.Veto = grid(i)
@@ -111,20 +94,34 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 		}
 		th.Veto = t.Veto
 	}
+	// 2. Crisis.
+	best := float32(0.95)
+	for i := 95; i >= 2; i-- {
+		th.Crisis = grid(i)
+		f := measureDev(th, rs, dev)
+		if f.noneCrisis > devNoneCrisisMax {
+			break
+		}
+		best = th.Crisis
+		if f.crisisRecall >= devCrisisRecall {
+			break
+		}
+	}
+	th.Crisis = best
 	// 3. Risk.
-	best, bestCaught := float32(0.5), -1.0
+	bestR, bestCaught := float32(0.5), -1.0
 	for i := 95; i >= 5; i-- {
 		th.Risk = grid(i)
 		f := measureDev(th, rs, dev)
 		if f.concernCaught > bestCaught {
-			best, bestCaught = th.Risk, f.concernCaught
+			bestR, bestCaught = th.Risk, f.concernCaught
 		}
 		if f.concernCaught >= devConcernCaught {
 			break
 		}
 	}
-	th.Risk = best
+	th.Risk = bestR
 	// 4. Low.
-	th.Low = th.Crisis / 2
+	th.Low = max(th.Crisis/2, softmax3(m.lb)[Crisis]+lowMargin)
 	return th
 }
