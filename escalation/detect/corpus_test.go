@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,26 +23,6 @@ func readCSV(t *testing.T, path string) []Example {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return exs
-}
-
-// TestTestSplit measures the detector on the frozen test split against the
-// targets of issue 13: crisis recall ≥ 0.97, ordinary replies (gold none)
-// flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85.
-func TestTestSplit(t *testing.T) {
-	if _, err := os.Stat(testSplit); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("%s not in this checkout yet", testSplit)
-	}
-	exs := readCSV(t, testSplit)
-	r := Evaluate(mustNew(t), exs)
-	logReport(t, r)
-	all := r.All()
-	checkFloors(t, []floor{
-		{"test crisis recall", all.CrisisRecall(), 0.97},
-		{"test concern caught", all.ConcernCaught(), 0.85},
-	})
-	if got := all.NoneCrisis(); got > 0.03 {
-		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.03", got)
-	}
 }
 
 // TestDevSplit reports the figures on the dev split, on which the
