@@ -16,10 +16,17 @@ var shared struct {
 	took time.Duration
 }
 
-func sharedModel() (*model, error) {
+// sharedModel returns the process's model, training it on first use with
+// the built-in lexicon that base returns beside it.
+func sharedModel(base func() (*Detector, error)) (*model, error) {
 	shared.once.Do(func() {
 		start := time.Now()
-		shared.m, shared.err = buildModel(defaultTrain)
+		lex, err := base()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.m, shared.err = buildModel(lex, defaultTrain)
 		shared.took = time.Since(start)
 	})
 	return shared.m, shared.err
@@ -32,15 +39,11 @@ func TrainingTime() time.Duration {
 }
 
 // buildModel trains on the embedded corpus and picks the thresholds on its
-// dev split, with the built-in lexicon beside it.
-func buildModel(cfg trainConfig) (*model, error) {
+// dev split, with lex (the built-in lexicon alone) beside it.
+func buildModel(lex *Detector, cfg trainConfig) (*model, error) {
 	c, err := loadCorpus(corpusFS)
 	if err != nil {
 		return nil, fmt.Errorf("detect: corpus: %w", err)
-	}
-	lex, err := newLexicon()
-	if err != nil {
-		return nil, err
 	}
 	m := train(lex, c.train, cfg)
 	m.th = pickThresholds(lex, m, c.dev)

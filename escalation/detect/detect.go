@@ -185,7 +185,13 @@ func New(extra ...Phrase) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.m, err = sharedModel(); err != nil {
+	base := func() (*Detector, error) {
+		if len(extra) == 0 {
+			return d, nil // still lexicon-only here
+		}
+		return newLexicon()
+	}
+	if d.m, err = sharedModel(base); err != nil {
 		return nil, err
 	}
 	return d, nil

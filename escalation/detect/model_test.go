@@ -83,22 +83,22 @@ func TestModelSignalExplains(t *testing.T) {
 // TestTrainingDeterministic trains twice from the embedded corpus and
 // compares every weight and threshold.
 func TestTrainingDeterministic(t *testing.T) {
-	a, err := buildModel(defaultTrain)
+	lex, err := newLexicon()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := buildModel(defaultTrain)
+	a, err := buildModel(lex, defaultTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildModel(lex, defaultTrain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("two trainings differ (thresholds %+v and %+v)", a.th, b.th)
 	}
-	shared, err := sharedModel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(a, shared) {
+	if shared := mustNew(t).m; !reflect.DeepEqual(a, shared) {
 		t.Fatalf("a training differs from the shared model")
 	}
 }

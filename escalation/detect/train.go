@@ -139,7 +139,7 @@ type trainConfig struct {
 	catEpochs int // passes of the category head
 }
 
-var defaultTrain = trainConfig{epochs: 12, rate: 0.4, l2: 1e-6, crisisW: 1, concernW: 1, seed: 13, catEpochs: 4}
+var defaultTrain = trainConfig{epochs: 6, rate: 0.4, l2: 1e-6, crisisW: 1, concernW: 1, seed: 13, catEpochs: 2}
 
 // splitmix64 is the shuffling generator: fixed, so two trainings visit the
 // rows in the same order on any machine and Go version.
@@ -154,6 +154,11 @@ func (s *splitmix64) next() uint64 {
 }
 
 // train fits both heads by AdaGrad with L2 on the rows, in a fixed order.
+// It runs on one goroutine over its own tables, so the race detector's
+// instrumentation (a tenfold slowdown of every test binary that calls New)
+// is left out of it.
+//
+//go:norace
 func train(lex *Detector, rows []Example, cfg trainConfig) *model {
 	s := new(scratch)
 	feats := make([][]feat, len(rows))
@@ -250,6 +255,8 @@ func readRow(s *scratch, lex *Detector, e Example) Result {
 // regression over the same features, on risk rows with a category, by
 // AdaGrad in a fixed order. It only orders the categories of a level the
 // level head already chose, so it gets fewer passes (catEpochs).
+//
+//go:norace
 func trainCategories(m *model, rows []Example, feats [][]feat, catIdx map[string]int, cfg trainConfig) {
 	nc := len(m.cats)
 	const mask = 1<<catBits - 1
