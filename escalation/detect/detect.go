@@ -1,16 +1,47 @@
-// Package detect finds crisis language in a client's message.
+// Package detect finds crisis language in a client's message, in two
+// stages that read the same normalised words.
 //
-// It is a lexicon matcher, not a model: clinicians can read and change the
-// phrase lists under lexicon/, every result names the phrase that caused it,
-// and a message is checked in microseconds with no network. The lexicon is
-// compiled once by New into a trie over normalised tokens; Detect then walks
-// the trie from each token and applies small windows for negation ("I would
-// never hurt myself"), person ("my friend wants to die") and tense ("I used
-// to cut").
+// The lexicon (lexicon/*.txt) is for what can be said explicitly: phrases a
+// clinician can read and change, each result naming the phrase that caused
+// it. It is compiled once by New into a trie over normalised tokens; Detect
+// walks the trie from each token and applies small windows for negation ("I
+// would never hurt myself"), person ("my friend wants to die"), tense ("I
+// used to cut") and idioms ("this traffic is killing me").
+//
+// The learned stage catches what no phrase names: a preparatory act in
+// everyday words, means without a death word, a misspelling, Spanish as it
+// is spoken. It is a multinomial logistic regression (none, concern,
+// crisis) over hashed features of the same tokens: word unigrams and
+// bigrams, word pairs one or two words apart, character 3- to 5-grams of
+// each word, a negated form of the three words after "not"/"no", and the
+// lexicon's own reading (its categories, and whether it saw an idiom, a
+// denial, a third person or remote history). A second head of the same
+// kind orders the categories. Both are trained by AdaGrad with L2 in a
+// fixed order (splitmix64 shuffles), so the same corpus always gives the
+// same weights.
+//
+// Training happens once per process, at the first New, from the corpus
+// embedded in the binary (corpus/train-*.csv; the thresholds are chosen on
+// corpus/dev-*.csv): a few hundred milliseconds, no file to ship or keep in
+// step with the corpus, and a corpus change is a model change reviewed in
+// the same commit. The frozen test split (corpus/test.csv) is not embedded;
+// only the tests read it. No network, no download.
+//
+// The two stages combine by fixed rules (decide in combine.go): the level
+// is the more urgent of the two; the model says crisis from a P(crisis)
+// chosen on the dev split for crisis recall within a false-alarm budget,
+// and concern with the safety question (Result.Ask) for a P(crisis) in the
+// band below it, so ambiguous risk is concern, never none; the lexicon's
+// knowledge of idioms, denials, third persons and remote history makes the
+// model need near-certainty to overrule it; and a lexicon crisis in a
+// message that laughs or quotes a song, which the model is sure is not one,
+// is concern rather than crisis ("this homework makes me want to die lol").
+// Every signal says where it came from (Signal.Source) and what it read: a
+// phrase for the lexicon, the words that weighed most for the model.
 //
 // Levels follow shared/CLINICAL.md: crisis pages someone now, concern waits
 // for the case manager's working hours, none is everything else, including
-// idioms ("this traffic is killing me").
+// idioms.
 package detect
 
 import (

@@ -11,7 +11,7 @@ import (
 // categories once the level is known, 2^16 (one weight per category).
 const (
 	levelBits = 18
-	catBits   = 16
+	catBits   = 15
 	nLevels   = 3
 )
 
