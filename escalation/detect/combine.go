@@ -94,7 +94,8 @@ type verdict struct {
 //     from P(concern)+P(crisis) ≥ Risk it says concern;
 //   - when the lexicon read an idiom, a denial, someone else or remote
 //     history, each of those thresholds is at least Guard, so "this traffic
-//     is killing me" stays none unless the model is very sure;
+//     is killing me" stays none unless the model is very sure; after a
+//     denial the model may only say crisis (a denial followed by a plan);
 //   - the level is the more urgent of the lexicon's and the model's, with
 //     one exception: in a message with laughter, media or a class
 //     (softWords), a lexicon crisis the model gives P(crisis) < Veto ("this
@@ -105,6 +106,11 @@ func (th thresholds) decide(r reading) verdict {
 	tc, tl, tr := th.Crisis, th.Low, th.Risk
 	if r.notes != 0 {
 		tc, tl, tr = max(tc, th.Guard), max(tl, th.Guard), max(tr, th.Guard)
+	}
+	if r.notes&nNegated != 0 {
+		// A phrase the client denied ("i havent stopped my meds") is not
+		// a concern; a denial followed by a plan is a crisis or nothing.
+		tl, tr = 2, 2
 	}
 	var v verdict
 	switch {

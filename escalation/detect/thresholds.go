@@ -10,7 +10,23 @@ const (
 	devConcernCaught = 0.90 // share of dev concern rows called concern or crisis
 	minDevRows       = 100  // below this the dev split is too small to choose on
 	lowMargin        = 0.15 // the band starts this far above the bias's P(crisis)
+	devBandNoneMax   = 0.02 // most dev none rows the band may raise to concern
 )
+
+// bandShare is the share of dev none rows that only the band raises.
+func bandShare(th thresholds, rs []reading, dev []Example) float64 {
+	n, band := 0, 0
+	for i, r := range rs {
+		if dev[i].Level != None {
+			continue
+		}
+		n++
+		if v := th.decide(r); v.band && r.lex == None {
+			band++
+		}
+	}
+	return ratio(band, n)
+}
 
 // defaultThresholds serve when the dev split is too small to choose on.
 var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95}
@@ -70,9 +86,11 @@ func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
 //     dev crisis recall reaches devCrisisRecall if that comes first.
 //  3. Risk: the highest threshold whose dev concern caught (concern or
 //     crisis) reaches devConcernCaught, else the best one.
-//  4. Low, the start of the ambiguous band: half of Crisis, but at least
-//     lowMargin above what the model says of a message with no evidence
-//     (its bias), or every short reply ("okay") would land in the band.
+//  4. Low, the start of the ambiguous band: the lowest value at which the
+//     band raises at most devBandNoneMax of the dev none rows, and never
+//     within lowMargin of what the model says of a message with no
+//     evidence (its bias), or every short reply would land in the band
+//     and get the safety question.
 //
 // Guard stays fixed at 0.95: it is how sure the model must be to overrule
 // the lexicon's explicit reading, not a figure to fit.
@@ -122,6 +140,15 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 	}
 	th.Risk = bestR
 	// 4. Low.
-	th.Low = max(th.Crisis/2, softmax3(m.lb)[Crisis]+lowMargin)
+	floor := softmax3(m.lb)[Crisis] + lowMargin
+	th.Low = th.Crisis
+	for i := int(th.Crisis*100) - 1; grid(i) >= floor; i-- {
+		t := th
+		t.Low = grid(i)
+		if bandShare(t, rs, dev) > devBandNoneMax {
+			break
+		}
+		th.Low = t.Low
+	}
 	return th
 }

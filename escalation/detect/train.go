@@ -135,11 +135,12 @@ type trainConfig struct {
 	l2        float64
 	crisisW   float64 // loss weight of a crisis row (recall first)
 	concernW  float64
+	ordinaryW float64 // loss weight of a plain reply: real traffic is mostly these
 	seed      uint64
 	catEpochs int // passes of the category head
 }
 
-var defaultTrain = trainConfig{epochs: 6, rate: 0.4, l2: 1e-6, crisisW: 1, concernW: 1, seed: 13, catEpochs: 2}
+var defaultTrain = trainConfig{epochs: 6, rate: 0.4, l2: 1e-6, crisisW: 1, concernW: 1, ordinaryW: 4, seed: 13, catEpochs: 2}
 
 // splitmix64 is the shuffling generator: fixed, so two trainings visit the
 // rows in the same order on any machine and Go version.
@@ -210,11 +211,13 @@ func train(lex *Detector, rows []Example, cfg trainConfig) *model {
 				continue
 			}
 			w := 1.0
-			switch r.Level {
-			case Crisis:
+			switch {
+			case r.Level == Crisis:
 				w = cfg.crisisW
-			case Concern:
+			case r.Level == Concern:
 				w = cfg.concernW
+			case r.Category == "ordinary":
+				w = cfg.ordinaryW
 			}
 			// Level head.
 			p := m.probs(fs)
