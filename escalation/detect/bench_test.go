@@ -2,9 +2,9 @@ package detect
 
 import (
 	"runtime"
-	"syscall"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
