@@ -169,8 +169,12 @@ func (d *Detector) combine(s *scratch, lex Result) Result {
 	}
 	if out.Level == Concern && r.notes&(nThird|nPast) == 0 {
 		switch {
-		case band || r.ask:
+		case r.ask:
 			out.Ask = true
+		case band:
+			// The band raises to concern on P(crisis) alone; the question
+			// goes out when the category head also reads ambiguous risk.
+			out.Ask = askable[m.category(s.feats, Concern)]
 		case out.Signals[0].Source == SourceModel:
 			out.Ask = askable[out.Signals[0].Category]
 		case r.p[Concern]+r.p[Crisis] >= m.th.Risk:

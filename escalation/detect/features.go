@@ -183,7 +183,7 @@ func (s *scratch) grams(k []byte, tok int32) {
 // minNorm is the squared length below which a message's vector is not
 // scaled up: a one- or two-word message ("okay", "hola") is too little for
 // the model to be sure of anything, so its weights stay near the bias.
-var minNorm = 100.0
+var minNorm = 400.0
 
 // normalise scales the feature vector to unit length, so a long message
 // does not outweigh a short one (see minNorm for the short ones).

@@ -9,7 +9,7 @@ const (
 	devNoneCrisisMax = 0.05 // most dev none rows the combination may call crisis
 	devConcernCaught = 0.90 // share of dev concern rows called concern or crisis
 	minDevRows       = 100  // below this the dev split is too small to choose on
-	lowMargin        = 0.15 // the band starts this far above the bias's P(crisis)
+	lowMargin        = 0.20 // the band starts this far above the bias's P(crisis)
 	devBandNoneMax   = 0.02 // most dev none rows the band may raise to concern
 )
 
