@@ -25,6 +25,45 @@ func readCSV(t *testing.T, path string) []Example {
 	return exs
 }
 
+// TestTestSplit measures the detector on the frozen test split. Issue 13
+// sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
+// flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
+// detector does not reach them yet (at the last change: 0.835, 7.0 %,
+// 0.827; the lexicon alone 0.496, 5.0 %, 0.405), so the test logs the gap
+// and holds the floors below, just under what it reaches, so that a change
+// that loses ground fails. Raise them as the detector improves; never tune
+// on this file to do so.
+func TestTestSplit(t *testing.T) {
+	exs := readCSV(t, testSplit)
+	r := Evaluate(mustNew(t), exs)
+	logReport(t, r)
+	all := r.All()
+	for _, g := range []struct {
+		name      string
+		got, want float64
+		atMost    bool
+	}{
+		{"crisis recall", all.CrisisRecall(), 0.97, false},
+		{"none flagged crisis", all.NoneCrisis(), 0.03, true},
+		{"concern caught", all.ConcernCaught(), 0.85, false},
+	} {
+		met := g.got >= g.want
+		if g.atMost {
+			met = g.got <= g.want
+		}
+		if !met {
+			t.Logf("issue 13 target not met: test %s = %.3f; target %.2f", g.name, g.got, g.want)
+		}
+	}
+	checkFloors(t, []floor{
+		{"test crisis recall", all.CrisisRecall(), 0.80},
+		{"test concern caught", all.ConcernCaught(), 0.78},
+	})
+	if got := all.NoneCrisis(); got > 0.09 {
+		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.09", got)
+	}
+}
+
 // TestDevSplit reports the figures on the dev split, on which the
 // thresholds were chosen (so they are optimistic), and holds the
 // combination to the targets it was tuned for there.
