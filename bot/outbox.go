@@ -80,13 +80,6 @@ type StopRecorder interface {
 	Stopped(ctx context.Context, p Person, ch Kind) error
 }
 
-// Pacing says how fast each provider may be sent to; zero values mean no pacing.
-type Pacing struct {
-	SMSPerSecond          int // per sending number
-	TelegramPerSecond     int // in total
-	TelegramChatPerSecond int // per chat
-}
-
 // Outbox queues outbound messages on the shared queue and sends them with
 // pacing, retries, the sent marker and a fallback channel.
 type Outbox struct {
@@ -173,6 +166,11 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		if done, acked, err := o.reconcile(ctx, j, it, sender, since); done {
 			return acked, err
 		}
+	}
+	if j.Msg.Urgent {
+		// Urgent sends never wait, but they take their share of the
+		// number's quota: the paced sends behind them wait for it.
+		o.consume(ctx, j.Msg)
 	}
 	for !j.Msg.Urgent {
 		wait, err := o.pace(ctx, j.Msg)
@@ -366,46 +364,6 @@ func (o *Outbox) giveUp(ctx context.Context, j *Job, cause error) error {
 	}
 	o.log.Error("message undeliverable", "message_id", j.Msg.ID, "err", cause)
 	return nil
-}
-
-// pace asks the shared GCRA limiter whether the message may go now.
-func (o *Outbox) pace(ctx context.Context, m Outbound) (time.Duration, error) {
-	var checks []struct {
-		key  string
-		rate int
-	}
-	switch m.Channel {
-	case SMS:
-		if o.pacing.SMSPerSecond > 0 {
-			checks = append(checks, struct {
-				key  string
-				rate int
-			}{"pace:sms:" + m.From, o.pacing.SMSPerSecond})
-		}
-	case Telegram:
-		if o.pacing.TelegramPerSecond > 0 {
-			checks = append(checks, struct {
-				key  string
-				rate int
-			}{"pace:tg", o.pacing.TelegramPerSecond})
-		}
-		if o.pacing.TelegramChatPerSecond > 0 {
-			checks = append(checks, struct {
-				key  string
-				rate int
-			}{"pace:tg:" + m.To, o.pacing.TelegramChatPerSecond})
-		}
-	}
-	for _, c := range checks {
-		res, err := o.limiter.Allow(ctx, c.key, redis_rate.PerSecond(c.rate))
-		if err != nil {
-			return 0, fmt.Errorf("pacing: %w", err)
-		}
-		if res.Allowed == 0 {
-			return res.RetryAfter, nil
-		}
-	}
-	return 0, nil
 }
 
 // backoff is exponential with half jitter: urgent messages from 250 ms

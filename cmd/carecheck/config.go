@@ -96,8 +96,8 @@ func (c config) validate() error {
 			return bad("CARECHECK_PUBLIC_URL", "is required with Twilio: signatures are computed over it")
 		}
 	}
-	if c.TwilioRate < 0 {
-		return bad("TWILIO_MESSAGES_PER_SECOND", "must be ≥ 0 (0 = no pacing)")
+	if !(c.TwilioRate == 0 || c.TwilioRate >= 0.01 && c.TwilioRate <= 1000) {
+		return bad("TWILIO_MESSAGES_PER_SECOND", "must be 0 (no pacing) or from 0.01 to 1000 messages a second")
 	}
 	if c.TelegramToken != "" && c.TelegramSecret == "" {
 		return bad("TELEGRAM_WEBHOOK_SECRET", "is required with TELEGRAM_BOT_TOKEN")

@@ -111,7 +111,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		_ = closeStore()
 		return nil, fmt.Errorf("detector: %w", err)
 	}
-	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: int(cfg.TwilioRate), TelegramPerSecond: 30, TelegramChatPerSecond: 1}, conversations.NewStops(st, log), log)
+	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: cfg.TwilioRate, TelegramPerSecond: 30, TelegramChatPerSecond: 1}, conversations.NewStops(st, log), log)
 	s.esc = escalation.NewService(st, s.outbox, log)
 	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox, SMSFrom: cfg.TwilioFrom, Log: log})
 

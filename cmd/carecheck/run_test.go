@@ -42,6 +42,8 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"half twilio", []string{"carecheck", "serve"}, map[string]string{"TWILIO_ACCOUNT_SID": "AC1"}, "TWILIO_"},
 		{"telegram without secret", []string{"carecheck", "serve"}, map[string]string{"TELEGRAM_BOT_TOKEN": "1:x"}, "TELEGRAM_WEBHOOK_SECRET"},
 		{"bad rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "fast"}, "TWILIO_MESSAGES_PER_SECOND"},
+		{"NaN rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "NaN"}, "TWILIO_MESSAGES_PER_SECOND"},
+		{"rate too small to mean anything", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.001"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
 	}
 	for _, tc := range cases {
@@ -52,6 +54,14 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 				t.Errorf("run = %v; want a usage error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFractionalPacingIsKept: half a message a second is a rate, not zero.
+func TestFractionalPacingIsKept(t *testing.T) {
+	cfg, err := loadConfig(envOf(map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.5"}))
+	if err != nil || cfg.TwilioRate != 0.5 {
+		t.Errorf("loadConfig(TWILIO_MESSAGES_PER_SECOND=0.5) = %v, %v; want 0.5 a second", cfg.TwilioRate, err)
 	}
 }
 
