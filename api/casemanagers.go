@@ -274,8 +274,59 @@ func handleDeactivateCaseManager(d Deps) http.Handler {
 			d.Log.Info("case manager deactivated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
 			audit(d, r, "case_manager", m.ID, "deactivated", old, m)
 		}
-		encode(w, http.StatusOK, m)
+		left, err := namedBy(r, d, m.ID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, struct {
+			*store.CaseManager
+			stillNamed
+		}{m, left})
 	})
+}
+
+// stillNamed is where a deactivated case manager is still named: the
+// settings an admin should change (each such step is skipped meanwhile).
+type stillNamed struct {
+	// BackupOf lists the active case managers whose backup they are.
+	BackupOf []string `json:"backup_of"`
+	// PolicySteps lists the agency policy's steps (from 1) naming them by id.
+	PolicySteps []int `json:"policy_steps"`
+}
+
+// namedBy finds where case manager id is still named in the request's agency.
+func namedBy(r *http.Request, d Deps, id string) (stillNamed, error) {
+	out := stillNamed{BackupOf: []string{}, PolicySteps: []int{}}
+	ctx := r.Context()
+	cursor := ""
+	for {
+		page, err := d.Store.CaseManagers(ctx, agencyID(r), cursor, 200)
+		if err != nil {
+			return out, err
+		}
+		for _, m := range page.Items {
+			if m.Active && m.BackupID == id {
+				out.BackupOf = append(out.BackupOf, m.ID)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	ag, err := d.Store.Agency(ctx, agencyID(r))
+	if err != nil {
+		return out, err
+	}
+	if ag.Policy != nil {
+		for i, st := range ag.Policy.Steps {
+			if strings.TrimSpace(st.Notify) == id {
+				out.PolicySteps = append(out.PolicySteps, i+1)
+			}
+		}
+	}
+	return out, nil
 }
 
 func pageLimit(r *http.Request) (int, error) {

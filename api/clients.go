@@ -185,7 +185,7 @@ func handleCreateClient(d Deps) http.Handler {
 		}
 		d.Log.Info("client created", "agency_id", c.AgencyID, "client_id", c.ID)
 		audit(d, r, "client", c.ID, "created", nil, c)
-		encode(w, http.StatusCreated, c)
+		encodeClient(d, w, r, http.StatusCreated, c)
 	})
 }
 
@@ -290,6 +290,6 @@ func handleDischargeClient(d Deps) http.Handler {
 		}
 		d.Log.Info("client discharged", "agency_id", c.AgencyID, "client_id", c.ID)
 		audit(d, r, "client", c.ID, "discharged", old, &c)
-		encode(w, http.StatusOK, &c)
+		encodeClient(d, w, r, http.StatusOK, &c)
 	})
 }

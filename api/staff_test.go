@@ -149,9 +149,18 @@ func TestDeactivatedCaseManager(t *testing.T) {
 		t.Fatalf("policy = %d %v", code, out)
 	}
 
+	code, out = h.do("POST", "/v1/case-managers", key, map[string]any{"name": "Cy", "phone": "+13125550106", "backup_id": ana})
+	if code != 201 {
+		t.Fatalf("create = %d %v", code, out)
+	}
+	cy := out["id"].(string)
+
 	code, out = h.do("DELETE", "/v1/case-managers/"+ana, key, nil)
 	if code != 200 || out["active"] != false || out["deactivated_at"] == nil || out["name"] != "Ana" {
 		t.Fatalf("DELETE = %d %v; want 200, inactive, record kept", code, out)
+	}
+	if fmt.Sprint(out["backup_of"]) != "["+cy+"]" || fmt.Sprint(out["policy_steps"]) != "[1]" {
+		t.Errorf("DELETE says backup_of %v, policy_steps %v; want [%s] and [1] (what still names her)", out["backup_of"], out["policy_steps"], cy)
 	}
 	if code, again := h.do("DELETE", "/v1/case-managers/"+ana, key, nil); code != 200 || again["deactivated_at"] != out["deactivated_at"] {
 		t.Errorf("second DELETE = %d %v; want 200 and the same record", code, again)
