@@ -186,3 +186,82 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// Schedules, appointments and questionnaires are configuration too: the
+// audit names each change; whom an appointment is with, where, and a
+// questionnaire's texts never appear.
+func TestAuditListsSchedulesAppointmentsQuestionnaires(t *testing.T) {
+	h := newStaffHarness(t)
+	_, key := h.agency("North")
+	cm := h.caseManager(key, "Ana", "+13125550101")
+	cl := h.client(key, cm, "Cara", "+13125550103")
+	code, sc := h.do("POST", "/v1/clients/"+cl+"/schedules", key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": "2026-01-01T10:00:00-06:00"})
+	if code != 201 {
+		t.Fatalf("schedule = %d %v", code, sc)
+	}
+	if code, out := h.do("PATCH", "/v1/clients/"+cl+"/schedules/"+sc["id"].(string), key, map[string]any{"paused": true}); code != 200 {
+		t.Fatalf("pause = %d %v", code, out)
+	}
+	code, ap := h.do("POST", "/v1/clients/"+cl+"/appointments", key, map[string]any{
+		"at": "2099-01-01T10:00:00Z", "with": "Dr. Ruiz", "location": "Clinic on 5th", "reminders": []string{"24h"}})
+	if code != 201 {
+		t.Fatalf("appointment = %d %v", code, ap)
+	}
+	if code, out := h.do("PATCH", "/v1/clients/"+cl+"/appointments/"+ap["id"].(string), key, map[string]any{
+		"at": "2099-01-02T10:00:00Z", "location": "Clinic on 6th"}); code != 200 {
+		t.Fatalf("move = %d %v", code, out)
+	}
+	if code, out := h.do("POST", "/v1/questionnaires", key, map[string]any{
+		"id": "own", "title": map[string]any{"en": "Sleep check"},
+		"questions": []map[string]any{{"id": "q1", "type": "scale", "min": 0, "max": 10, "text": map[string]any{"en": "Hours slept?"}}},
+	}); code != 201 {
+		t.Fatalf("questionnaire = %d %v", code, out)
+	}
+	raw := h.rawGET("/v1/audit?limit=5", key)
+	for _, secret := range []string{"Ruiz", "Clinic", "Sleep check", "Hours slept"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("the audit shows %q: %s", secret, raw)
+		}
+	}
+	var got struct {
+		Audit []struct {
+			Kind, Action string
+			RecordID     string `json:"record_id"`
+			Changes      []struct {
+				Field, Note string
+				Old, New    *string
+			}
+		} `json:"audit"`
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range got.Audit {
+		var ch []string
+		for _, c := range e.Changes {
+			if c.Note != "" {
+				ch = append(ch, c.Field+": "+c.Note)
+			} else {
+				ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Field, deref(c.Old), deref(c.New)))
+			}
+		}
+		lines = append(lines, e.Kind+" "+e.Action+" "+e.RecordID+" "+strings.Join(ch, "; "))
+	}
+	want := []string{
+		"questionnaire created own ",
+		"appointment changed " + ap["id"].(string) + " at: 2099-01-01T10:00:00Z → 2099-01-02T10:00:00Z; location: location changed",
+		"appointment created " + ap["id"].(string) + " ",
+		"schedule changed " + sc["id"].(string) + " paused: false → true",
+		"schedule created " + sc["id"].(string) + " ",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("audit = %q; want %d entries", lines, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("audit[%d] = %q; want it to start %q", i, lines[i], w)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/carecheck/carecheck/api"
 	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
 	"github.com/carecheck/carecheck/store/redistest"
@@ -36,10 +37,11 @@ func newStaffHarness(t *testing.T) *staffHarness {
 	st := store.New(rdb, nil)
 	ob := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: okSender{}}, bot.Pacing{}, nil, nil)
 	esc := escalation.NewService(st, ob, nil)
+	rooms := conversations.New(conversations.Deps{Store: st, Escalations: esc, Outbox: ob})
 	logs := &lockedBuffer{}
 	h := api.NewServer(api.Deps{
 		Store: st, Log: slog.New(slog.NewJSONHandler(logs, nil)), Registry: prometheus.NewRegistry(), OperatorToken: operator,
-		Services: api.Services{Escalations: esc},
+		Services: api.Services{Escalations: esc, Checkins: rooms.Checkins, Appointments: rooms.Appointments},
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
