@@ -34,6 +34,7 @@ const (
 	CodeConflict
 	CodeTooLarge
 	CodeUnavailable
+	CodeTooMany
 )
 
 var statusOf = map[Code]int{
@@ -43,6 +44,7 @@ var statusOf = map[Code]int{
 	CodeConflict:     http.StatusConflict,
 	CodeTooLarge:     http.StatusRequestEntityTooLarge,
 	CodeUnavailable:  http.StatusServiceUnavailable,
+	CodeTooMany:      http.StatusTooManyRequests,
 }
 
 func invalid(format string, args ...any) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/throttle"
 )
 
 type ctxKey int
@@ -38,18 +39,22 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// requireAgency authenticates the agency API key.
-func requireAgency(d Deps) func(http.Handler) http.Handler {
+// requireAgency authenticates the agency API key. A source address that
+// failed too often is answered 429 before its key is looked at.
+func requireAgency(d Deps, g *throttle.Guard) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if throttled(w, r, d, g) {
+				return
+			}
 			key := bearer(r)
 			if key == "" {
-				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "missing Authorization: Bearer <api key>"})
+				authFailed(w, r, d, g, "no API key", "missing Authorization: Bearer <api key>")
 				return
 			}
 			u, err := d.Store.UseKey(r.Context(), key)
 			if errors.Is(err, store.ErrNotFound) {
-				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "unknown API key"})
+				authFailed(w, r, d, g, "unknown API key", "unknown API key")
 				return
 			}
 			if err != nil {
@@ -61,18 +66,47 @@ func requireAgency(d Deps) func(http.Handler) http.Handler {
 	}
 }
 
-// requireOperator checks the operator token in constant time.
-func requireOperator(d Deps) func(http.Handler) http.Handler {
+// requireOperator checks the operator token in constant time, after the
+// same throttle as API keys.
+func requireOperator(d Deps, g *throttle.Guard) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if throttled(w, r, d, g) {
+				return
+			}
 			tok := bearer(r)
 			if d.OperatorToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(d.OperatorToken)) != 1 {
-				respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: "operator token required"})
+				authFailed(w, r, d, g, "wrong operator token", "operator token required")
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// throttled answers 429 with Retry-After, and reports true, when the
+// request's source address is locked out; nothing it presents is checked.
+func throttled(w http.ResponseWriter, r *http.Request, d Deps, g *throttle.Guard) bool {
+	wait, err := g.Locked(r)
+	if err != nil {
+		respondErr(w, r, d.Log, &Error{Code: CodeUnavailable, Message: "store unavailable"})
+		return true
+	}
+	if wait <= 0 {
+		return false
+	}
+	w.Header().Set("Retry-After", throttle.RetryAfter(wait))
+	respondErr(w, r, d.Log, &Error{Code: CodeTooMany, Message: "too many failed authentications from this address; retry later"})
+	return true
+}
+
+// authFailed records and logs a failed authentication and answers 401.
+func authFailed(w http.ResponseWriter, r *http.Request, d Deps, g *throttle.Guard, reason, message string) {
+	if _, err := g.Failed(r, reason); err != nil {
+		respondErr(w, r, d.Log, &Error{Code: CodeUnavailable, Message: "store unavailable"})
+		return
+	}
+	respondErr(w, r, d.Log, &Error{Code: CodeUnauthorized, Message: message})
 }
 
 // statusRecorder remembers the status a handler wrote.

@@ -11,6 +11,7 @@ import (
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/throttle"
 )
 
 // Checkins starts check-ins and plans schedules (conversations.Checkins).
@@ -25,8 +26,9 @@ type Appointments interface {
 }
 
 var (
-	_ Checkins     = (*conversations.Checkins)(nil)
-	_ Appointments = (*conversations.Appointments)(nil)
+	_ Checkins       = (*conversations.Checkins)(nil)
+	_ Appointments   = (*conversations.Appointments)(nil)
+	_ throttle.Store = (*store.Store)(nil)
 )
 
 // Services are the product engines behind the API.
@@ -58,9 +60,10 @@ func routes(d Deps) http.Handler {
 	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
 	mountIf(r, "/webhooks/telegram", d.Telegram)
 
-	r.With(requireOperator(d)).Method(http.MethodPost, "/v1/agencies", handleCreateAgency(d))
+	guard := throttle.New(d.Store, d.Log, d.Now)
+	r.With(requireOperator(d, guard)).Method(http.MethodPost, "/v1/agencies", handleCreateAgency(d))
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(requireAgency(d))
+		r.Use(requireAgency(d, guard))
 		r.Method(http.MethodGet, "/agency", handleGetAgency(d))
 		r.Method(http.MethodPatch, "/agency", handlePatchAgency(d))
 		r.Method(http.MethodPost, "/case-managers", handleCreateCaseManager(d))

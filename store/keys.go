@@ -15,6 +15,7 @@ package store
 //	{c:<client>}:client         client record (compact JSON: clientRecord)
 //	{c:<client>}:sched          the client's schedules (compact JSON by id: scheduleRecord)
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
+//	authfail:<source>           failed authentications from a source address (hash: n, reset, lock)
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }
@@ -31,3 +32,6 @@ func keyClient(id string) string              { return clientTag(id) + ":client"
 
 // keyOwner maps an inbound address (channel, our address, theirs) to its person.
 func keyOwner(channel, to, from string) string { return "owner:" + channel + ":" + to + ":" + from }
+
+// keyAuthFailures counts failed authentications from one source address.
+func keyAuthFailures(source string) string { return "authfail:" + source }
