@@ -20,7 +20,8 @@ import (
 	"github.com/carecheck/carecheck/store/redistest"
 )
 
-const operator = "op-secret"
+// operator is as long as serve requires of CARECHECK_OPERATOR_TOKEN.
+const operator = "api-test-operator-token-0123456789"
 
 // lockedBuffer collects log output from concurrent handlers.
 type lockedBuffer struct {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -33,6 +34,10 @@ type config struct {
 	TelegramAPIURL string `env:"TELEGRAM_API_URL"`
 	TelegramBot    string `env:"TELEGRAM_BOT_USERNAME" envDefault:"CareCheckBot"`
 }
+
+// minOperatorToken is the shortest operator token accepted: a guessable one
+// would let anyone create agencies.
+const minOperatorToken = 32
 
 // usageError is a mistake in how carecheck was called; it exits 2.
 type usageError struct{ msg string }
@@ -95,6 +100,9 @@ func (c config) validate() error {
 		if c.PublicURL == "" {
 			return bad("CARECHECK_PUBLIC_URL", "is required with Twilio: signatures are computed over it")
 		}
+	}
+	if c.OperatorToken != "" && utf8.RuneCountInString(c.OperatorToken) < minOperatorToken {
+		return bad("CARECHECK_OPERATOR_TOKEN", fmt.Sprintf("must be at least %d characters (e.g. openssl rand -hex 32): it creates agencies", minOperatorToken))
 	}
 	if !(c.TwilioRate == 0 || c.TwilioRate >= 0.01 && c.TwilioRate <= 1000) {
 		return bad("TWILIO_MESSAGES_PER_SECOND", "must be 0 (no pacing) or from 0.01 to 1000 messages a second")

@@ -26,6 +26,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// testOperatorToken is as long as serve requires (32 characters or more).
+const testOperatorToken = "test-operator-token-0123456789abcdef"
+
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestUsageErrorsNameTheProblem(t *testing.T) {
@@ -44,6 +47,7 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"bad rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "fast"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"NaN rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "NaN"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"rate too small to mean anything", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.001"}, "TWILIO_MESSAGES_PER_SECOND"},
+		{"short operator token", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_OPERATOR_TOKEN": "change-me-please-0123456789abcd"}, "CARECHECK_OPERATOR_TOKEN must be at least 32 characters"},
 		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
 	}
 	for _, tc := range cases {
@@ -52,6 +56,11 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 			err := run(t.Context(), tc.args, envOf(tc.env), strings.NewReader(""), &out, &errb)
 			if _, ok := err.(usageError); !ok || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("run = %v; want a usage error naming %q", err, tc.want)
+			}
+			for k, v := range tc.env {
+				if strings.Contains(k, "TOKEN") && err != nil && strings.Contains(err.Error(), v) {
+					t.Errorf("the error repeats the secret of %s: %v", k, err)
+				}
 			}
 		})
 	}
@@ -68,7 +77,7 @@ func TestFractionalPacingIsKept(t *testing.T) {
 // TestServeOnEmbeddedStore starts `serve` as a new user would, with no
 // REDIS_URL, and checks it answers and says it is on the embedded store.
 func TestServeOnEmbeddedStore(t *testing.T) {
-	addr, logs, stop := startServe(t, map[string]string{"CARECHECK_OPERATOR_TOKEN": "op"})
+	addr, logs, stop := startServe(t, map[string]string{"CARECHECK_OPERATOR_TOKEN": testOperatorToken})
 	defer stop()
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
@@ -82,10 +91,10 @@ func TestServeOnEmbeddedStore(t *testing.T) {
 
 func TestServeOnRealRedisDrainsOnCancel(t *testing.T) {
 	rs := redistest.New(t)
-	addr, _, stop := startServe(t, map[string]string{"REDIS_URL": rs.URL, "CARECHECK_OPERATOR_TOKEN": "op"})
+	addr, _, stop := startServe(t, map[string]string{"REDIS_URL": rs.URL, "CARECHECK_OPERATOR_TOKEN": testOperatorToken})
 	body := `{"name":"North","timezone":"America/Chicago"}`
 	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/agencies", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer op")
+	req.Header.Set("Authorization", "Bearer "+testOperatorToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ const (
 	authToken   = "0123456789abcdef0123456789abcdef"
 	botToken    = "123456:TESTTOKEN"
 	tgSecret    = "tg-secret-123"
-	operatorTok = "operator-test"
+	operatorTok = testOperatorToken
 )
 
 // storyWait is how long a story waits for something the service should do.
