@@ -60,7 +60,7 @@ func routes(d Deps) http.Handler {
 	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
 	mountIf(r, "/webhooks/telegram", d.Telegram)
 
-	guard := throttle.New(d.Store, d.Log, d.Now)
+	guard := throttle.New(d.Store, d.Log, d.Now, d.TrustedProxies)
 	r.With(requireOperator(d, guard)).Method(http.MethodPost, "/v1/agencies", handleCreateAgency(d))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(requireAgency(d, guard))

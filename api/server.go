@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,10 @@ type Deps struct {
 	Log           *slog.Logger
 	Registry      *prometheus.Registry
 	OperatorToken string
-	Now           func() time.Time
+	// TrustedProxies may name the client in X-Forwarded-For for the
+	// failed-authentication throttle (throttle.Source); none: the TCP peer.
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
 	// Ready reports extra readiness problems (the scheduler heartbeat); nil means none.
 	Ready func(ctx context.Context) error
 

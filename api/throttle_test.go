@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -44,11 +45,15 @@ func from(t *testing.T, ip string) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-// call sends one request with a bearer secret and returns the status and the Retry-After header.
-func call(t *testing.T, c *http.Client, method, url, secret, body string) (int, string) {
+// call sends one request with a bearer secret (and X-Forwarded-For
+// entries) and returns the status and the Retry-After header.
+func call(t *testing.T, c *http.Client, method, url, secret, body string, forwardedFor ...string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+secret)
+	for _, f := range forwardedFor {
+		req.Header.Add("X-Forwarded-For", f)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -64,7 +69,7 @@ type throttleRig struct {
 	clock *fakeClock
 }
 
-func newThrottleRig(t *testing.T, servers int) *throttleRig {
+func newThrottleRig(t *testing.T, servers int, proxies ...netip.Prefix) *throttleRig {
 	t.Helper()
 	rs := redistest.New(t)
 	rig := &throttleRig{logs: &lockedBuffer{}, clock: &fakeClock{t: time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)}}
@@ -72,7 +77,7 @@ func newThrottleRig(t *testing.T, servers int) *throttleRig {
 		st := store.New(rs.Client(t), nil)
 		srv := httptest.NewServer(api.NewServer(api.Deps{
 			Store: st, Log: slog.New(slog.NewJSONHandler(rig.logs, nil)), Registry: prometheus.NewRegistry(),
-			OperatorToken: operator, Now: rig.clock.Now,
+			OperatorToken: operator, Now: rig.clock.Now, TrustedProxies: proxies,
 		}))
 		t.Cleanup(srv.Close)
 		rig.urls = append(rig.urls, srv.URL)
@@ -185,10 +190,13 @@ func TestSuccessDoesNotResetFailuresAndProcessesShareTheCount(t *testing.T) {
 	}
 }
 
-func createAgency(t *testing.T, c *http.Client, base string) string {
+func createAgency(t *testing.T, c *http.Client, base string, forwardedFor ...string) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+"/v1/agencies", strings.NewReader(`{"name":"A","timezone":"America/Chicago"}`))
 	req.Header.Set("Authorization", "Bearer "+operator)
+	for _, f := range forwardedFor {
+		req.Header.Add("X-Forwarded-For", f)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +209,37 @@ func createAgency(t *testing.T, c *http.Client, base string) string {
 		t.Fatalf("create agency = %d %v", resp.StatusCode, err)
 	}
 	return out.APIKey
+}
+
+// Behind a trusted reverse proxy each client is throttled by the address the
+// proxy saw, so one guesser does not lock out everyone behind the proxy; a
+// client that writes X-Forwarded-For itself gains nothing from it.
+func TestThrottleBehindATrustedProxy(t *testing.T) {
+	rig := newThrottleRig(t, 1, netip.MustParsePrefix("127.0.0.6/32"))
+	base := rig.urls[0]
+	proxy, direct := from(t, "127.0.0.6"), from(t, "127.0.0.7")
+	key := createAgency(t, proxy, base, "198.51.100.20")
+	for i := range 10 {
+		// The guesser forges a new address on the left each time; the proxy appends the real one.
+		forged := fmt.Sprintf("203.0.113.%d, 198.51.100.10", i)
+		if code, _ := call(t, proxy, "GET", base+"/v1/agency", "cc_guess", "", forged); code != 401 {
+			t.Fatalf("guess %d through the proxy = %d; want 401", i+1, code)
+		}
+	}
+	if code, _ := call(t, proxy, "GET", base+"/v1/agency", key, "", "198.51.100.10"); code != 429 {
+		t.Errorf("the guesser through the proxy = %d; want 429", code)
+	}
+	if code, _ := call(t, proxy, "GET", base+"/v1/agency", key, "", "198.51.100.20"); code != 200 {
+		t.Errorf("another client through the same proxy = %d; want 200", code)
+	}
+	if !strings.Contains(rig.logs.String(), `"remote":"198.51.100.10"`) {
+		t.Errorf("failures not logged with the client's address behind the proxy:\n%s", rig.logs)
+	}
+	// Not through the proxy, a forwarded-for header is just text: the peer counts.
+	for i := range 10 {
+		call(t, direct, "GET", base+"/v1/agency", "cc_guess", "", fmt.Sprintf("192.0.2.%d", i))
+	}
+	if code, _ := call(t, direct, "GET", base+"/v1/agency", key, "", "192.0.2.99"); code != 429 {
+		t.Errorf("a direct guesser forging X-Forwarded-For = %d; want 429", code)
+	}
 }

@@ -117,14 +117,6 @@ func textTree(path string, v any, rule textRule) (any, error) {
 
 func isLetter(r rune) bool { return unicode.IsLetter(r) || unicode.IsMark(r) }
 
-// required checks a required one-line field of at most max characters with
-// text's rules, for callers that keep the value they passed; callers that
-// store the value take text's result instead, which is normalised.
-func required(field, v string, max int) error {
-	_, err := text(field, v, textRule{max: max})
-	return err
-}
-
 // e164 validates a phone number and returns it in E.164. Letters are refused
 // before parsing: phonenumbers reads "555 CALL" as a keypad spelling, and a
 // typo must not become a stranger's number. phonenumbers.Parse accepts

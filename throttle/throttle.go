@@ -9,10 +9,12 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,28 +34,31 @@ type Store interface {
 
 // Guard throttles failed authentication per source address.
 type Guard struct {
-	store  Store
-	log    *slog.Logger
-	now    func() time.Time
-	limit  int
-	window time.Duration
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	proxies []netip.Prefix
+	limit   int
+	window  time.Duration
 }
 
-// New makes a Guard with the default limit and window; now nil means time.Now.
-func New(st Store, log *slog.Logger, now func() time.Time) *Guard {
+// New makes a Guard with the default limit and window; now nil means
+// time.Now. proxies are the reverse proxies trusted to name the client in
+// X-Forwarded-For (see Source); none: the TCP peer is the source.
+func New(st Store, log *slog.Logger, now func() time.Time, proxies []netip.Prefix) *Guard {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{store: st, log: log, now: now, limit: DefaultLimit, window: DefaultWindow}
+	return &Guard{store: st, log: log, now: now, proxies: proxies, limit: DefaultLimit, window: DefaultWindow}
 }
 
 // Locked reports how long the request's source must wait before a secret it
 // presents is checked again (zero: check it now). Call it before checking.
 func (g *Guard) Locked(r *http.Request) (time.Duration, error) {
-	until, err := g.store.AuthLockedUntil(r.Context(), Source(r))
+	until, err := g.store.AuthLockedUntil(r.Context(), Source(r, g.proxies))
 	if err != nil {
 		return 0, err
 	}
@@ -65,7 +70,7 @@ func (g *Guard) Locked(r *http.Request) (time.Duration, error) {
 // reports how long the source is now locked (zero: not locked). reason says
 // what failed ("unknown API key", "no operator token", ...).
 func (g *Guard) Failed(r *http.Request, reason string) (time.Duration, error) {
-	src := Source(r)
+	src := Source(r, g.proxies)
 	now := g.now()
 	n, until, err := g.store.AuthFailed(r.Context(), src, now, g.limit, g.window)
 	if err != nil {
@@ -93,20 +98,77 @@ func wait(until, now time.Time) time.Duration {
 	return until.Sub(now)
 }
 
-// Source is the address a request is throttled by: the connection's IP
-// (RemoteAddr; a forwarded-for header is not trusted, since anyone can
-// write one), and for IPv6 its /64, which one subscriber usually holds whole.
-func Source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// Source is the address a request is throttled by. It is the TCP peer's IP,
+// unless the peer is one of the trusted proxies: then it is the rightmost
+// X-Forwarded-For address that is not a trusted proxy (entries to its left
+// are whatever the client wrote, so they are never believed). An IPv6
+// address counts by its /64, which one subscriber usually holds whole.
+func Source(r *http.Request, proxies []netip.Prefix) string {
+	ip := hostIP(r.RemoteAddr)
+	if !ip.IsValid() {
+		return r.RemoteAddr
+	}
+	if trusted(ip, proxies) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop := hostIP(strings.TrimSpace(hops[i]))
+			if !hop.IsValid() {
+				break // a proxy we trust wrote nothing usable: count the proxy
+			}
+			ip = hop
+			if !trusted(hop, proxies) {
+				break
+			}
+		}
+	}
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
+// hostIP reads "ip", "ip:port" or "[ipv6]:port"; an IPv4-mapped IPv6
+// address is read as IPv4.
+func hostIP(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
 	if err != nil {
-		host = r.RemoteAddr
+		return netip.Addr{}
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return host
+	return a.Unmap()
+}
+
+func trusted(ip netip.Addr, proxies []netip.Prefix) bool {
+	for _, p := range proxies {
+		if p.Contains(ip) {
+			return true
+		}
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.String()
+	return false
+}
+
+// ParseProxies reads a comma-separated list of IP addresses and CIDR
+// prefixes ("10.0.0.0/8, 127.0.0.1").
+func ParseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
-	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+	return out, nil
 }

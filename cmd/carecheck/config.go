@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/carecheck/carecheck/throttle"
 )
 
 // config is every setting, read from the environment (DESIGN.md names them).
@@ -21,7 +23,10 @@ type config struct {
 	// the pooled client should that experimental path misbehave.
 	RedisAutoPipeline bool   `env:"CARECHECK_REDIS_AUTOPIPELINE" envDefault:"true"`
 	OperatorToken     string `env:"CARECHECK_OPERATOR_TOKEN"`
-	LogLevel          string `env:"CARECHECK_LOG_LEVEL" envDefault:"info"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client for the failed-authentication throttle (IPs and CIDRs, commas).
+	TrustedProxies string `env:"CARECHECK_TRUSTED_PROXIES"`
+	LogLevel       string `env:"CARECHECK_LOG_LEVEL" envDefault:"info"`
 
 	TwilioAccountSID string  `env:"TWILIO_ACCOUNT_SID"`
 	TwilioAuthToken  string  `env:"TWILIO_AUTH_TOKEN"`
@@ -47,7 +52,7 @@ func (u usageError) Error() string { return u.msg }
 func loadConfig(getenv func(string) string) (config, error) {
 	var c config
 	environ := map[string]string{}
-	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_LOG_LEVEL",
+	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_TRUSTED_PROXIES", "CARECHECK_LOG_LEVEL",
 		"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_API_URL", "TWILIO_MESSAGES_PER_SECOND",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME"} {
 		if v := getenv(k); v != "" {
@@ -100,6 +105,9 @@ func (c config) validate() error {
 		if c.PublicURL == "" {
 			return bad("CARECHECK_PUBLIC_URL", "is required with Twilio: signatures are computed over it")
 		}
+	}
+	if _, err := throttle.ParseProxies(c.TrustedProxies); err != nil {
+		return bad("CARECHECK_TRUSTED_PROXIES", fmt.Sprintf("must list IP addresses or CIDR prefixes separated by commas: %v", err))
 	}
 	if c.OperatorToken != "" && utf8.RuneCountInString(c.OperatorToken) < minOperatorToken {
 		return bad("CARECHECK_OPERATOR_TOKEN", fmt.Sprintf("must be at least %d characters (e.g. openssl rand -hex 32): it creates agencies", minOperatorToken))

@@ -25,6 +25,7 @@ import (
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/throttle"
 )
 
 const usage = `usage: carecheck <command>
@@ -154,6 +155,8 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	} else {
 		log.Warn("channel off: set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET to turn Telegram on", "channel", "telegram")
 	}
+	// validate parsed it already.
+	deps.TrustedProxies, _ = throttle.ParseProxies(cfg.TrustedProxies)
 	if cfg.OperatorToken == "" {
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
 	}

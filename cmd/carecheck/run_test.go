@@ -48,6 +48,7 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"NaN rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "NaN"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"rate too small to mean anything", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.001"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"short operator token", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_OPERATOR_TOKEN": "change-me-please-0123456789abcd"}, "CARECHECK_OPERATOR_TOKEN must be at least 32 characters"},
+		{"bad trusted proxies", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "CARECHECK_TRUSTED_PROXIES"},
 		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
 	}
 	for _, tc := range cases {
