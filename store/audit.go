@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,4 +121,135 @@ func (s *Store) Audit(ctx context.Context, agencyID string, since, until time.Ti
 		out.Items = append(out.Items, &rec)
 	}
 	return out, nil
+}
+
+// RecordChange is the one writer of configuration changes, for the API and
+// the console alike: what changed between old and updated (nil old: a
+// creation) as the kind's rules show it (Changes), by actor, to the
+// record kind/id, in the agency's audit.
+func (s *Store) RecordChange(ctx context.Context, agencyID string, actor Actor, kind, id, action string, old, updated any) error {
+	return s.AppendAudit(ctx, agencyID, AuditRecord{Actor: actor, Kind: kind, RecordID: id, Action: action, Changes: Changes(kind, old, updated)})
+}
+
+// fieldRule says how a field's change is shown in the audit.
+type fieldRule int
+
+const (
+	// valueShown: old and new values.
+	valueShown fieldRule = iota
+	// hidden: "<field> changed" (message texts, names, phone numbers).
+	hidden
+	// counted: how many items before and after (phrases).
+	counted
+)
+
+// auditRules say, per record kind, which fields are not shown as values;
+// "*" covers every field of the kind. Anything not named is shown.
+var auditRules = map[string]map[string]fieldRule{
+	"agency":         {"safety_message": hidden, "phrases": counted},
+	"safety_message": {"*": hidden},
+	"phrases":        {"phrases": counted},
+	"case_manager":   {"name": hidden, "phone": hidden, "telegram_chat": hidden},
+	"client":         {"name": hidden, "phone": hidden, "telegram_chat": hidden},
+	"appointment":    {"with": hidden, "location": hidden},
+	"questionnaire":  {"*": hidden},
+}
+
+// auditSkipped fields are bookkeeping, not configuration.
+var auditSkipped = []string{"id", "agency_id", "client_id", "created_at", "updated_at", "last_used_at", "needs_case_manager", "hash"}
+
+// Changes lists the fields that differ between old and updated (as JSON),
+// shown as the kind's rules say. A nil old is a creation: every field set.
+func Changes(kind string, old, updated any) []Change {
+	before, after := fieldsOf(old), fieldsOf(updated)
+	names := make([]string, 0, len(after)+len(before))
+	for k := range after {
+		names = append(names, k)
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	rules := auditRules[kind]
+	var out []Change
+	for _, f := range names {
+		if slices.Contains(auditSkipped, f) {
+			continue
+		}
+		b, a := before[f], after[f]
+		if bytes.Equal(b, a) {
+			continue
+		}
+		if old == nil && isEmptyJSON(a) {
+			continue
+		}
+		rule, ok := rules[f]
+		if !ok {
+			rule = rules["*"]
+		}
+		c := Change{Field: f}
+		switch rule {
+		case hidden:
+			c.Note = f + " changed"
+		case counted:
+			c.Note = fmt.Sprintf("%d → %d", countJSON(b), countJSON(a))
+		default:
+			c.Old, c.New = showJSON(b), showJSON(a)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func fieldsOf(v any) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	if v == nil {
+		return out
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return out
+	}
+	_ = json.Unmarshal(raw, &out)
+	return out
+}
+
+func isEmptyJSON(b json.RawMessage) bool {
+	switch string(b) {
+	case "", "null", `""`, "[]", "{}", "false", "0":
+		return true
+	}
+	return false
+}
+
+// showJSON is a value as the audit shows it: a string without its quotes,
+// anything else as compact JSON; nil for no value.
+func showJSON(b json.RawMessage) *string {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		return &s
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return nil
+	}
+	s = buf.String()
+	return &s
+}
+
+func countJSON(b json.RawMessage) int {
+	var list []json.RawMessage
+	if json.Unmarshal(b, &list) == nil {
+		return len(list)
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) == nil {
+		return len(m)
+	}
+	return 0
 }

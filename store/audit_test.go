@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,5 +67,55 @@ func testAuditRetention(t *testing.T, s *Store) {
 	write("later")
 	if got := ids(); len(got) != 3 {
 		t.Errorf("with 18 years' retention, 10 years on = %v; want all three kept", got)
+	}
+}
+
+// Changes, the audit's rule of what a change shows: settings old → new;
+// names, phone numbers and message texts only as "changed"; phrases as
+// counts; bookkeeping fields never; a creation lists only what is set.
+func TestChanges(t *testing.T) {
+	show := func(cs []Change) string {
+		var out []string
+		for _, c := range cs {
+			if c.Note != "" {
+				out = append(out, c.Field+": "+c.Note)
+				continue
+			}
+			o, n := "", ""
+			if c.Old != nil {
+				o = *c.Old
+			}
+			if c.New != nil {
+				n = *c.New
+			}
+			out = append(out, c.Field+": "+o+" → "+n)
+		}
+		return strings.Join(out, "; ")
+	}
+	cm := &CaseManager{ID: "cm_1", AgencyID: "ag_1", Name: "Ana", Phone: "+13125550101", Active: true}
+	moved := *cm
+	moved.Phone, moved.Name, moved.BackupID = "+13125550102", "Ana A.", "cm_2"
+	cases := []struct {
+		name, kind string
+		old, new   any
+		want       string
+	}{
+		{"case manager edited", "case_manager", cm, &moved, "backup_id:  → cm_2; name: name changed; phone: phone changed"},
+		{"case manager created", "case_manager", nil, cm, "active:  → true; name: name changed; phone: phone changed; working_hours:  → {\"start\":\"\",\"end\":\"\",\"days\":null,\"timezone\":\"\"}"},
+		{"settings", "agency", &Agency{QuietStart: "21:00", Phrases: []Phrase{{Text: "x"}}}, &Agency{QuietStart: "22:00", SafetyMessage: map[string]string{"en": "call 988"}},
+			"phrases: 1 → 0; quiet_start: 21:00 → 22:00; safety_message: safety_message changed"},
+		{"safety message", "safety_message", map[string]string{"en": "a"}, map[string]string{"en": "b", "es": "c"}, "en: en changed; es: es changed"},
+		{"nothing changed", "client", cm, cm, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := show(Changes(tc.kind, tc.old, tc.new))
+			if got != tc.want {
+				t.Errorf("Changes = %q; want %q", got, tc.want)
+			}
+			if strings.Contains(got, "+1312") || strings.Contains(got, "988") || strings.Contains(got, "Ana") {
+				t.Errorf("Changes shows a phone, a text or a name: %q", got)
+			}
+		})
 	}
 }
