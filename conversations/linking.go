@@ -78,19 +78,25 @@ func (l *linking) unknown(ctx context.Context, in bot.Inbound) error {
 	if code := linkCode(in); code != "" {
 		return l.link(ctx, in, code, nil)
 	}
-	first, err := l.store.Once(ctx, "unknown:"+string(in.Channel)+":"+in.From, 24*time.Hour)
+	key := "unknown:" + string(in.Channel) + ":" + in.From
+	first, err := l.store.Once(ctx, key, 24*time.Hour)
 	if err != nil {
 		return fmt.Errorf("claim the unknown sender's daily answer: %w", err)
 	}
-	if first {
-		reply := UnknownText
-		if in.Channel == bot.Telegram {
-			reply = UnlinkedText
+	if !first {
+		return bot.ErrUnknownSender
+	}
+	reply := UnknownText
+	if in.Channel == bot.Telegram {
+		reply = UnlinkedText
+	}
+	l.log.Info("message from an unknown sender", "channel", string(in.Channel), "provider_id", in.ProviderID)
+	if err := l.contacts.answer(ctx, in, "unknown:"+in.ProviderID, reply, bot.Person{}); err != nil {
+		// Not counted as answered: the provider's retry answers.
+		if ferr := l.store.Forget(context.WithoutCancel(ctx), key); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("forget the unknown sender's daily answer: %w", ferr))
 		}
-		l.log.Info("message from an unknown sender", "channel", string(in.Channel), "provider_id", in.ProviderID)
-		if err := l.contacts.answer(ctx, in, "unknown:"+in.ProviderID, reply, bot.Person{}); err != nil {
-			return err
-		}
+		return err
 	}
 	return bot.ErrUnknownSender
 }

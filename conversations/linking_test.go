@@ -78,3 +78,26 @@ func TestTelegramLinkRetriedAfterAFailure(t *testing.T) {
 		t.Errorf("link code after linking: %v; want used up", err)
 	}
 }
+
+// An unknown sender's answer that could not be queued is not counted as
+// given: the provider's retry answers, once.
+func TestUnknownSenderAnsweredOnRetry(t *testing.T) {
+	r := newRig(t)
+	const stranger = "+13125559998"
+	in := r.sms(stranger, "hello?")
+	fault := r.failOnce(func(cmd redis.Cmder) bool { return argHas(cmd, "xadd", "send:unknown:"+in.ProviderID) })
+	if err := r.rooms.Inbox.Receive(t.Context(), in); err == nil || errors.Is(err, bot.ErrUnknownSender) {
+		t.Fatalf("Receive = %v; want the failure", err)
+	}
+	if fault.hit.Load() != 1 {
+		t.Fatalf("the fault hit %d times; want 1", fault.hit.Load())
+	}
+	for range 2 { // the retry, then a late copy
+		if err := r.rooms.Inbox.Receive(t.Context(), in); !errors.Is(err, bot.ErrUnknownSender) {
+			t.Fatalf("retry: %v; want bot.ErrUnknownSender", err)
+		}
+	}
+	if got := r.to(stranger); len(got) != 1 || got[0] != conversations.UnknownText {
+		t.Errorf("stranger got %q; want the generic reply once", got)
+	}
+}
