@@ -56,6 +56,10 @@ func TestAuditListsConfigurationChanges(t *testing.T) {
 		{"DELETE", "/v1/case-managers/" + cm, sync, nil},
 		{"DELETE", "/v1/api-keys/" + syncID, key, nil},
 	}
+	// An edit that changes nothing is not an entry.
+	if code, out := h.do("PATCH", "/v1/agency", key, map[string]any{"quiet_start": "22:00"}); code != 200 {
+		t.Fatalf("PATCH = %d %v", code, out)
+	}
 	for _, s := range more {
 		if code, out := h.do(s.method, s.path, s.key, s.body); code >= 300 {
 			t.Fatalf("%s %s = %d %v", s.method, s.path, code, out)

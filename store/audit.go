@@ -126,9 +126,14 @@ func (s *Store) Audit(ctx context.Context, agencyID string, since, until time.Ti
 // RecordChange is the one writer of configuration changes, for the API and
 // the console alike: what changed between old and updated (nil old: a
 // creation) as the kind's rules show it (Changes), by actor, to the
-// record kind/id, in the agency's audit.
+// record kind/id, in the agency's audit. An edit ("changed") that changed
+// nothing is not recorded.
 func (s *Store) RecordChange(ctx context.Context, agencyID string, actor Actor, kind, id, action string, old, updated any) error {
-	return s.AppendAudit(ctx, agencyID, AuditRecord{Actor: actor, Kind: kind, RecordID: id, Action: action, Changes: Changes(kind, old, updated)})
+	changes := Changes(kind, old, updated)
+	if action == "changed" && len(changes) == 0 {
+		return nil
+	}
+	return s.AppendAudit(ctx, agencyID, AuditRecord{Actor: actor, Kind: kind, RecordID: id, Action: action, Changes: changes})
 }
 
 // fieldRule says how a field's change is shown in the audit.
