@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 
+	"github.com/carecheck/carecheck/redact"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -286,7 +287,7 @@ func (o *Outbox) reconcile(ctx context.Context, j *Job, it *store.Item, sender S
 // other channel, or the on-fail work.
 func (o *Outbox) failed(ctx context.Context, j *Job, err error) error {
 	now := o.store.Now()
-	o.log.Warn("send failed", "message_id", j.Msg.ID, "channel", string(j.Msg.Channel), "attempt", j.Attempt+1, "err", err)
+	o.log.Warn("send failed", "message_id", j.Msg.ID, "channel", string(j.Msg.Channel), "attempt", j.Attempt+1, "code", errCode(err), "err", logErr(j, err))
 	if IsStopped(err) {
 		if o.stops != nil {
 			if err := o.stops.Stopped(ctx, j.Person, j.Msg.Channel); err != nil {
@@ -362,8 +363,28 @@ func (o *Outbox) giveUp(ctx context.Context, j *Job, cause error) error {
 		o.log.Warn("message undeliverable, handing on", "message_id", j.Msg.ID, "work", j.OnFail.ID)
 		return o.store.Enqueue(ctx, j.OnFail.ID, true, j.OnFail.Payload)
 	}
-	o.log.Error("message undeliverable", "message_id", j.Msg.ID, "err", cause)
+	o.log.Error("message undeliverable", "message_id", j.Msg.ID, "code", errCode(cause), "err", logErr(j, cause))
 	return nil
+}
+
+// logErr is err's text for a log line about j: the provider's words
+// without the recipient, the sending number or the message (Twilio's
+// 21211 quotes the number it refused).
+func logErr(j *Job, err error) string {
+	personal := []string{j.Msg.To, j.Msg.From, j.Msg.Text}
+	if f := j.Fallback; f != nil {
+		personal = append(personal, f.To, f.From, f.Text)
+	}
+	return redact.Error(err, personal...)
+}
+
+// errCode is the provider's code of a failed send, "" if it has none.
+func errCode(err error) string {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return ""
 }
 
 // backoff is exponential with half jitter: urgent messages from 250 ms

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/redact"
 )
 
 // MaxBody is the largest webhook body accepted (413 beyond). An inbound SMS
@@ -141,7 +142,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twilio webhook",
 			slog.String("hook", h.name), slog.String("message_sid", sid),
 			slog.String("outcome", "receiver_failed"), slog.Int("status", http.StatusServiceUnavailable),
-			slog.String("error", redact(err.Error(), form)))
+			slog.String("error", redactForm(err.Error(), form)))
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 	}
@@ -238,22 +239,15 @@ func isSID(s string) bool {
 	return true
 }
 
-// redact removes from msg, a receiver's error text, every personal value of
+// redactForm removes from msg, a receiver's error text, every personal value of
 // the form (numbers, places, names, the text) before it is logged.
-func redact(msg string, form url.Values) string {
-	var pairs []string
+func redactForm(msg string, form url.Values) string {
+	var personal []string
 	for k, vs := range form {
 		if k == "Body" || k == "ProfileName" || k == "WaId" ||
 			strings.HasPrefix(k, "From") || strings.HasPrefix(k, "To") {
-			for _, v := range vs {
-				if v != "" {
-					pairs = append(pairs, v, "[redacted]")
-				}
-			}
+			personal = append(personal, vs...)
 		}
 	}
-	if len(pairs) == 0 {
-		return msg
-	}
-	return strings.NewReplacer(pairs...).Replace(msg)
+	return redact.Text(msg, personal...)
 }

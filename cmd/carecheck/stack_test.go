@@ -56,6 +56,9 @@ type stack struct {
 	logs   *syncBuffer
 	svc    *service
 	seq    atomic.Int64
+	// used holds every phone number, name and message text the story
+	// used: at cleanup the logs must hold none of them.
+	used *usedValues
 	// moves counts the scheduler's runs: settle waits for runs that began
 	// after the clock last moved, so due work is not missed.
 	moves *atomic.Int64
@@ -65,10 +68,21 @@ type stack struct {
 // (a test's Redis hook, a handler wrapper).
 func startStack(t *testing.T, before ...func(*service)) *stack {
 	t.Helper()
+	// Registered first, so it runs last: after the service has stopped and
+	// written its last line.
+	used := &usedValues{}
+	var logs *syncBuffer
+	var tw *twiliotest.Server
+	var tg *telegramtest.Server
+	t.Cleanup(func() {
+		if logs != nil {
+			used.checkLogs(t, logs.String(), tw, tg)
+		}
+	})
 	rs := redistest.New(t)
-	tw := twiliotest.NewServer(accountSID, authToken)
+	tw = twiliotest.NewServer(accountSID, authToken)
 	t.Cleanup(tw.Close)
-	tg := telegramtest.NewServer(botToken)
+	tg = telegramtest.NewServer(botToken)
 	t.Cleanup(tg.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +99,7 @@ func startStack(t *testing.T, before ...func(*service)) *stack {
 		t.Fatal(err)
 	}
 	clock := newFakeClock(time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)) // 09:00 in Chicago, a Tuesday
-	logs := &syncBuffer{}
+	logs = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	svc, err := newService(ctx, cfg, newLogger(logs, "debug"), clock.Now)
 	if err != nil {
@@ -109,13 +123,14 @@ func startStack(t *testing.T, before ...func(*service)) *stack {
 		<-done
 		_ = svc.closeAll()
 	})
-	return &stack{t: t, url: base, twilio: tw, tg: tg, clock: clock, logs: logs, svc: svc, moves: moves}
+	return &stack{t: t, url: base, twilio: tw, tg: tg, clock: clock, logs: logs, svc: svc, moves: moves, used: used}
 }
 
 // api calls the agency API and decodes the JSON answer.
 func (s *stack) api(method, path, key string, body any) (int, map[string]any) {
 	s.t.Helper()
 	var rd io.Reader
+	s.used.fromBody(body)
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
@@ -174,6 +189,7 @@ func (s *stack) sms(from, body string) (int, string) {
 
 func (s *stack) smsWithSID(sid, from, body string) int {
 	s.t.Helper()
+	s.used.add(from, body)
 	resp, err := s.twilio.DeliverSMS(context.Background(), s.url+twilio.SMSPath, s.url+twilio.SMSPath, twiliotest.SMSForm(sid, from, ourNumber, body))
 	if err != nil {
 		s.t.Fatal(err)

@@ -145,6 +145,7 @@ func (s *stack) answer(from, text string, pred func(string) bool) string {
 // tgDeliver posts a Telegram update to the webhook as Telegram would.
 func (s *stack) tgDeliver(update []byte) {
 	s.t.Helper()
+	s.used.fromUpdate(update)
 	resp, err := s.tg.Deliver(context.Background(), s.url+"/webhooks/telegram", tgSecret, update)
 	if err != nil {
 		s.t.Fatal(err)

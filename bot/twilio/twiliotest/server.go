@@ -159,6 +159,7 @@ func (s *Server) WaitFor(ctx context.Context, pred func(Message) bool) (Message,
 
 // FailNext makes the next n sends fail with HTTP status and Twilio error code
 // (0: none), answered as Twilio does: {"code":21610,"message":...,"status":400}.
+// The message is Twilio's: 21211's quotes the number the send was to.
 func (s *Server) FailNext(n int, status int, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,7 +232,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if fail != nil {
-		writeError(w, fail.status, fail.code, errorText(fail.code))
+		writeError(w, fail.status, fail.code, errorText(fail.code, to))
 		return
 	}
 
@@ -520,7 +521,10 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	json.NewEncoder(w).Encode(body)
 }
 
-func errorText(code int) string {
+// errorText is Twilio's message for code about a send to to. Like Twilio's
+// own, some quote the recipient's number (21211): what a careless log of a
+// provider error leaks.
+func errorText(code int, to string) string {
 	switch code {
 	case 20003:
 		return "Authenticate"
@@ -529,7 +533,7 @@ func errorText(code int) string {
 	case 20500:
 		return "Internal Server Error"
 	case 21211:
-		return "Invalid 'To' Phone Number"
+		return fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
 	case 21408:
 		return "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"
 	case 21610:
