@@ -85,6 +85,9 @@ func hashBytes(kind uint32, b []byte) uint32 {
 	return fmix(h)
 }
 
+// maxGram is the longest character gram.
+var maxGram = 5
+
 // Word-edge markers inside character grams.
 const (
 	edgeStart = 0x02
@@ -170,7 +173,7 @@ func (s *scratch) grams(k []byte, tok int32) {
 	for i := 0; i+3 <= n; i++ {
 		h := uint32(fnvOffset) ^ fGram
 		h *= fnvPrime
-		for j := 0; j < 5 && i+j < n; j++ {
+		for j := 0; j < maxGram && i+j < n; j++ {
 			h ^= uint32(at(i + j))
 			h *= fnvPrime
 			if j >= 2 {
