@@ -92,8 +92,9 @@ func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
 //     evidence (its bias), or every short reply would land in the band
 //     and get the safety question.
 //
-// Guard stays fixed at 0.95: it is how sure the model must be to overrule
-// the lexicon's explicit reading, not a figure to fit.
+//  5. Guard, how sure the model must be to overrule the lexicon's explicit
+//     reading (an idiom, a denial, a third person, remote history): from
+//     0.95 down to 0.80 at most, while no more dev none rows are flagged.
 func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 	th := defaultThresholds
 	if len(dev) < minDevRows {
@@ -139,6 +140,16 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 		}
 	}
 	th.Risk = bestR
+	// 5 (before Low, which the guard does not touch). Guard.
+	ref := measureDev(th, rs, dev)
+	for i := 90; i >= 80; i -= 5 {
+		t := th
+		t.Guard = grid(i)
+		if f := measureDev(t, rs, dev); f.noneCrisis > ref.noneCrisis || f.noneFlagged > ref.noneFlagged {
+			break
+		}
+		th.Guard = t.Guard
+	}
 	// 4. Low.
 	floor := softmax3(m.lb)[Crisis] + lowMargin
 	th.Low = th.Crisis
