@@ -39,7 +39,12 @@ type thresholds struct {
 	Veto   float32 // P(crisis) below which a lexicon crisis is only concern
 }
 
-// probs returns P(none), P(concern), P(crisis) for the features in s.feats.
+// probs returns P(none), P(concern), P(crisis) for the features in feats.
+// It only reads the weights, which no one writes after training, and is
+// left out of the race detector's instrumentation because training calls
+// it once per row and pass (see train).
+//
+//go:norace
 func (m *model) probs(feats []feat) [nLevels]float32 {
 	z := m.lb
 	const mask = 1<<levelBits - 1
