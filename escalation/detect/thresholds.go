@@ -1,12 +1,14 @@
 package detect
 
 // Targets on the dev split. Crisis recall comes first: the crisis
-// threshold is as low as the false-alarm budget allows (the bound issue 13
-// sets for messages the project has never seen: ordinary replies flagged
-// crisis ≤ 5 %), and stops lowering once recall reaches devCrisisRecall.
+// threshold is as low as the false-alarm budget allows, and stops lowering
+// once recall reaches devCrisisRecall. The budget is 4 % of dev none rows
+// (issue 13 bounds new messages at 5 %): the dev none rows are mostly hard
+// negatives, and at 5 % the threshold fell to where plain replies ("took
+// the bus to the clinic and back") sit.
 const (
 	devCrisisRecall  = 0.98 // enough: no need to spend more false alarms
-	devNoneCrisisMax = 0.05 // most dev none rows the combination may call crisis
+	devNoneCrisisMax = 0.04 // most dev none rows the combination may call crisis
 	devConcernCaught = 0.90 // share of dev concern rows called concern or crisis
 	minDevRows       = 100  // below this the dev split is too small to choose on
 	lowMargin        = 0.20 // the band starts this far above the bias's P(crisis)
@@ -86,15 +88,14 @@ func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
 //     dev crisis recall reaches devCrisisRecall if that comes first.
 //  3. Risk: the highest threshold whose dev concern caught (concern or
 //     crisis) reaches devConcernCaught, else the best one.
-//  4. Low, the start of the ambiguous band: the lowest value at which the
+//  4. Guard, how sure the model must be to overrule the lexicon's explicit
+//     reading (an idiom, a denial, a third person, remote history): from
+//     0.95 down to 0.80 at most, while no more dev none rows are flagged.
+//  5. Low, the start of the ambiguous band: the lowest value at which the
 //     band raises at most devBandNoneMax of the dev none rows, and never
 //     within lowMargin of what the model says of a message with no
 //     evidence (its bias), or every short reply would land in the band
 //     and get the safety question.
-//
-//  5. Guard, how sure the model must be to overrule the lexicon's explicit
-//     reading (an idiom, a denial, a third person, remote history): from
-//     0.95 down to 0.80 at most, while no more dev none rows are flagged.
 func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 	th := defaultThresholds
 	if len(dev) < minDevRows {
@@ -140,7 +141,7 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 		}
 	}
 	th.Risk = bestR
-	// 5 (before Low, which the guard does not touch). Guard.
+	// 4. Guard.
 	ref := measureDev(th, rs, dev)
 	for i := 90; i >= 80; i -= 5 {
 		t := th
@@ -150,7 +151,7 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 		}
 		th.Guard = t.Guard
 	}
-	// 4. Low.
+	// 5. Low.
 	floor := softmax3(m.lb)[Crisis] + lowMargin
 	th.Low = th.Crisis
 	for i := int(th.Crisis*100) - 1; grid(i) >= floor; i-- {
