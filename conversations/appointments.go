@@ -120,7 +120,7 @@ func (k *Appointments) HandleReminder(ctx context.Context, w Work) error {
 		if conv != nil && !conv.Active() {
 			// No check-in in progress: the reminder opens the confirmation,
 			// and the conversation takes this reminder's id (sent once).
-			next := &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: conv.MissedInARow, Appointment: ap.ID}
+			next := &Conversation{ID: w.Occurrence, Lang: c.Language, MissedInARow: conv.MissedInARow, Appointment: ap.ID, Safety: conv.Safety}
 			if _, err := Start(k.builtin, next, "appointment-confirm", ch == bot.SMS, k.now()); err == nil {
 				if ch == bot.Telegram {
 					buttons = []bot.Button{{Label: "C", Data: "ans:C"}, {Label: "R", Data: "ans:R"}}

@@ -107,8 +107,16 @@ func (k *Checkins) start(ctx context.Context, w Work, b *store.Batch, stopped st
 		return skip("late: the service was not running at the due time")
 	case conv.Active() && conv.Appointment == "":
 		return skip("another check-in is in progress")
+	case conv.pendingSafety(k.now()) != nil && !conv.Safety.TimedOut:
+		// Its yes/no questions would take the answer meant for the
+		// safety question; after the wait, the check-in takes over.
+		return skip("safety question pending")
 	}
 	var closed []store.Event
+	if conv.Safety != nil {
+		// A late answer no longer counts: bare yes and no answer the check-in.
+		closed = append(closed, store.Event{"t", "safety-question-closed", "msg", conv.Safety.Msg, "reason", "a check-in started"})
+	}
 	if conv.Active() {
 		// An unanswered appointment confirmation (it has no timeout) does not
 		// block later check-ins: the check-in takes over.

@@ -48,8 +48,9 @@ func New(d Deps) *Rooms {
 	k := &contacts{store: d.Store, outbox: d.Outbox, smsFrom: d.SMSFrom}
 	cats := &catalogues{store: d.Store, builtin: builtin}
 	inbox := &Inbox{store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, cats: cats, log: log, now: now,
-		linking: &linking{store: d.Store, esc: d.Escalations, contacts: k, log: log}}
+		linking: &linking{store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, log: log}}
 	hold := &holder{store: d.Store, inbox: inbox, log: log}
+	inbox.hold = hold
 	appts := &Appointments{store: d.Store, contacts: k, builtin: builtin, hold: hold, log: log, now: now}
 	inbox.appts = appts
 	return &Rooms{

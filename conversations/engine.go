@@ -47,6 +47,9 @@ type Conversation struct {
 	// check-in started, newest first, read as it starts: scoring its last
 	// answer (the drop rule's median) then reads nothing.
 	MoodHistory []int `json:"mood_hist,omitempty"`
+	// Safety is the safety question awaiting the client's yes or no (nil:
+	// none); it outlives the check-in (inbox.go, safety.go).
+	Safety *SafetyQuestion `json:"safety,omitempty"`
 }
 
 // MarshalJSON stores a conversation between check-ins as little as it is:
@@ -59,9 +62,10 @@ func (c Conversation) MarshalJSON() ([]byte, error) {
 		return json.Marshal(stored(c))
 	}
 	return json.Marshal(struct {
-		ID           string `json:"id"`
-		MissedInARow int    `json:"missed,omitempty"`
-	}{c.ID, c.MissedInARow})
+		ID           string          `json:"id"`
+		MissedInARow int             `json:"missed,omitempty"`
+		Safety       *SafetyQuestion `json:"safety,omitempty"`
+	}{c.ID, c.MissedInARow, c.Safety})
 }
 
 // Active reports whether a question awaits an answer.

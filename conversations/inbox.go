@@ -32,6 +32,7 @@ type Inbox struct {
 	cats     *catalogues
 	linking  *linking
 	appts    *Appointments
+	hold     *holder
 	log      *slog.Logger
 	now      func() time.Time
 	// handoff, when set, takes the replies this process queues straight to
@@ -168,7 +169,11 @@ type turn struct {
 	keep   bool // the stored conversation is unreadable: it is not written
 	events []store.Event
 	jobs   []*bot.Job
-	asks   []time.Time // a question went out: plan its timeout
+	asks   []time.Time  // a question went out: plan its timeout
+	work   []store.Work // timed work the turn plans (the safety question's wait)
+	// safetyAsked: this message got the safety question, which is the
+	// turn's last word to the client.
+	safetyAsked bool
 }
 
 // reply queues a message to the client on the channel they wrote from.
@@ -222,8 +227,19 @@ func (i *Inbox) process(ctx context.Context, clientID string, b *store.Batch, m 
 		}
 	}
 	if t.conv.Active() && !c.OptedOut {
+		n := len(t.jobs)
 		if err := i.answer(ctx, t, m); err != nil {
 			return err
+		}
+		if t.safetyAsked {
+			// The message is kept as the answer (and a finished check-in
+			// scored), but the safety question is the last word: the
+			// check-in sends nothing more and stops.
+			t.jobs, t.asks = t.jobs[:n], nil
+			if t.conv.Active() {
+				t.conv.Question = ""
+				t.events = append(t.events, store.Event{"t", "checkin-interrupted", "conv", t.conv.ID, "reason", "safety question"})
+			}
 		}
 	}
 	return i.finish(ctx, t, m)
@@ -243,10 +259,33 @@ func cmpLang(lang string) string {
 func (i *Inbox) screenFirst(ctx context.Context, t *turn, m store.Message) (done bool, err error) {
 	c, a := t.batch.Client, t.batch.Agency
 	sig := i.screen.Screen(a, m.Text, c.Language)
+	pending := t.conv.pendingSafety(i.now())
+	if pending != nil && sig.Level != escalation.Crisis && bot.InboundKind(m.Kind) == bot.KindText {
+		// While the safety question waits, a bare yes or no answers it
+		// before anything else reads the message.
+		if yes, ok := safetyAnswer(m.Text); ok {
+			return true, i.safetyAnswered(ctx, t, m, yes)
+		}
+	}
 	if sig.Level == "" || sig.Level == "none" {
 		return false, nil
 	}
 	t.events = append(t.events, store.Event{"t", "screen", "msg", m.ID, "level", sig.Level, "reasons", strings.Join(sig.Reasons, "; ")})
+	if sig.Level == escalation.Concern && sig.Ask && pending == nil {
+		asked, err := i.askSafety(ctx, t, m, sig)
+		if err != nil || asked {
+			return false, err // the concern waits for the answer
+		}
+	}
+	if pending != nil && sig.Level == escalation.Crisis {
+		// A crisis text answers the safety question too.
+		t.conv.Safety = nil
+		t.events = append(t.events, store.Event{"t", "safety-answer", "msg", m.ID, "answer", "crisis message", "outcome", escalation.Crisis})
+		if !pending.TimedOut {
+			sig.Audit = append(sig.Audit, pending.askedEntry())
+		}
+		sig.Audit = append(sig.Audit, store.AuditEntry{At: i.now().UTC(), Actor: "client:" + c.ID, Action: "safety question answered", Detail: "a crisis message", MessageID: m.ID})
+	}
 	var reply *escalation.Reply // a crisis gets the safety reply first
 	if sig.Level == escalation.Crisis {
 		ch := bot.Kind(m.Channel)
@@ -351,10 +390,11 @@ func (i *Inbox) finish(ctx context.Context, t *turn, m store.Message) error {
 			return fmt.Errorf("encode conversation: %w", err)
 		}
 	}
-	work := make([]store.Work, 0, len(t.jobs)+1)
+	work := make([]store.Work, 0, len(t.jobs)+len(t.work)+1)
 	for _, j := range t.jobs {
 		work = append(work, i.contacts.outbox.Work(j))
 	}
+	work = append(work, t.work...)
 	if len(t.asks) > 0 && t.conv.Active() {
 		work = append(work, timeoutWork(t.batch.Agency, c, t.conv))
 	}

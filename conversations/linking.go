@@ -22,6 +22,7 @@ const seenFor = 7 * 24 * time.Hour
 // senders nobody owns.
 type linking struct {
 	store    *store.Store
+	screen   Screener
 	esc      *escalation.Service
 	contacts *contacts
 	log      *slog.Logger
@@ -72,11 +73,26 @@ func (l *linking) staff(ctx context.Context, owner store.Owner, in bot.Inbound) 
 	})
 }
 
-// unknown answers a sender nobody owns: a Telegram link, or one generic
-// reply a day that reveals nothing.
+// unknown answers a sender nobody owns: a Telegram link; crisis language
+// gets the safety message (at most one per half hour per address); anything
+// else one generic reply a day that reveals nothing.
 func (l *linking) unknown(ctx context.Context, in bot.Inbound) error {
 	if code := linkCode(in); code != "" {
 		return l.link(ctx, in, code, nil)
+	}
+	if sig := l.screen.Screen(nil, in.Text, ""); sig.Level == escalation.Crisis {
+		lang := sig.Lang
+		if lang == "" {
+			lang = "en"
+		}
+		l.log.Warn("crisis language from an unknown sender", "channel", string(in.Channel), "provider_id", in.ProviderID)
+		err := l.once(ctx, in, func() error {
+			return l.esc.StrangerSafety(ctx, in.Channel, in.From, l.contacts.from(in.Channel), lang, in.ProviderID)
+		})
+		if err != nil {
+			return err
+		}
+		return bot.ErrUnknownSender
 	}
 	key := "unknown:" + string(in.Channel) + ":" + in.From
 	first, err := l.store.Once(ctx, key, 24*time.Hour)

@@ -12,6 +12,9 @@ const (
 	WorkCheckin  = "checkin"  // start a check-in now (API) or for an occurrence
 	WorkTimeout  = "timeout"  // a question got no reply in time
 	WorkReminder = "reminder" // an appointment reminder is due
+	// WorkSafetyQuestion is the safety question's wait running out (Conv
+	// names the message that led to the question).
+	WorkSafetyQuestion = "safetyq"
 )
 
 // Work is the payload of this package's queued work.
@@ -86,7 +89,7 @@ func DecodeWork(p []byte) (Work, bool) {
 		return w, false
 	}
 	switch w.Kind {
-	case WorkCheckin, WorkTimeout, WorkReminder:
+	case WorkCheckin, WorkTimeout, WorkReminder, WorkSafetyQuestion:
 		return w, true
 	}
 	return w, false

@@ -361,6 +361,8 @@ func (w *Workers) dispatch(ctx context.Context, it *store.Item) (string, error) 
 		return cw.Kind, w.rooms.Checkins.HandleTimeout(ctx, cw)
 	case WorkReminder:
 		return cw.Kind, w.rooms.Appointments.HandleReminder(ctx, cw)
+	case WorkSafetyQuestion:
+		return cw.Kind, w.rooms.Inbox.HandleSafetyQuestion(ctx, cw)
 	}
 	return cw.Kind, nil
 }

@@ -23,6 +23,18 @@ type Signal struct {
 	Level   string
 	Reasons []string
 	Explain []string
+	// Ask marks a concern whose risk is ambiguous (a passive wish, "i want
+	// out"): the client may be asked the safety question, whose answer
+	// settles it (conversations).
+	Ask bool
+	// Lang is the language the detector read the message in ("" unknown).
+	Lang string
+	// AtOnce makes a concern alert now rather than wait for the case
+	// manager's working hours (a safety question left unanswered).
+	AtOnce bool
+	// Audit is what led to the signal, recorded on the escalation before
+	// its opening or joining entry (the safety question asked, answered).
+	Audit []store.AuditEntry
 }
 
 // Service runs escalations.

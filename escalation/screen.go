@@ -88,5 +88,11 @@ func (s *Screener) Screen(a *store.Agency, text, lang string) Signal {
 		}
 		sig.Explain = append(sig.Explain, sg.Explain())
 	}
+	for _, sg := range res.Signals {
+		if sg.Lang != "" {
+			sig.Lang = sg.Lang
+			break
+		}
+	}
 	return sig
 }

@@ -3,6 +3,7 @@ package escalation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,24 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 	s.hand(got.Claimed)
 	if got.Queued {
 		s.log.Info("safety reply queued", "client_id", c.ID, "message_id", job.Msg.ID)
+	}
+	return nil
+}
+
+// StrangerSafety sends the built-in safety message, in lang, to a sender
+// nobody owns who wrote crisis language on ch: no agency, no client, no
+// escalation, but never silence. At most one goes to an address per
+// SafetyEvery, by the same guard as a client's safety replies. messageID
+// names the message it answers.
+func (s *Service) StrangerSafety(ctx context.Context, ch bot.Kind, addr, from, lang, messageID string) error {
+	job := &bot.Job{Msg: bot.Outbound{ID: "safety:" + string(ch) + ":" + messageID, Channel: ch, To: addr, From: from, Text: Safety(nil, lang), Urgent: true}}
+	got, err := s.store.QueueClaimed(ctx, store.Queued{Work: []store.Work{s.outbox.Work(job)}, Consumer: s.consumer(), Once: store.StrangerSafetyGuard(string(ch), addr, s.SafetyEvery)})
+	if err != nil {
+		return fmt.Errorf("safety message to an unknown sender: %w", err)
+	}
+	s.hand(got.Claimed)
+	if got.Queued {
+		s.log.Info("safety message to an unknown sender queued", "channel", string(ch), "message_id", job.Msg.ID)
 	}
 	return nil
 }
@@ -91,7 +110,7 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	policy := policyFor(a, sig)
 	now := s.now().UTC()
 	o := store.Opening{Esc: &store.Escalation{AgencyID: a.ID, ClientID: c.ID, Level: sig.Level, Reasons: sig.Reasons, Signals: sig.Explain, Policy: policy,
-		Audit:    []store.AuditEntry{{At: now, Actor: actor, Action: "opened", Detail: sig.Level + ": " + strings.Join(sig.Reasons, ", ")}},
+		Audit:    append(slices.Clip(sig.Audit), store.AuditEntry{At: now, Actor: actor, Action: "opened", Detail: sig.Level + ": " + strings.Join(sig.Reasons, ", ")}),
 		Alerting: alertingOpened,
 	}}
 	// The first step's case manager, when known without a read (the
@@ -123,7 +142,7 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	e := res.Esc
 	s.log.Info("escalation opened", "escalation_id", e.ID, "client_id", c.ID, "level", e.Level)
 	if o.Staff == "" {
-		return s.alert(ctx, a, c, e, false)
+		return s.alert(ctx, a, c, e, sig.AtOnce)
 	}
 	staff := res.CM
 	if staff == nil && res.Code != "" {
@@ -134,7 +153,7 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 		}
 		res.Code = ""
 	}
-	return s.alertTo(ctx, a, c, e, staff, res.Code, false, e.Opened)
+	return s.alertTo(ctx, a, c, e, staff, res.Code, sig.AtOnce, e.Opened)
 }
 
 // join adds a signal to the client's open escalation; a crisis joining a
@@ -146,7 +165,7 @@ func (s *Service) join(ctx context.Context, a *store.Agency, c *store.Client, id
 		upgrade = sig.Level == Crisis && x.Level == Concern
 		x.Reasons = mergeReasons(x.Reasons, sig.Reasons)
 		x.Signals = mergeReasons(x.Signals, sig.Explain)
-		x.Audit = append(x.Audit, store.AuditEntry{At: now, Actor: actor, Action: "signal joined", Detail: sig.Level + ": " + strings.Join(sig.Reasons, ", ")})
+		x.Audit = append(append(x.Audit, sig.Audit...), store.AuditEntry{At: now, Actor: actor, Action: "signal joined", Detail: sig.Level + ": " + strings.Join(sig.Reasons, ", ")})
 		if upgrade {
 			x.Level = Crisis
 			x.Policy = policy
@@ -166,7 +185,7 @@ func (s *Service) join(ctx context.Context, a *store.Agency, c *store.Client, id
 			// the way (the message that opened it, processed again, joins
 			// here). Finishing it is safe even while the other is still
 			// running: every write of an alert repeats safely.
-			return s.alert(ctx, a, c, e, false)
+			return s.alert(ctx, a, c, e, sig.AtOnce)
 		}
 		return e, nil
 	}

@@ -38,6 +38,12 @@ func SafetyGuard(client string, every time.Duration) *Guard {
 	return &Guard{key: keyGuard("safety:" + client), every: every}
 }
 
+// StrangerSafetyGuard spaces the safety messages to an address nobody
+// owns on a channel: at most one per every, as for a client.
+func StrangerSafetyGuard(channel, addr string, every time.Duration) *Guard {
+	return &Guard{key: keyGuard("safety:" + channel + ":" + addr), every: every}
+}
+
 // AlertGuard queues one alert of an escalation (its level, round, step and
 // staff member) once: a repeated alert finds it queued.
 func AlertGuard(escalation, level string, round, step int, staff string) *Guard {

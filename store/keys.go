@@ -16,6 +16,7 @@ package store
 //	{c:<client>}:sched          the client's schedules (compact JSON by id: scheduleRecord)
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
 //	authfail:<source>           failed authentications from a source address (hash: n, reset, lock)
+//	{a:<agency>}:safety-asked:<client>  until when (unix ms) the client is not asked the safety question again
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }
@@ -35,3 +36,9 @@ func keyOwner(channel, to, from string) string { return "owner:" + channel + ":"
 
 // keyAuthFailures counts failed authentications from one source address.
 func keyAuthFailures(source string) string { return "authfail:" + source }
+// keySafetyAsked marks that a client was asked the safety question; it
+// lives in the agency's hash slot, beside the client's open-escalation
+// pointer, so one script checks both (ClaimSafetyQuestion).
+func keySafetyAsked(agency, client string) string {
+	return agencyTag(agency) + ":safety-asked:" + client
+}

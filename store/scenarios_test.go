@@ -29,6 +29,7 @@ func scenarios() []scenario {
 	all = append(all, auditScenarios()...)
 	all = append(all, memoryScenarios()...)
 	all = append(all, outboxScenarios()...)
+	all = append(all, safetyScenarios()...)
 	return all
 }
 
