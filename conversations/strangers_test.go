@@ -25,7 +25,7 @@ func (r *rig) receiveStranger(in bot.Inbound) {
 func TestStrangerCrisisGetsTheSafetyMessage(t *testing.T) {
 	r := newRig(t)
 	const stranger = "+13125550999"
-	r.receiveStranger(r.sms(stranger, "i am going to kill myself tonight"))
+	r.receiveStranger(r.sms(stranger, "i cant do this anymore, i have the pills ready"))
 	if got := r.to(stranger); len(got) != 1 || got[0] != escalation.Safety(nil, "en") {
 		t.Fatalf("stranger got %q; want the safety message once", got)
 	}
@@ -47,7 +47,7 @@ func TestStrangerCrisisGetsTheSafetyMessage(t *testing.T) {
 	if open := r.openEscalations(); len(open) != 0 {
 		t.Errorf("open escalations = %d; a stranger belongs to no agency", len(open))
 	}
-	for _, leak := range []string{stranger, "kill", "myself"} {
+	for _, leak := range []string{stranger, "pills", "kill", "myself"} {
 		if strings.Contains(r.logs.String(), leak) {
 			t.Errorf("logs hold %q; want ids only", leak)
 		}

@@ -75,7 +75,7 @@ func (s *Screener) detector(a *store.Agency) *detect.Detector {
 // Screen classifies one message for an agency.
 func (s *Screener) Screen(a *store.Agency, text, lang string) Signal {
 	res := s.detector(a).Detect(text, lang)
-	sig := Signal{Level: res.Level.String()}
+	sig := Signal{Level: res.Level.String(), Ask: res.Ask}
 	seen := map[string]bool{}
 	for _, sg := range res.Signals {
 		if sg.Level != res.Level {

@@ -1,13 +1,125 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Stories of strangers in crisis, through the whole service: signed Twilio
-// webhooks in, the fake Twilio records what goes out.
+// Stories of the safety question (README, "The safety question") and of
+// strangers in crisis, through the whole service: signed Twilio webhooks
+// in, the fake Twilio records what goes out.
+
+var safetyQuestion = contains("thoughts of killing yourself right now")
+
+// reasons lists an escalation's reasons.
+func reasons(e map[string]any) []string {
+	var out []string
+	for _, r := range e["reasons"].([]any) {
+		out = append(out, r.(string))
+	}
+	return out
+}
+
+// onlyOpen is the agency's one open escalation, read in full.
+func (s *stack) onlyOpen(key string) map[string]any {
+	s.t.Helper()
+	open := s.openEscalations(key)
+	if len(open) != 1 {
+		s.t.Fatalf("open escalations = %d; want 1", len(open))
+	}
+	return s.escalation(key, open[0]["id"].(string))
+}
+
+// The words of issue 13: a plan with means in everyday words is a crisis.
+func TestStoryPillsReadyPagesTheCaseManager(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 23, 0, 0, 0, chicago))
+	s.crisis(z.key, clientPhone, "i cant do this anymore, i have the pills ready", cmPhone)
+	if e := s.onlyOpen(z.key); e["level"] != "crisis" {
+		t.Errorf("escalation level = %v; want crisis", e["level"])
+	}
+	s.checkLogsArePrivate()
+}
+
+// An ambiguous message gets the safety question and nobody is paged yet;
+// "yes" brings the safety reply and pages the case manager; the question
+// and the answer are in the escalation's audit and on the timeline.
+func TestStorySafetyQuestionYesPages(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	m := s.answer(clientPhone, "honestly i just want out", safetyQuestion)
+	if !strings.Contains(m, "988") || !strings.Contains(m, "911") || !strings.Contains(m, "YES or NO") {
+		t.Errorf("safety question = %q; want YES/NO and the crisis lines", m)
+	}
+	mark := s.mark()
+	s.quiet(mark, "before the answer", cmPhone, backupPhone)
+	if open := s.openEscalations(z.key); len(open) != 0 {
+		t.Errorf("open escalations before the answer = %d; want 0", len(open))
+	}
+	s.answer(clientPhone, "yes", contains("988"))
+	alert := s.nextSMS(mark, cmPhone, isAlert)
+	if !strings.Contains(alert.Body, "URGENT") || !strings.Contains(alert.Body, "safety question answered yes") {
+		t.Errorf("alert = %q; want urgent, saying why", alert.Body)
+	}
+	e := s.onlyOpen(z.key)
+	a := audit(e)
+	if e["level"] != "crisis" || !slices.Contains(a, "safety question asked") || !slices.Contains(a, "safety question answered") {
+		t.Errorf("escalation %v with audit %v; want crisis, the question asked and answered", e["level"], a)
+	}
+	s.expectEntry(z.key, z.client, "safety-question", nil)
+	s.expectEntry(z.key, z.client, "safety-answer", map[string]string{"answer": "yes", "outcome": "crisis"})
+	s.checkLogsArePrivate()
+}
+
+// "no" at night: the client is thanked, a concern waits for the case
+// manager's working hours (nobody paged at night), then reaches them.
+func TestStorySafetyQuestionNoWaitsForMorning(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 23, 0, 0, 0, chicago))
+	s.answer(clientPhone, "honestly i just want out", safetyQuestion)
+	mark := s.mark()
+	s.answer(clientPhone, "No.", contains("thank you"))
+	s.quiet(mark, "a no at 23:00", cmPhone, backupPhone)
+	e := s.onlyOpen(z.key)
+	if e["level"] != "concern" || reasons(e)[0] != "safety question answered no" {
+		t.Errorf("escalation = %v %v; want a concern for the no", e["level"], reasons(e))
+	}
+	// The wait running out changes nothing: the question was answered.
+	s.clock.Jump(31 * time.Minute)
+	s.quiet(mark, "the answered question's wait", cmPhone, backupPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 9, 0, 1, 0, chicago))
+	alert := s.nextSMS(mark, cmPhone, contains("please check on"))
+	if strings.Contains(alert.Body, "URGENT") || !strings.Contains(alert.Body, "safety question answered no") {
+		t.Errorf("morning alert = %q", alert.Body)
+	}
+}
+
+// No answer: 31 minutes later the case manager is told at once, even at
+// night, that the safety question was not answered.
+func TestStorySafetyQuestionNotAnswered(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.jumpTo(time.Date(2026, 11, 24, 23, 0, 0, 0, chicago))
+	s.answer(clientPhone, "honestly i just want out", safetyQuestion)
+	mark := s.mark()
+	s.clock.Jump(29 * time.Minute)
+	s.quiet(mark, "29 minutes without an answer", cmPhone)
+	s.clock.Jump(2 * time.Minute)
+	alert := s.nextSMS(mark, cmPhone, isAlert)
+	if !strings.Contains(alert.Body, "safety question not answered") {
+		t.Errorf("alert = %q; want it marked not answered", alert.Body)
+	}
+	e := s.onlyOpen(z.key)
+	if e["level"] != "concern" || !slices.Contains(audit(e), "safety question not answered") {
+		t.Errorf("escalation %v with audit %v; want a concern marked not answered", e["level"], audit(e))
+	}
+	s.expectEntry(z.key, z.client, "safety-unanswered", nil)
+	s.quiet(mark, "after the unanswered alert", backupPhone, clientPhone)
+}
 
 // A stranger's crisis text gets the safety message, never the generic
 // reply; a second within 30 minutes nothing more; an ordinary text from a
