@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/carecheck/carecheck/cmd/internal/inproc"
+	"github.com/carecheck/carecheck/escalation/detect"
 )
 
 // A mistyped phase is refused before anything starts, naming the phase and
@@ -56,3 +57,18 @@ func TestCmdDescHidesIDs(t *testing.T) {
 }
 
 func redisCmd(ctx context.Context, args ...any) *redis.Cmd { return redis.NewCmd(ctx, args...) }
+
+// The free-text notes the bench answers with are ordinary replies: the
+// detector rates each "none", so every one gets exactly the check-in's next
+// message (a concern with the safety question would be another reply).
+func TestBenchNotesAreOrdinary(t *testing.T) {
+	d, err := detect.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range benchNotes {
+		if res := d.Detect(n, "en"); res.Level != detect.None {
+			t.Errorf("note %q rated %s (ask %v); want none", n, res.Level, res.Ask)
+		}
+	}
+}
