@@ -36,6 +36,7 @@ func keyOwner(channel, to, from string) string { return "owner:" + channel + ":"
 
 // keyAuthFailures counts failed authentications from one source address.
 func keyAuthFailures(source string) string { return "authfail:" + source }
+
 // keySafetyAsked marks that a client was asked the safety question; it
 // lives in the agency's hash slot, beside the client's open-escalation
 // pointer, so one script checks both (ClaimSafetyQuestion).
