@@ -58,17 +58,18 @@ func TestCmdDescHidesIDs(t *testing.T) {
 
 func redisCmd(ctx context.Context, args ...any) *redis.Cmd { return redis.NewCmd(ctx, args...) }
 
-// The free-text notes the bench answers with are ordinary replies: the
-// detector rates each "none", so every one gets exactly the check-in's next
-// message (a concern with the safety question would be another reply).
+// The free-text notes the bench answers with get exactly the check-in's
+// next message: the detector reads none of them as a crisis (a safety
+// reply) or as a concern that asks the safety question (another message).
+// A plain concern changes no reply.
 func TestBenchNotesAreOrdinary(t *testing.T) {
 	d, err := detect.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range benchNotes {
-		if res := d.Detect(n, "en"); res.Level != detect.None {
-			t.Errorf("note %q rated %s (ask %v); want none", n, res.Level, res.Ask)
+		if res := d.Detect(n, "en"); res.Level == detect.Crisis || res.Ask {
+			t.Errorf("note %q rated %s (ask %v); want no crisis and no safety question", n, res.Level, res.Ask)
 		}
 	}
 }
