@@ -46,7 +46,7 @@ var benchNotes = []string{
 	"my neighbor brought soup, that was kind",
 	"watched a movie with my son tonight",
 	"the pharmacy had my refill ready this time",
-	"cleaned the kitchen and did two loads of laundry",
+	"cleaned the kitchen, did laundry",
 	"rainy all day so I stayed in and read",
 	"went to the group meeting at the church hall",
 	"called my mom, we talked for an hour",
