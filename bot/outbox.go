@@ -112,9 +112,6 @@ func (o *Outbox) AddSender(k Kind, s Sender) {
 	o.senders[k] = s
 }
 
-// SetStopRecorder sets who records "stopped" answers (wiring).
-func (o *Outbox) SetStopRecorder(s StopRecorder) { o.stops = s }
-
 // Has reports whether a channel is on.
 func (o *Outbox) Has(k Kind) bool { _, ok := o.senders[k]; return ok }
 
@@ -130,9 +127,19 @@ func (o *Outbox) Queue(ctx context.Context, j *Job) error {
 	return nil
 }
 
+// SendJob is the work handler of JobKind (registered with the runner in
+// cmd/carecheck): it reads the job from the item and sends it (Handle).
+func (o *Outbox) SendJob(ctx context.Context, it *store.Item) error {
+	j, ok := DecodeJob(it.Payload)
+	if !ok {
+		return fmt.Errorf("read send job: %w", store.ErrUndecodable)
+	}
+	return o.Handle(ctx, j, it)
+}
+
 // Work turns a job into queue work, for submitting with other work in one round trip.
 func (o *Outbox) Work(j *Job) store.Work {
-	return store.Work{ID: "send:" + j.Msg.ID, Urgent: j.Msg.Urgent, Payload: EncodeJob(j)}
+	return store.Work{ID: "send:" + j.Msg.ID, Urgent: j.Msg.Urgent, Payload: EncodeJob(j), SendClaim: j.Msg.ID}
 }
 
 // QueueAt plans a job for later (a deferred check-in, a retry).
@@ -145,27 +152,26 @@ func (o *Outbox) QueueAt(ctx context.Context, j *Job, at time.Time) error {
 // handled here: retried later, sent on the other channel, or handed on.
 //
 // it, when not nil, is the queue item that carried the job: on success it
-// is acknowledged in the same round trip as the sent marker, and Handle
-// reports acked=true.
-func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool, err error) {
+// is acknowledged in the same round trip as the sent marker (it.Acked).
+func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) error {
 	now := o.store.Now()
 	sender, ok := o.senders[j.Msg.Channel]
 	if !ok {
-		return false, o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
+		return o.giveUp(ctx, j, fmt.Errorf("channel %s is off", j.Msg.Channel))
 	}
 	// Already sent, or being sent by another worker right now?
 	switch claim, since, err := o.claim(ctx, j, it); {
 	case err != nil:
-		return false, err
+		return err
 	case claim == store.SendDone:
-		return false, nil // a reclaimed or repeated job
+		return nil // a reclaimed or repeated job
 	case claim == store.SendBusy:
-		return false, ErrSendInProgress // stays on the queue; the sent marker settles it later
+		return ErrSendInProgress // stays on the queue; the sent marker settles it later
 	case claim == store.SendUncertain:
 		// Before pacing: a lookup is not a send, and the pacing paths
 		// release the claim, which would forget the dead attempt.
-		if done, acked, err := o.reconcile(ctx, j, it, sender, since); done {
-			return acked, err
+		if done, err := o.reconcile(ctx, j, it, sender, since); done {
+			return err
 		}
 	}
 	if j.Msg.Urgent {
@@ -180,9 +186,9 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		}
 		if err != nil || wait > 2*time.Second {
 			if rerr := o.store.ReleaseSend(ctx, j.Msg.ID); rerr != nil {
-				return false, rerr
+				return rerr
 			}
-			return false, err
+			return err
 		}
 		if wait <= 0 {
 			break
@@ -193,14 +199,14 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		case <-ctx.Done():
 			t.Stop()
 			_ = o.store.ReleaseSend(context.WithoutCancel(ctx), j.Msg.ID)
-			return false, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
 		raw, _ := json.Marshal(j)
-		return it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
+		return o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
 	}
 	end := o.store.ReleaseSend
 	if mayHaveSent(err) {
@@ -210,9 +216,9 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) (acked bool
 		end = o.store.ExpireSend
 	}
 	if rerr := end(ctx, j.Msg.ID); rerr != nil {
-		return false, rerr
+		return rerr
 	}
-	return false, o.failed(ctx, j, err)
+	return o.failed(ctx, j, err)
 }
 
 // mayHaveSent reports whether a failed send may still have reached the
@@ -249,38 +255,38 @@ func (o *Outbox) claim(ctx context.Context, j *Job, it *store.Item) (int, time.T
 // it is marked sent with that provider id and not sent again. done=false
 // means go on and send: nothing was found, or the channel cannot be asked
 // (Telegram: a send in that window is repeated).
-func (o *Outbox) reconcile(ctx context.Context, j *Job, it *store.Item, sender Sender, since time.Time) (done, acked bool, err error) {
+func (o *Outbox) reconcile(ctx context.Context, j *Job, it *store.Item, sender Sender, since time.Time) (done bool, err error) {
 	finder, ok := sender.(SentFinder)
 	if !ok {
 		o.log.Warn("earlier send attempt died; the channel cannot say whether it went out: sending", "message_id", j.Msg.ID, "channel", string(j.Msg.Channel))
-		return false, false, nil
+		return false, nil
 	}
 	pid, found, err := finder.FindSent(ctx, j.Msg, since)
 	if err != nil {
 		// Unknown: keep the dead attempt on record for the retry to ask again.
 		if rerr := o.store.ExpireSend(ctx, j.Msg.ID); rerr != nil {
-			return true, false, rerr
+			return true, rerr
 		}
-		return true, false, o.failed(ctx, j, &SendError{Code: "lookup", Retryable: true, Err: fmt.Errorf("ask provider what was sent: %w", err)})
+		return true, o.failed(ctx, j, &SendError{Code: "lookup", Retryable: true, Err: fmt.Errorf("ask provider what was sent: %w", err)})
 	}
 	if found {
 		// A provider id another message was marked with is not this one's
 		// (the same text to the same person shortly before): send.
 		owner, err := o.store.SentWith(ctx, pid)
 		if err != nil {
-			return true, false, err
+			return true, err
 		}
 		if owner == "" || owner == j.Msg.ID {
 			o.log.Info("earlier send attempt died after the provider took the message: marked sent, not sent again",
 				"message_id", j.Msg.ID, "provider_id", pid)
 			raw, _ := json.Marshal(j)
-			return true, it != nil, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
+			return true, o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
 		}
 		o.log.Warn("provider's match belongs to another message: sending", "message_id", j.Msg.ID, "provider_id", pid, "other_id", owner)
-		return false, false, nil
+		return false, nil
 	}
 	o.log.Info("earlier send attempt died before the provider took the message: sending", "message_id", j.Msg.ID)
-	return false, false, nil
+	return false, nil
 }
 
 // failed decides what a failed send leads to: a retry with backoff, the

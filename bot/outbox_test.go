@@ -61,7 +61,7 @@ func TestHandleUncertainClaimFoundAtTwilio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if n := len(fake.Messages()); n != 1 {
@@ -83,7 +83,7 @@ func TestHandleUncertainClaimNotAtTwilio(t *testing.T) {
 	ctx := t.Context()
 	m := checkInMsg("out_lost")
 	diedAfterClaim(t, st, m.ID)
-	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	got := fake.Messages()
@@ -101,11 +101,11 @@ func TestHandleUncertainClaimOtherMessagesMatch(t *testing.T) {
 	o, st, _, fake := smsOutbox(t)
 	ctx := t.Context()
 	first, second := checkInMsg("out_first"), checkInMsg("out_second")
-	if _, err := o.Handle(ctx, &bot.Job{Msg: first}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: first}, nil); err != nil {
 		t.Fatal(err)
 	}
 	diedAfterClaim(t, st, second.ID)
-	if _, err := o.Handle(ctx, &bot.Job{Msg: second}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: second}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := fake.Messages()
@@ -139,9 +139,8 @@ func TestHandleUncertainClaimLookupFails(t *testing.T) {
 	ctx := t.Context()
 	m := checkInMsg("out_unknown")
 	diedAfterClaim(t, st, m.ID)
-	acked, err := o.Handle(ctx, &bot.Job{Msg: m}, nil)
-	if err != nil || acked {
-		t.Fatalf("Handle = %t, %v; want the failure handled (a retry planned)", acked, err)
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle = %v; want the failure handled (a retry planned)", err)
 	}
 	if f.asked.Load() != 1 || f.sent.Load() != 0 {
 		t.Errorf("asked %d, sent %d; want asked once, nothing sent", f.asked.Load(), f.sent.Load())
@@ -164,7 +163,7 @@ func TestHandleUncertainClaimBlindChannel(t *testing.T) {
 	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.Telegram: b}, bot.Pacing{}, nil, nil)
 	m := bot.Outbound{ID: "out_tg", Channel: bot.Telegram, To: "12345", Text: "hello"}
 	diedAfterClaim(t, st, m.ID)
-	if _, err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b.sent.Load() != 1 {
@@ -207,14 +206,14 @@ func TestHandleLostAnswerIsNotSentTwice(t *testing.T) {
 	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: sender}, bot.Pacing{}, nil, nil)
 	ctx := t.Context()
 	m := checkInMsg("out_lost_answer")
-	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatalf("Handle: %v", err) // the failure is handled: a retry is planned
 	}
 	if n := len(fake.Messages()); n != 1 {
 		t.Fatalf("after the lost answer the fake holds %d messages; want the 1 Twilio took", n)
 	}
 	// The planned retry.
-	if _, err := o.Handle(ctx, &bot.Job{Msg: m, Attempt: 1}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: m, Attempt: 1}, nil); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	if n := len(fake.Messages()); n != 1 {
@@ -233,7 +232,7 @@ func TestHandleRefusalReleasesTheClaim(t *testing.T) {
 	ctx := t.Context()
 	m := checkInMsg("out_refused")
 	fake.FailNext(1, http.StatusBadRequest, 21211)
-	if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if c, _, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendClaimed {

@@ -43,32 +43,31 @@ type Service struct {
 	outbox *bot.Outbox
 	log    *slog.Logger
 	now    func() time.Time
-	// handoff, when set, takes urgent work this process queued.
+	// handoff takes urgent work this process queued (nil: none is claimed).
 	handoff Handoff
 	// SafetyEvery spaces safety replies to one client.
 	SafetyEvery time.Duration
 }
 
-// NewService builds the escalation service.
-func NewService(st *store.Store, ob *bot.Outbox, log *slog.Logger) *Service {
+// NewService builds the escalation service. handoff is this process's work
+// runner (nil in a process without workers: nothing is claimed for it).
+func NewService(st *store.Store, ob *bot.Outbox, handoff Handoff, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, outbox: ob, log: log, now: st.Now, SafetyEvery: 30 * time.Minute}
+	return &Service{store: st, outbox: ob, handoff: handoff, log: log, now: st.Now, SafetyEvery: 30 * time.Minute}
 }
 
 // Handoff gives urgent work this process just queued to its own workers,
-// so an alert does not wait for a stream read (conversations.Workers).
+// so an alert does not wait for a stream read (work.Runner).
 type Handoff interface {
-	// Consumer names this process's queue consumer, "" while its workers
-	// are not running (then nothing is claimed for them).
+	// Consumer names this process's queue consumer, "" while nothing may
+	// be claimed for it (its workers are not running, or are saturated).
 	Consumer() string
-	// Handoff hands over items claimed for Consumer; it must not block.
+	// Handoff hands over items claimed for Consumer. It is bounded: an item
+	// it cannot hand over stays pending in its stream for the reclaimer.
 	Handoff(items []store.Item)
 }
-
-// SetHandoff wires this process's workers (before serving).
-func (s *Service) SetHandoff(h Handoff) { s.handoff = h }
 
 func (s *Service) consumer() string {
 	if s.handoff == nil {

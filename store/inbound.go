@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -279,7 +278,7 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		keys := []string{keyStream}
 		claimArgs := []any{groupWorkers, consumer, SendClaimTTL.Milliseconds(), claimKeep.Milliseconds()}
 		for _, w := range work {
-			if w.At.IsZero() && !w.Urgent {
+			if w.At.IsZero() && !w.Urgent && w.SendClaim != "" {
 				claimArgs = append(claimArgs, w.ID, w.Payload)
 				claimedWork = append(claimedWork, w)
 			} else {
@@ -288,9 +287,7 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		}
 		if !s.isCluster() {
 			for _, w := range claimedWork {
-				// Every routine item queued here is an outbox send ("send:<message id>").
-				msg := strings.TrimPrefix(w.ID, "send:")
-				keys = append(keys, keySent(msg), keySending(msg))
+				keys = append(keys, keySent(w.SendClaim), keySending(w.SendClaim))
 			}
 		}
 		if len(claimedWork) > 0 {

@@ -305,7 +305,7 @@ func testApplyClaimsReplies(t *testing.T, s *Store) {
 		t.Fatalf("receive = %+v, %v", b, err)
 	}
 	b.ClaimFor = w.Name()
-	reply := Work{ID: "send:r:claim:1", Payload: []byte("reply")}
+	reply := Work{ID: "send:r:claim:1", Payload: []byte("reply"), SendClaim: "r:claim:1"}
 	timeout := Work{ID: "timeout:claim", At: time.Now().Add(time.Hour), Payload: []byte("later")}
 	if ok, err := s.ApplyAndUnlock(ctx, b, c.ID, b.Pending[0].ID, nil, nil, reply, timeout); err != nil || !ok {
 		t.Fatalf("apply = %v, %v", ok, err)

@@ -43,3 +43,16 @@ func keyAuthFailures(source string) string { return "authfail:" + source }
 func keySafetyAsked(agency, client string) string {
 	return agencyTag(agency) + ":safety-asked:" + client
 }
+
+// Markers that something happened once within a window (scriptOnce):
+//
+//	once:seen:<channel>:<provider id>   a staff or unknown sender's message was taken (re-deliveries dropped)
+//	once:unknown:<channel>:<address>    an unknown sender got the "who are you" reply today
+//	once:<key>                          Once and Forget's markers
+func keyOnce(key string) string { return "once:" + key }
+func keyProviderSeen(channel, providerID string) string {
+	return keyOnce("seen:" + channel + ":" + providerID)
+}
+func keyUnknownAnswered(channel, addr string) string {
+	return keyOnce("unknown:" + channel + ":" + addr)
+}

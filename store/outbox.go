@@ -251,7 +251,7 @@ func (s *Store) SentWith(ctx context.Context, providerID string) (string, error)
 
 // Forget drops a Once marker (the work it guarded did not happen).
 func (s *Store) Forget(ctx context.Context, key string) error {
-	return s.rdb.Del(ctx, "once:"+key).Err()
+	return s.rdb.Del(ctx, keyOnce(key)).Err()
 }
 
 // SentJob returns the job a sent message was made from ("" if expired).
@@ -377,9 +377,7 @@ func (s *Store) Status(ctx context.Context, providerID string) (string, error) {
 // on the store's clock (so tests with a fake clock see it close); Redis
 // expiry only cleans up.
 func (s *Store) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	now := s.now().UnixMilli()
-	n, err := scriptOnce.Run(ctx, s.rdb, []string{"once:" + key}, now, now+ttl.Milliseconds(), ttl.Milliseconds()).Int()
-	return n == 1, err
+	return s.once(ctx, keyOnce(key), ttl)
 }
 
 var scriptOnce = redis.NewScript(`

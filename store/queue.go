@@ -307,6 +307,10 @@ type Work struct {
 	// Once keeps an item already planned at its first time (At, with QueueClaimed).
 	Once    bool
 	Payload []byte
+	// SendClaim, when set, names the outbound message this work sends:
+	// when the work is queued and claimed for this process in one step
+	// (Batch.ClaimFor), that message's send claim is taken there too.
+	SendClaim string
 }
 
 // Submit queues several pieces of work in one round trip (a reply and its
