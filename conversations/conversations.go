@@ -18,6 +18,10 @@ type Deps struct {
 	Screen      Screener
 	Escalations *escalation.Service
 	Outbox      *bot.Outbox
+	// Handoff is this process's work runner: replies a turn queues are
+	// claimed for it in the same round trip and handed over in memory, with
+	// no stream read in between. Nil in a process without workers.
+	Handoff escalation.Handoff
 	// SMSFrom is the number clients text (replies go out from it).
 	SMSFrom string
 	Log     *slog.Logger
@@ -47,7 +51,7 @@ func New(d Deps) *Rooms {
 	builtin := q.Builtin()
 	k := &contacts{store: d.Store, outbox: d.Outbox, smsFrom: d.SMSFrom}
 	cats := &catalogues{store: d.Store, builtin: builtin}
-	inbox := &Inbox{store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, cats: cats, log: log, now: now,
+	inbox := &Inbox{handoff: d.Handoff, store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, cats: cats, log: log, now: now,
 		linking: &linking{store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, log: log}}
 	hold := &holder{store: d.Store, inbox: inbox, log: log}
 	inbox.hold = hold

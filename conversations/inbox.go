@@ -35,17 +35,12 @@ type Inbox struct {
 	hold     *holder
 	log      *slog.Logger
 	now      func() time.Time
-	// handoff, when set, takes the replies this process queues straight to
-	// its own workers.
+	// handoff takes the replies this process queues straight to its own
+	// workers (nil: a process without workers; nothing is claimed).
 	handoff escalation.Handoff
 }
 
 var _ bot.Receiver = (*Inbox)(nil)
-
-// SetHandoff wires this process's workers (before serving): replies a turn
-// queues are claimed for them in the same round trip and handed over in
-// memory, with no stream read in between.
-func (i *Inbox) SetHandoff(h escalation.Handoff) { i.handoff = h }
 
 // Receive takes one verified inbound event. It returns once the event is
 // stored (and, when this process holds the client, processed).

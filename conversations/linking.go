@@ -13,10 +13,6 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// seenFor is how long a staff or link event's provider id is remembered
-// against re-delivery.
-const seenFor = 7 * 24 * time.Hour
-
 // linking answers senders who are not a client in conversation: staff
 // replies (acknowledgements handed to escalation), Telegram link codes, and
 // senders nobody owns.
@@ -34,10 +30,9 @@ type linking struct {
 // answered 503 runs the effect again rather than being dropped as seen.
 // Every effect run here repeats safely.
 func (l *linking) once(ctx context.Context, in bot.Inbound, effect func() error) error {
-	key := "seen:" + string(in.Channel) + ":" + in.ProviderID
-	first, err := l.store.Once(ctx, key, seenFor)
+	first, err := l.store.MarkProviderSeen(ctx, string(in.Channel), in.ProviderID)
 	if err != nil {
-		return fmt.Errorf("claim provider id: %w", err)
+		return err
 	}
 	if !first {
 		return nil
@@ -46,9 +41,9 @@ func (l *linking) once(ctx context.Context, in bot.Inbound, effect func() error)
 	if err == nil {
 		return nil
 	}
-	if ferr := l.store.Forget(context.WithoutCancel(ctx), key); ferr != nil {
+	if ferr := l.store.ForgetProviderSeen(context.WithoutCancel(ctx), string(in.Channel), in.ProviderID); ferr != nil {
 		// The claim stays: the retry is dropped. Both are returned.
-		err = errors.Join(err, fmt.Errorf("forget provider id: %w", ferr))
+		err = errors.Join(err, ferr)
 	}
 	return err
 }
@@ -94,8 +89,7 @@ func (l *linking) unknown(ctx context.Context, in bot.Inbound) error {
 		}
 		return bot.ErrUnknownSender
 	}
-	key := "unknown:" + string(in.Channel) + ":" + in.From
-	first, err := l.store.Once(ctx, key, 24*time.Hour)
+	first, err := l.store.MarkUnknownSenderAnswered(ctx, string(in.Channel), in.From, 24*time.Hour)
 	if err != nil {
 		return fmt.Errorf("claim the unknown sender's daily answer: %w", err)
 	}
@@ -109,8 +103,8 @@ func (l *linking) unknown(ctx context.Context, in bot.Inbound) error {
 	l.log.Info("message from an unknown sender", "channel", string(in.Channel), "provider_id", in.ProviderID)
 	if err := l.contacts.answer(ctx, in, "unknown:"+in.ProviderID, reply, bot.Person{}); err != nil {
 		// Not counted as answered: the provider's retry answers.
-		if ferr := l.store.Forget(context.WithoutCancel(ctx), key); ferr != nil {
-			err = errors.Join(err, fmt.Errorf("forget the unknown sender's daily answer: %w", ferr))
+		if ferr := l.store.ForgetUnknownSenderAnswered(context.WithoutCancel(ctx), string(in.Channel), in.From); ferr != nil {
+			err = errors.Join(err, ferr)
 		}
 		return err
 	}

@@ -90,7 +90,7 @@ func newRig(t *testing.T) *rig {
 	}
 	senders := map[bot.Kind]bot.Sender{bot.SMS: unsent{}, bot.Telegram: unsent{}}
 	ob := bot.NewOutbox(r.st, senders, bot.Pacing{}, conversations.NewStops(r.st, log), log)
-	r.esc = escalation.NewService(r.st, ob, log)
+	r.esc = escalation.NewService(r.st, ob, nil, log)
 	r.rooms = conversations.New(conversations.Deps{Store: r.st, Screen: escalation.NewScreener(det), Escalations: r.esc, Outbox: ob, Log: log})
 
 	ctx := t.Context()

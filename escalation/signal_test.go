@@ -27,7 +27,7 @@ func process(t *testing.T, rs *redistest.Server) (*store.Store, *Service) {
 // serviceOn is the escalation service on a given store, sending SMS only.
 func serviceOn(st *store.Store) *Service {
 	ob := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: nopSender{}}, bot.Pacing{}, nil, nil)
-	return NewService(st, ob, nil)
+	return NewService(st, ob, nil, nil)
 }
 
 func seed(t *testing.T, st *store.Store, clients int) (*store.Agency, *store.CaseManager, []*store.Client) {

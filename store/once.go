@@ -41,6 +41,15 @@ func (s *Store) MarkUnknownSenderAnswered(ctx context.Context, channel, addr str
 	return first, nil
 }
 
+// ForgetUnknownSenderAnswered undoes MarkUnknownSenderAnswered when the
+// answer could not be queued, so that the provider's retry answers.
+func (s *Store) ForgetUnknownSenderAnswered(ctx context.Context, channel, addr string) error {
+	if err := s.rdb.Del(ctx, keyUnknownAnswered(channel, addr)).Err(); err != nil {
+		return fmt.Errorf("forget the unknown sender's answer: %w", err)
+	}
+	return nil
+}
+
 // once reports true the first time it is called for key within ttl. The
 // window is measured on the store's clock (so tests with a fake clock see it
 // close); Redis expiry only cleans up.

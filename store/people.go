@@ -28,9 +28,6 @@ func parseOwner(v string) (Owner, bool) {
 	return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
 }
 
-// SetSMSNumber names the number clients text; addresses are owned per sending number.
-func (s *Store) SetSMSNumber(n string) { s.smsNumber = n }
-
 // ownerKey builds the owner key of a person's address on a channel.
 func (s *Store) ownerKey(channel, addr string) string {
 	if channel == "sms" {

@@ -39,7 +39,8 @@ type Store struct {
 	// share one connection and are written and read in batches, so Redis and
 	// this process make one read and one write system call per batch instead
 	// of per caller. Elsewhere (Sentinel, Cluster) it is rdb.
-	hot       redis.Cmdable
+	hot redis.Cmdable
+	// smsNumber is Options.SMSNumber, fixed at Open.
 	smsNumber string
 	now       func() time.Time
 	// keyUses spaces the writes of API keys' last use.
@@ -58,6 +59,9 @@ type Options struct {
 	// NoAutoPipeline keeps the per-message round trips on the pooled client
 	// on one node too (see Store.hot).
 	NoAutoPipeline bool
+	// SMSNumber is the number clients text: a phone is owned by one active
+	// person per sending number ("" names a default one).
+	SMSNumber string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -99,6 +103,7 @@ func Open(ctx context.Context, o Options) (*Store, func() error, error) {
 		return errors.Join(errs...)
 	}
 	s := newStore(rdb, o.Now, !o.NoAutoPipeline)
+	s.smsNumber = o.SMSNumber
 	if err := s.checkSchema(ctx); err != nil {
 		_ = closeAll()
 		return nil, nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
 	"github.com/carecheck/carecheck/throttle"
+	"github.com/carecheck/carecheck/work"
 )
 
 const usage = `usage: carecheck <command>
@@ -83,11 +84,13 @@ type service struct {
 	outbox   *bot.Outbox
 	rooms    *conversations.Rooms
 	esc      *escalation.Service
-	workers  *conversations.Workers
+	work     *work.Runner
 	telegram *telegram.Channel
 	lastTick *prometheus.GaugeVec
 	tickMu   sync.Mutex
 	tick     time.Time
+	// afterTick, when set before start (tests), is told after each move of due work.
+	afterTick func(time.Time)
 }
 
 // newService wires a process from its config. now is the clock (nil: the real one).
@@ -95,14 +98,13 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	if now == nil {
 		now = time.Now
 	}
-	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, NoAutoPipeline: !cfg.RedisAutoPipeline, Log: log, Now: now})
+	st, closeStore, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, NoAutoPipeline: !cfg.RedisAutoPipeline, SMSNumber: cfg.TwilioFrom, Log: log, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if cfg.RedisURL != "" {
 		log.Info("store ready", "store", "redis")
 	}
-	st.SetSMSNumber(cfg.TwilioFrom)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &service{cfg: cfg, log: log, store: st, closeAll: closeStore, registry: reg}
@@ -112,9 +114,21 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		_ = closeStore()
 		return nil, fmt.Errorf("detector: %w", err)
 	}
+	// In dependency order: the runner needs only the store; the services
+	// take it as their handoff; then each kind of work gets its handler.
 	s.outbox = bot.NewOutbox(st, nil, bot.Pacing{SMSPerSecond: cfg.TwilioRate, TelegramPerSecond: 30, TelegramChatPerSecond: 1}, conversations.NewStops(st, log), log)
-	s.esc = escalation.NewService(st, s.outbox, log)
-	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox, SMSFrom: cfg.TwilioFrom, Log: log})
+	s.work = s.newRunner(st, log, reg)
+	s.esc = escalation.NewService(st, s.outbox, s.work, log)
+	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox,
+		Handoff: s.work, SMSFrom: cfg.TwilioFrom, Log: log})
+	s.work.Handle(bot.JobKind, s.outbox.SendJob)
+	s.work.Handle(escalation.StepKind, s.esc.StepJob)
+	s.work.Handle(conversations.WorkCheckin, s.rooms.Checkins.CheckinJob)
+	s.work.Handle(conversations.WorkTimeout, s.rooms.Checkins.TimeoutJob)
+	s.work.Handle(conversations.WorkReminder, s.rooms.Appointments.ReminderJob)
+	s.work.Handle(conversations.WorkSafetyQuestion, s.rooms.Inbox.SafetyQuestionJob)
+	// Messages a crashed process stored but did not process.
+	s.work.Every(func(ctx context.Context) error { return s.rooms.Inbox.Sweep(ctx, 10*time.Second) })
 
 	deps := api.Deps{Store: st, Log: log, Registry: reg, OperatorToken: cfg.OperatorToken, Now: now,
 		Services: api.Services{Checkins: s.rooms.Checkins, Appointments: s.rooms.Appointments, Escalations: s.esc, TelegramBot: cfg.TelegramBot}, Ready: s.ready}
@@ -161,27 +175,34 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
 	}
 
-	s.workers = conversations.NewWorkers(st, s.rooms, s.esc, s.outbox, log)
-	s.esc.SetHandoff(s.workers)
-	s.rooms.Inbox.SetHandoff(s.workers)
+	s.handler = api.NewServer(deps)
+	return s, nil
+}
+
+// newRunner builds this process's work runner with its metrics.
+func (s *service) newRunner(st *store.Store, log *slog.Logger, reg *prometheus.Registry) *work.Runner {
 	s.lastTick = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "carecheck_scheduler_last_tick_seconds", Help: "Unix time of this process's last scheduler tick."}, nil)
 	items := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "carecheck_work_items_total", Help: "Queued work items done, by kind and outcome."}, []string{"kind", "outcome"})
 	reg.MustRegister(s.lastTick, items)
-	s.workers.OnTick = func(t time.Time) {
-		s.tickMu.Lock()
-		s.tick = t
-		s.tickMu.Unlock()
-		s.lastTick.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
-	}
-	s.workers.OnItem = func(kind string, err error) {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		items.WithLabelValues(kind, outcome).Inc()
-	}
-	s.handler = api.NewServer(deps)
-	return s, nil
+	return work.New(st, work.Options{Log: log,
+		OnTick: func(t time.Time) {
+			s.tickMu.Lock()
+			s.tick = t
+			after := s.afterTick
+			s.tickMu.Unlock()
+			s.lastTick.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
+			if after != nil {
+				after(t)
+			}
+		},
+		OnItem: func(kind string, err error) {
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			items.WithLabelValues(kind, outcome).Inc()
+		},
+	})
 }
 
 // ready fails when this process's scheduler stopped ticking.
@@ -202,7 +223,12 @@ func (s *service) ready(ctx context.Context) error {
 func (s *service) start(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = s.workers.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := s.work.Run(ctx); err != nil {
+			s.log.Error("work runner", "err", err)
+		}
+	}()
 	if s.telegram != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runTelegram(ctx) }()

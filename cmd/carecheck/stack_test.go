@@ -106,13 +106,7 @@ func startStack(t *testing.T, before ...func(*service)) *stack {
 		t.Fatal(err)
 	}
 	moves := &atomic.Int64{}
-	onTick := svc.workers.OnTick
-	svc.workers.OnTick = func(now time.Time) {
-		if onTick != nil {
-			onTick(now)
-		}
-		moves.Add(1)
-	}
+	svc.afterTick = func(time.Time) { moves.Add(1) }
 	for _, f := range before {
 		f(svc)
 	}
