@@ -54,7 +54,7 @@ func newHarness(t *testing.T) *harness {
 	rdb := rs.Client(t)
 	st := store.New(rdb, nil)
 	logs := &lockedBuffer{}
-	h := api.NewServer(api.Deps{
+	h := newServer(t, api.Deps{
 		Store: st, Log: slog.New(slog.NewJSONHandler(logs, nil)), Registry: prometheus.NewRegistry(), OperatorToken: operator,
 	})
 	srv := httptest.NewServer(h)
@@ -346,7 +346,7 @@ func TestReadyzFailsWhenRedisIsDown(t *testing.T) {
 		t.Skip("needs a redis-server this test owns")
 	}
 	st := store.New(rs.Client(t), nil)
-	srv := httptest.NewServer(api.NewServer(api.Deps{Store: st, Registry: prometheus.NewRegistry()}))
+	srv := httptest.NewServer(newServer(t, api.Deps{Store: st, Registry: prometheus.NewRegistry()}))
 	defer srv.Close()
 	rs.Stop()
 	client := http.Client{Timeout: 5 * time.Second}

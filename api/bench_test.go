@@ -60,7 +60,7 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	b.Cleanup(func() { _ = rdb.Close() })
 	a := &benchAPI{b: b, rt: &benchRTHook{}}
 	rdb.AddHook(a.rt)
-	srv := httptest.NewServer(api.NewServer(api.Deps{Store: store.New(rdb, nil), Registry: prometheus.NewRegistry(), OperatorToken: benchOperator}))
+	srv := httptest.NewServer(newServer(b, api.Deps{Store: store.New(rdb, nil), Registry: prometheus.NewRegistry(), OperatorToken: benchOperator}))
 	b.Cleanup(srv.Close)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256}
 	b.Cleanup(tr.CloseIdleConnections)

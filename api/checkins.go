@@ -11,9 +11,6 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// unavailable answers for a service this process was built without.
-var errNoService = &Error{Code: CodeUnavailable, Message: "service not running in this process"}
-
 // productErr maps the product services' errors to API errors.
 func productErr(err error) error {
 	if errors.Is(err, conversations.ErrInvalid) {
@@ -38,10 +35,6 @@ func handleStartCheckin(d Deps) http.Handler {
 		}
 		c, ok := clientOf(d, w, r)
 		if !ok {
-			return
-		}
-		if d.Services.Checkins == nil {
-			respondErr(w, r, d.Log, errNoService)
 			return
 		}
 		id, err := d.Services.Checkins.StartCheckin(r.Context(), c, req.Questionnaire)

@@ -98,10 +98,6 @@ func handleAckEscalation(d Deps) http.Handler {
 				return
 			}
 		}
-		if d.Services.Escalations == nil {
-			respondErr(w, r, d.Log, errNoService)
-			return
-		}
 		actor, err := escalationActor(r, d, req.By)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
@@ -130,10 +126,6 @@ func handleResolveEscalation(d Deps) http.Handler {
 		note, err := text("note", req.Note, noteRule)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
-			return
-		}
-		if d.Services.Escalations == nil {
-			respondErr(w, r, d.Log, errNoService)
 			return
 		}
 		actor, err := escalationActor(r, d, req.By)

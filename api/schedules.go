@@ -36,10 +36,6 @@ func handleCreateSchedule(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if d.Services.Checkins == nil {
-			respondErr(w, r, d.Log, errNoService)
-			return
-		}
 		if req.Questionnaire == "" {
 			respondErr(w, r, d.Log, invalid("questionnaire: required"))
 			return
@@ -139,7 +135,7 @@ func handlePatchSchedule(d Deps) http.Handler {
 			return
 		}
 		audit(d, r, "schedule", sc.ID, "changed", &old, sc)
-		if !sc.Paused && d.Services.Checkins != nil {
+		if !sc.Paused {
 			ag, err := d.Store.Agency(ctx, c.AgencyID)
 			if err == nil {
 				err = d.Services.Checkins.PlanSchedule(ctx, ag, sc, d.Now())
@@ -254,10 +250,6 @@ func handleCreateAppointment(d Deps) http.Handler {
 }
 
 func saveAppointment(d Deps, w http.ResponseWriter, r *http.Request, c *store.Client, ap, old *store.Appointment, status int) {
-	if d.Services.Appointments == nil {
-		respondErr(w, r, d.Log, errNoService)
-		return
-	}
 	ag, err := d.Store.Agency(r.Context(), c.AgencyID)
 	if err != nil {
 		respondErr(w, r, d.Log, err)

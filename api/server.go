@@ -4,9 +4,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,12 +34,31 @@ type Deps struct {
 	TwilioStatus http.Handler
 	Telegram     http.Handler
 
-	// Product services; nil until wired (their routes answer 503).
+	// Services are the product engines; all are required.
 	Services Services
 }
 
-// NewServer builds the whole HTTP surface.
-func NewServer(d Deps) http.Handler {
+// NewServer builds the whole HTTP surface. Every dependency but the
+// channels' webhook handlers is required: a missing one fails here, at
+// start, not on a request.
+func NewServer(d Deps) (http.Handler, error) {
+	var missing []string
+	for _, m := range []struct {
+		name string
+		nil  bool
+	}{
+		{"Store", d.Store == nil},
+		{"Services.Checkins", d.Services.Checkins == nil},
+		{"Services.Appointments", d.Services.Appointments == nil},
+		{"Services.Escalations", d.Services.Escalations == nil},
+	} {
+		if m.nil {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("api: missing %s", strings.Join(missing, ", "))
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -47,5 +68,5 @@ func NewServer(d Deps) http.Handler {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	return routes(d)
+	return routes(d), nil
 }

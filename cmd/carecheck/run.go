@@ -175,7 +175,10 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
 	}
 
-	s.handler = api.NewServer(deps)
+	if s.handler, err = api.NewServer(deps); err != nil {
+		_ = closeStore()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -1,0 +1,55 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/carecheck/carecheck/api"
+	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/conversations"
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/escalation/detect"
+	"github.com/carecheck/carecheck/store"
+)
+
+// services builds the product engines the API needs over st, as run does
+// (no channel is on and no runner works the queue: what they queue stays there).
+func services(t testing.TB, st *store.Store) api.Services {
+	t.Helper()
+	det, err := detect.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := bot.NewOutbox(st, nil, bot.Pacing{}, conversations.NewStops(st, nil), nil)
+	esc := escalation.NewService(st, ob, nil, nil)
+	rooms := conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: esc, Outbox: ob})
+	return api.Services{Checkins: rooms.Checkins, Appointments: rooms.Appointments, Escalations: esc}
+}
+
+// newServer is api.NewServer for a test: it must build.
+func newServer(t testing.TB, d api.Deps) http.Handler {
+	t.Helper()
+	if d.Services.Checkins == nil {
+		d.Services = services(t, d.Store)
+	}
+	h, err := api.NewServer(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestNewServerNeedsItsServices: a process wired without an engine fails
+// at start, naming it, rather than answering 503 on a request.
+func TestNewServerNeedsItsServices(t *testing.T) {
+	_, err := api.NewServer(api.Deps{Store: &store.Store{}})
+	if err == nil {
+		t.Fatal("NewServer without services succeeded; want an error at start")
+	}
+	for _, name := range []string{"Checkins", "Appointments", "Escalations"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
