@@ -13,26 +13,33 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// services builds the product engines the API needs over st, as run does
-// (no channel is on and no runner works the queue: what they queue stays there).
-func services(t testing.TB, st *store.Store) api.Services {
+// services completes have with the product engines the API needs over st,
+// built as run builds them (no channel is on and no runner works the queue:
+// what they queue stays there).
+func services(t testing.TB, st *store.Store, have api.Services) api.Services {
 	t.Helper()
 	det, err := detect.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ob := bot.NewOutbox(st, nil, bot.Pacing{}, conversations.NewStops(st, nil), nil)
-	esc := escalation.NewService(st, ob, nil, nil)
-	rooms := conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: esc, Outbox: ob})
-	return api.Services{Checkins: rooms.Checkins, Appointments: rooms.Appointments, Escalations: esc}
+	if have.Escalations == nil {
+		have.Escalations = escalation.NewService(st, ob, nil, nil)
+	}
+	rooms := conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: have.Escalations, Outbox: ob})
+	if have.Checkins == nil {
+		have.Checkins = rooms.Checkins
+	}
+	if have.Appointments == nil {
+		have.Appointments = rooms.Appointments
+	}
+	return have
 }
 
-// newServer is api.NewServer for a test: it must build.
+// newServer is api.NewServer for a test, with the engines d lacks: it must build.
 func newServer(t testing.TB, d api.Deps) http.Handler {
 	t.Helper()
-	if d.Services.Checkins == nil {
-		d.Services = services(t, d.Store)
-	}
+	d.Services = services(t, d.Store, d.Services)
 	h, err := api.NewServer(d)
 	if err != nil {
 		t.Fatal(err)

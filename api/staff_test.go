@@ -36,10 +36,10 @@ func newStaffHarness(t *testing.T) *staffHarness {
 	rdb := rs.Client(t)
 	st := store.New(rdb, nil)
 	ob := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: okSender{}}, bot.Pacing{}, nil, nil)
-	esc := escalation.NewService(st, ob, nil)
+	esc := escalation.NewService(st, ob, nil, nil)
 	rooms := conversations.New(conversations.Deps{Store: st, Escalations: esc, Outbox: ob})
 	logs := &lockedBuffer{}
-	h := api.NewServer(api.Deps{
+	h := newServer(t, api.Deps{
 		Store: st, Log: slog.New(slog.NewJSONHandler(logs, nil)), Registry: prometheus.NewRegistry(), OperatorToken: operator,
 		Services: api.Services{Escalations: esc, Checkins: rooms.Checkins, Appointments: rooms.Appointments},
 	})

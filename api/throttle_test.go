@@ -75,7 +75,7 @@ func newThrottleRig(t *testing.T, servers int, proxies ...netip.Prefix) *throttl
 	rig := &throttleRig{logs: &lockedBuffer{}, clock: &fakeClock{t: time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)}}
 	for range servers {
 		st := store.New(rs.Client(t), nil)
-		srv := httptest.NewServer(api.NewServer(api.Deps{
+		srv := httptest.NewServer(newServer(t, api.Deps{
 			Store: st, Log: slog.New(slog.NewJSONHandler(rig.logs, nil)), Registry: prometheus.NewRegistry(),
 			OperatorToken: operator, Now: rig.clock.Now, TrustedProxies: proxies,
 		}))

@@ -198,8 +198,11 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			_ = o.store.ReleaseSend(context.WithoutCancel(ctx), j.Msg.ID)
-			return ctx.Err()
+			err := fmt.Errorf("pace %s: %w", j.Msg.ID, context.Cause(ctx))
+			if rerr := o.store.ReleaseSend(context.WithoutCancel(ctx), j.Msg.ID); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return err
 		case <-t.C:
 		}
 	}

@@ -42,10 +42,18 @@ type Inbox struct {
 
 var _ bot.Receiver = (*Inbox)(nil)
 
+// owner finds who owns the sender's address on its channel.
+func (i *Inbox) owner(ctx context.Context, in bot.Inbound) (store.Owner, error) {
+	if in.Channel == bot.Telegram {
+		return i.store.ChatOwner(ctx, in.From)
+	}
+	return i.store.PhoneOwner(ctx, in.From)
+}
+
 // Receive takes one verified inbound event. It returns once the event is
 // stored (and, when this process holds the client, processed).
 func (i *Inbox) Receive(ctx context.Context, in bot.Inbound) error {
-	owner, err := i.store.LookupOwner(ctx, string(in.Channel), in.From)
+	owner, err := i.owner(ctx, in)
 	said := in.Kind == bot.KindText || in.Kind == bot.KindButton
 	if errors.Is(err, store.ErrNotFound) {
 		if !said {

@@ -146,10 +146,13 @@ func (s *Store) LockWithScores(ctx context.Context, clientID, agencyID, instrume
 		return nil, err
 	}
 	if err := hist.Err(); err != nil {
+		err = fmt.Errorf("read scores: %w", err)
 		if b.Locked {
-			_, _ = s.Unlock(ctx, clientID, b.Lock)
+			if _, uerr := s.Unlock(context.WithoutCancel(ctx), clientID, b.Lock); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 		}
-		return nil, fmt.Errorf("read scores: %w", err)
+		return nil, err
 	}
 	b.Scores = scoresOf(hist.Val(), instrument, since)
 	return b, nil
@@ -299,8 +302,12 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 	var left *redis.Cmd
 	if b != nil {
 		left = scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, b.Lock)
+		// A failed ZRem only leaves the client on the sweeper's list: its
+		// next round finds nothing pending and takes it off.
 		pipe.ZRem(ctx, keyPendingClients, clientID)
 	}
+	// Each command's answer is read below, where a lost script cache is
+	// told apart from a failure.
 	_, _ = pipe.Exec(ctx)
 	if claimed != nil {
 		switch err := claimed.Err(); {
@@ -389,7 +396,11 @@ func (s *Store) Unlock(ctx context.Context, clientID, token string) (more bool, 
 	// the sweeper's list (put back below in the rare case more arrived).
 	pipe := s.rdb.Pipeline()
 	left := scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, token)
+	// A failed ZRem only leaves the client on the sweeper's list: its next
+	// round finds nothing pending and takes it off.
 	pipe.ZRem(ctx, keyPendingClients, clientID)
+	// The unlock's answer is read below, where a lost script cache is told
+	// apart from a failure.
 	_, _ = pipe.Exec(ctx)
 	if isNoScript(left.Err()) {
 		left = scriptUnlock.Run(ctx, s.rdb, []string{keyLock(clientID), keyPending(clientID)}, token)
@@ -399,8 +410,10 @@ func (s *Store) Unlock(ctx context.Context, clientID, token string) (more bool, 
 		return false, fmt.Errorf("unlock: %w", err)
 	}
 	if n > 0 {
-		err := s.rdb.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(s.now().UnixMilli()), Member: clientID}).Err()
-		return true, err
+		if err := s.rdb.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(s.now().UnixMilli()), Member: clientID}).Err(); err != nil {
+			return true, fmt.Errorf("unlock: put the client back on the sweeper's list: %w", err)
+		}
+		return true, nil
 	}
 	return false, nil
 }

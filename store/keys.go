@@ -44,11 +44,22 @@ func keySafetyAsked(agency, client string) string {
 	return agencyTag(agency) + ":safety-asked:" + client
 }
 
+// keyPhoneOwner is the owner of a phone that texts our sending number
+// ("default" when none is configured).
+func keyPhoneOwner(number, phone string) string {
+	if number == "" {
+		number = "default"
+	}
+	return keyOwner("sms", number, phone)
+}
+
+// keyChatOwner is the owner of a Telegram chat with our bot.
+func keyChatOwner(chat string) string { return keyOwner("telegram", "bot", chat) }
+
 // Markers that something happened once within a window (scriptOnce):
 //
 //	once:seen:<channel>:<provider id>   a staff or unknown sender's message was taken (re-deliveries dropped)
 //	once:unknown:<channel>:<address>    an unknown sender got the "who are you" reply today
-//	once:<key>                          Once and Forget's markers
 func keyOnce(key string) string { return "once:" + key }
 func keyProviderSeen(channel, providerID string) string {
 	return keyOnce("seen:" + channel + ":" + providerID)

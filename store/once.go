@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ProviderSeenFor is how long a provider's message id is remembered for
@@ -58,3 +60,11 @@ func (s *Store) once(ctx context.Context, key string, ttl time.Duration) (bool, 
 	n, err := scriptOnce.Run(ctx, s.rdb, []string{key}, now, now+ttl.Milliseconds(), ttl.Milliseconds()).Int()
 	return n == 1, err
 }
+
+// scriptOnce sets KEYS[1] to ARGV[2] (the window's end, ms) for ARGV[3] ms
+// unless it holds a later end than ARGV[1] (now): 1 when it set it, else 0.
+var scriptOnce = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)

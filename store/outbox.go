@@ -249,11 +249,6 @@ func (s *Store) SentWith(ctx context.Context, providerID string) (string, error)
 	return id, nil
 }
 
-// Forget drops a Once marker (the work it guarded did not happen).
-func (s *Store) Forget(ctx context.Context, key string) error {
-	return s.rdb.Del(ctx, keyOnce(key)).Err()
-}
-
 // SentJob returns the job a sent message was made from ("" if expired).
 func (s *Store) SentJob(ctx context.Context, messageID string) ([]byte, error) {
 	b, err := s.rdb.Get(ctx, keyJob(messageID)).Bytes()
@@ -371,17 +366,3 @@ func (s *Store) Status(ctx context.Context, providerID string) (string, error) {
 	_, st, _ := cutSpace(v)
 	return st, nil
 }
-
-// Once reports true the first time it is called for key within ttl (safety
-// reply spacing, the unknown sender's daily reply). The window is measured
-// on the store's clock (so tests with a fake clock see it close); Redis
-// expiry only cleans up.
-func (s *Store) Once(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return s.once(ctx, keyOnce(key), ttl)
-}
-
-var scriptOnce = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`)

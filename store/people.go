@@ -28,22 +28,24 @@ func parseOwner(v string) (Owner, bool) {
 	return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
 }
 
-// ownerKey builds the owner key of a person's address on a channel.
-func (s *Store) ownerKey(channel, addr string) string {
-	if channel == "sms" {
-		to := s.smsNumber
-		if to == "" {
-			to = "default"
-		}
-		return keyOwner("sms", to, addr)
-	}
-	return keyOwner(channel, "bot", addr)
+// phoneKey is the owner key of a phone: phones are owned per sending
+// number (Options.SMSNumber), so one number's clients never answer for another's.
+func (s *Store) phoneKey(phone string) string { return keyPhoneOwner(s.smsNumber, phone) }
+
+// PhoneOwner finds who owns a phone that wrote to our sending number (one
+// round trip); ErrNotFound when nobody does.
+func (s *Store) PhoneOwner(ctx context.Context, phone string) (Owner, error) {
+	return s.lookupOwner(ctx, s.phoneKey(phone))
 }
 
-// LookupOwner finds who owns an inbound address (one round trip). SMS
-// addresses are owned per sending number: the configured one.
-func (s *Store) LookupOwner(ctx context.Context, channel, from string) (Owner, error) {
-	v, err := s.hot.Get(ctx, s.ownerKey(channel, from)).Result()
+// ChatOwner finds who owns a Telegram chat that wrote to our bot (one round
+// trip); ErrNotFound when nobody does.
+func (s *Store) ChatOwner(ctx context.Context, chat string) (Owner, error) {
+	return s.lookupOwner(ctx, keyChatOwner(chat))
+}
+
+func (s *Store) lookupOwner(ctx context.Context, key string) (Owner, error) {
+	v, err := s.hot.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return Owner{}, ErrNotFound
 	}
@@ -140,7 +142,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	m.Active = true
 	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
 	if m.Phone != "" {
-		if err := s.claimOwner(ctx, s.ownerKey("sms", m.Phone), o); err != nil {
+		if err := s.claimOwner(ctx, s.phoneKey(m.Phone), o); err != nil {
 			return err
 		}
 	}
@@ -153,7 +155,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	pipe.ZAdd(ctx, keyCaseManagers(m.AgencyID), redis.Z{Member: m.ID})
 	if _, err := pipe.Exec(ctx); err != nil {
 		if m.Phone != "" {
-			s.releaseOwner(ctx, s.ownerKey("sms", m.Phone), o)
+			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
 		}
 		return fmt.Errorf("store case manager: %w", err)
 	}
@@ -202,7 +204,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	}
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != "" {
-		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
+		if err := s.claimOwner(ctx, s.phoneKey(c.Phone), o); err != nil {
 			return err
 		}
 	}
@@ -215,7 +217,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	pipe.ZAdd(ctx, keyClients(c.AgencyID), redis.Z{Member: c.ID})
 	if _, err := pipe.Exec(ctx); err != nil {
 		if c.Phone != "" {
-			s.releaseOwner(ctx, s.ownerKey("sms", c.Phone), o)
+			s.releaseOwner(ctx, s.phoneKey(c.Phone), o)
 		}
 		return fmt.Errorf("store client: %w", err)
 	}
@@ -257,12 +259,12 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 	c.Updated = s.nowMilli()
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != old.Phone && c.Phone != "" {
-		if err := s.claimOwner(ctx, s.ownerKey("sms", c.Phone), o); err != nil {
+		if err := s.claimOwner(ctx, s.phoneKey(c.Phone), o); err != nil {
 			return err
 		}
 	}
 	if c.TelegramChat != old.TelegramChat && c.TelegramChat != "" {
-		if err := s.claimOwner(ctx, s.ownerKey("telegram", c.TelegramChat), o); err != nil {
+		if err := s.claimOwner(ctx, keyChatOwner(c.TelegramChat), o); err != nil {
 			return err
 		}
 	}
@@ -274,14 +276,14 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 		return fmt.Errorf("save client: %w", err)
 	}
 	if old.Phone != "" && c.Phone != old.Phone {
-		s.releaseOwner(ctx, s.ownerKey("sms", old.Phone), o)
+		s.releaseOwner(ctx, s.phoneKey(old.Phone), o)
 	}
 	return nil
 }
 
 // BindTelegram binds a Telegram chat to a person (after a link code was used).
 func (s *Store) BindTelegram(ctx context.Context, o Owner, chat string) error {
-	return s.claimOwner(ctx, s.ownerKey("telegram", chat), o)
+	return s.claimOwner(ctx, keyChatOwner(chat), o)
 }
 
 // Clients lists an agency's clients by id, after the cursor.
@@ -373,7 +375,7 @@ var ErrChanged = errors.New("changed meanwhile")
 func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) error {
 	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
 	if m.Phone != old.Phone && m.Phone != "" {
-		if err := s.claimOwner(ctx, s.ownerKey("sms", m.Phone), o); err != nil {
+		if err := s.claimOwner(ctx, s.phoneKey(m.Phone), o); err != nil {
 			return err
 		}
 	}
@@ -412,7 +414,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	}
 	if err != nil {
 		if m.Phone != old.Phone && m.Phone != "" {
-			s.releaseOwner(ctx, s.ownerKey("sms", m.Phone), o)
+			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
 		}
 		if errors.Is(err, ErrChanged) || errors.Is(err, ErrNotFound) {
 			return err
@@ -420,7 +422,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 		return fmt.Errorf("save case manager %s: %w", m.ID, err)
 	}
 	if old.Phone != "" && m.Phone != old.Phone {
-		s.releaseOwner(ctx, s.ownerKey("sms", old.Phone), o)
+		s.releaseOwner(ctx, s.phoneKey(old.Phone), o)
 	}
 	return nil
 }
