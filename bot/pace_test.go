@@ -72,7 +72,7 @@ func TestPacingOnePerSecondAcrossTwoProcesses(t *testing.T) {
 		wg.Go(func() {
 			for i := range 5 {
 				m := checkInMsg(fmt.Sprintf("out_paced_%d_%d", p, i))
-				if _, err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
+				if err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
 					errs <- err
 				}
 			}
@@ -100,7 +100,7 @@ func TestPacingFractionPerSecond(t *testing.T) {
 	t.Parallel()
 	obs, _, fake := pacedOutboxes(t, 1, 0.5)
 	for i := range 3 {
-		if _, err := obs[0].Handle(t.Context(), &bot.Job{Msg: checkInMsg(fmt.Sprintf("out_half_%d", i))}, nil); err != nil {
+		if err := obs[0].Handle(t.Context(), &bot.Job{Msg: checkInMsg(fmt.Sprintf("out_half_%d", i))}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,7 +123,7 @@ func TestPacingUrgentGoesFirstButCounts(t *testing.T) {
 	send := func(id string, urgent bool) {
 		m := checkInMsg(id)
 		m.Urgent = urgent
-		if _, err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
