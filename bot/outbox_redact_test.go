@@ -57,7 +57,7 @@ func TestSendFailureLogHoldsNoNumber(t *testing.T) {
 	}
 
 	fake.FailNext(1, http.StatusBadRequest, 21211)
-	if _, err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
+	if err := o.Handle(t.Context(), &bot.Job{Msg: m}, nil); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	out := logs.String()
