@@ -370,3 +370,39 @@ func TestSafetyQuestionOnTelegram(t *testing.T) {
 		t.Errorf("chat got %q; want the question, then the safety message", got)
 	}
 }
+
+// While the question waits, a check-in is skipped (its yes/no questions
+// would take the answer); after the wait a check-in starts and takes bare
+// answers itself.
+func TestCheckinSkippedWhileTheQuestionWaits(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	r.receive(r.sms(r.c.Phone, ambiguous))
+	start := func() {
+		t.Helper()
+		if _, err := r.rooms.Checkins.StartCheckin(ctx, r.c, "medication"); err != nil {
+			t.Fatal(err)
+		}
+		ws := r.queuedWork(conversations.WorkCheckin)
+		if err := r.rooms.Checkins.HandleCheckin(ctx, ws[len(ws)-1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start()
+	if got := r.to(r.c.Phone); len(got) != 1 {
+		t.Errorf("client got %q; want only the safety question while it waits", got)
+	}
+	if ev := r.events(); !slices.Contains(ev, "skipped") {
+		t.Errorf("timeline = %v; want the check-in skipped", ev)
+	}
+	for _, w := range r.safetyWaits() {
+		if err := r.rooms.Inbox.HandleSafetyQuestion(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start()
+	r.receive(r.sms(r.c.Phone, "yes"))
+	if e := r.onlyOpen(); e.Level != escalation.Concern {
+		t.Errorf("escalation level = %s; after a check-in started, yes answers the check-in", e.Level)
+	}
+}
