@@ -322,21 +322,44 @@ func TestLogsCarryNoPhoneOrName(t *testing.T) {
 	}
 }
 
+// Health and readiness are public; metrics and the profiler are only on the
+// admin surface (its own listener), and the public one answers 404 for them.
 func TestHealthReadyMetrics(t *testing.T) {
-	h := newHarness(t)
+	rs := redistest.New(t)
+	reg := prometheus.NewRegistry()
+	pub := httptest.NewServer(newServer(t, api.Deps{Store: store.New(rs.Client(t), nil), Registry: reg, OperatorToken: operator}))
+	defer pub.Close()
+	admin := httptest.NewServer(api.NewAdmin(reg))
+	defer admin.Close()
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
 	for _, p := range []string{"/healthz", "/readyz"} {
-		if code, _ := h.do("GET", p, "", nil); code != 200 {
-			t.Errorf("%s = %d; want 200", p, code)
+		if code, _ := get(pub.URL + p); code != 200 {
+			t.Errorf("public %s = %d; want 200", p, code)
 		}
 	}
-	resp, err := http.Get(h.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+		if code, _ := get(pub.URL + p); code != 404 {
+			t.Errorf("public %s = %d; want 404", p, code)
+		}
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(raw), `carecheck_http_requests_total{method="GET",route="/readyz",status="200"} 1`) {
-		t.Errorf("metrics lack the readyz request count:\n%s", raw)
+	code, body := get(admin.URL + "/metrics")
+	if code != 200 || !strings.Contains(body, `carecheck_http_requests_total{method="GET",route="/readyz",status="200"} 1`) {
+		t.Errorf("admin /metrics = %d, lacking the readyz request count:\n%s", code, body)
+	}
+	if code, body := get(admin.URL + "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("admin /debug/pprof/ = %d; want 200 with the profile index", code)
+	}
+	if code, body := get(admin.URL + "/debug/pprof/goroutine?debug=1"); code != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Errorf("admin goroutine profile = %d; want 200", code)
 	}
 }
 

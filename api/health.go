@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // handleHealthz answers while the process runs.
@@ -32,9 +30,4 @@ func handleReadyz(d Deps) http.Handler {
 		}
 		encode(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-}
-
-// handleMetrics serves the private Prometheus registry.
-func handleMetrics(d Deps) http.Handler {
-	return promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})
 }

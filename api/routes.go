@@ -3,10 +3,13 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
@@ -54,7 +57,6 @@ func routes(d Deps) http.Handler {
 
 	r.Method(http.MethodGet, "/healthz", handleHealthz())
 	r.Method(http.MethodGet, "/readyz", handleReadyz(d))
-	r.Method(http.MethodGet, "/metrics", handleMetrics(d))
 
 	mountIf(r, "/webhooks/twilio/sms", d.TwilioSMS)
 	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
@@ -101,6 +103,25 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodDelete, "/api-keys/{id}", handleRevokeAPIKey(d))
 		r.Method(http.MethodGet, "/audit", handleAudit(d))
 	})
+	return r
+}
+
+// adminRoutes is the operator's surface, served on its own listener
+// (CARECHECK_ADMIN_ADDR, loopback by default) and never on the public one:
+// Prometheus metrics and Go's profiler.
+func adminRoutes(reg *prometheus.Registry) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusNotFound, map[string]string{"error": "no such route"})
+	})
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.HandleFunc("/debug/pprof/", pprof.Index)
+	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	r.HandleFunc("/debug/pprof/{profile}", pprof.Index)
 	return r
 }
 

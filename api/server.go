@@ -38,7 +38,11 @@ type Deps struct {
 	Services Services
 }
 
-// NewServer builds the whole HTTP surface. Every dependency but the
+// NewAdmin builds the operator's surface (/metrics on reg, /debug/pprof/),
+// to be served on a listener of its own that the public cannot reach.
+func NewAdmin(reg *prometheus.Registry) http.Handler { return adminRoutes(reg) }
+
+// NewServer builds the whole public HTTP surface. Every dependency but the
 // channels' webhook handlers is required: a missing one fails here, at
 // start, not on a request.
 func NewServer(d Deps) (http.Handler, error) {

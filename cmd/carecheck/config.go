@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
@@ -15,7 +16,9 @@ import (
 
 // config is every setting, read from the environment (DESIGN.md names them).
 type config struct {
-	Addr      string `env:"CARECHECK_ADDR" envDefault:":8080"`
+	Addr string `env:"CARECHECK_ADDR" envDefault:":8080"`
+	// AdminAddr is where /metrics and pprof listen; "off" (or set empty) turns it off.
+	AdminAddr string `env:"CARECHECK_ADMIN_ADDR" envDefault:"127.0.0.1:9090"`
 	PublicURL string `env:"CARECHECK_PUBLIC_URL"`
 	RedisURL  string `env:"REDIS_URL"`
 	// RedisAutoPipeline puts the per-message round trips on go-redis's
@@ -44,6 +47,22 @@ type config struct {
 // would let anyone create agencies.
 const minOperatorToken = 32
 
+// adminOff is the CARECHECK_ADMIN_ADDR that turns the admin listener off.
+const adminOff = "off"
+
+// processEnv is run's getenv over the process environment (os.LookupEnv):
+// an empty variable reads as unset, except CARECHECK_ADMIN_ADDR, where set
+// but empty means off.
+func processEnv(lookup func(string) (string, bool)) func(string) string {
+	return func(k string) string {
+		v, ok := lookup(k)
+		if ok && v == "" && k == "CARECHECK_ADMIN_ADDR" {
+			return adminOff
+		}
+		return v
+	}
+}
+
 // usageError is a mistake in how carecheck was called; it exits 2.
 type usageError struct{ msg string }
 
@@ -52,7 +71,7 @@ func (u usageError) Error() string { return u.msg }
 func loadConfig(getenv func(string) string) (config, error) {
 	var c config
 	environ := map[string]string{}
-	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_TRUSTED_PROXIES", "CARECHECK_LOG_LEVEL",
+	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_ADMIN_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_TRUSTED_PROXIES", "CARECHECK_LOG_LEVEL",
 		"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_API_URL", "TWILIO_MESSAGES_PER_SECOND",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME"} {
 		if v := getenv(k); v != "" {
@@ -108,6 +127,11 @@ func (c config) validate() error {
 	}
 	if _, err := throttle.ParseProxies(c.TrustedProxies); err != nil {
 		return bad("CARECHECK_TRUSTED_PROXIES", fmt.Sprintf("must list IP addresses or CIDR prefixes separated by commas: %v", err))
+	}
+	if c.AdminAddr != adminOff {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			return bad("CARECHECK_ADMIN_ADDR", `must be host:port (default 127.0.0.1:9090), or "off"`)
+		}
 	}
 	if c.OperatorToken != "" && utf8.RuneCountInString(c.OperatorToken) < minOperatorToken {
 		return bad("CARECHECK_OPERATOR_TOKEN", fmt.Sprintf("must be at least %d characters (e.g. openssl rand -hex 32): it creates agencies", minOperatorToken))

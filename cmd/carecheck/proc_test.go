@@ -57,19 +57,22 @@ const publicURL = "https://carecheck.example.org"
 
 // proc is one `carecheck serve` process.
 type proc struct {
-	t      *testing.T
-	name   string
-	env    map[string]string
-	cmd    *exec.Cmd
-	URL    string // http://127.0.0.1:port
-	logs   *syncBuffer
-	exited chan struct{}
+	t    *testing.T
+	name string
+	env  map[string]string
+	cmd  *exec.Cmd
+	URL  string // http://127.0.0.1:port
+	// AdminURL serves /metrics (http://127.0.0.1:port).
+	AdminURL string
+	mu       sync.Mutex // guards AdminURL, set by the log reader
+	logs     *syncBuffer
+	exited   chan struct{}
 }
 
 // procEnv is the environment of serve processes sharing rs and fake.
 func procEnv(redisURL string, fake *twiliotest.Server) map[string]string {
 	return map[string]string{
-		"REDIS_URL": redisURL, "CARECHECK_ADDR": "127.0.0.1:0", "CARECHECK_PUBLIC_URL": publicURL,
+		"REDIS_URL": redisURL, "CARECHECK_ADDR": "127.0.0.1:0", "CARECHECK_ADMIN_ADDR": "127.0.0.1:0", "CARECHECK_PUBLIC_URL": publicURL,
 		"CARECHECK_OPERATOR_TOKEN": operatorTok, "CARECHECK_LOG_LEVEL": "info",
 		"TWILIO_ACCOUNT_SID": accountSID, "TWILIO_AUTH_TOKEN": authToken, "TWILIO_FROM_NUMBER": ourNumber,
 		"TWILIO_API_URL": fake.URL, "TWILIO_MESSAGES_PER_SECOND": "0",
@@ -112,6 +115,11 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 		for sc.Scan() {
 			line := sc.Bytes()
 			p.logs.Write(append(append(make([]byte, 0, len(line)+1), line...), '\n'))
+			if bytes.Contains(line, []byte(`"msg":"admin listening"`)) {
+				var l struct{ Addr string }
+				_ = json.Unmarshal(line, &l)
+				p.setAdmin("http://" + l.Addr)
+			}
 			if bytes.Contains(line, []byte(`"msg":"listening"`)) {
 				var l struct{ Addr string }
 				_ = json.Unmarshal(line, &l)
@@ -480,7 +488,7 @@ const firstQuestion = "How is your mood today?"
 // checkinsDone reads a process's count of check-in work done (/metrics).
 func checkinsDone(t *testing.T, p *proc) int {
 	t.Helper()
-	resp, err := httpc.Get(p.URL + "/metrics")
+	resp, err := httpc.Get(p.adminURL() + "/metrics")
 	if err != nil {
 		return -1
 	}
@@ -494,4 +502,16 @@ func checkinsDone(t *testing.T, p *proc) int {
 		}
 	}
 	return 0
+}
+
+func (p *proc) setAdmin(url string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.AdminURL = url
+}
+
+func (p *proc) adminURL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.AdminURL
 }

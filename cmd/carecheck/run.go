@@ -309,7 +309,35 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- strin
 	if err != nil {
 		return usageError{fmt.Sprintf("bad config: CARECHECK_ADDR %q: %v", cfg.Addr, err)}
 	}
+	stopAdmin, err := svc.serveAdmin(cfg.AdminAddr)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopAdmin()
 	return svc.serveOn(ctx, ln, ready)
+}
+
+// serveAdmin serves /metrics and pprof on their own listener, which the
+// public one never answers for; "off" serves nothing. The function it
+// returns closes the listener.
+func (s *service) serveAdmin(addr string) (func(), error) {
+	if addr == adminOff {
+		s.log.Info("admin listener off: no /metrics or pprof", "env", "CARECHECK_ADMIN_ADDR")
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("bad config: CARECHECK_ADMIN_ADDR %q: %v", addr, err)}
+	}
+	// No write timeout: a CPU profile streams for as long as it was asked to.
+	srv := &http.Server{Handler: api.NewAdmin(s.registry), ReadHeaderTimeout: 10 * time.Second}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		s.log.Warn("admin listener is not on loopback: /metrics and pprof are reachable from the network", "addr", ln.Addr().String())
+	}
+	s.log.Info("admin listening", "addr", ln.Addr().String(), "serves", "/metrics /debug/pprof/")
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 func (s *service) serveOn(ctx context.Context, ln net.Listener, ready chan<- string) error {

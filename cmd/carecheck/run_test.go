@@ -49,6 +49,7 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"rate too small to mean anything", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.001"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"short operator token", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_OPERATOR_TOKEN": "change-me-please-0123456789abcd"}, "CARECHECK_OPERATOR_TOKEN must be at least 32 characters"},
 		{"bad trusted proxies", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "CARECHECK_TRUSTED_PROXIES"},
+		{"bad admin address", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_ADMIN_ADDR": "nine-thousand"}, "CARECHECK_ADMIN_ADDR"},
 		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
 	}
 	for _, tc := range cases {
@@ -117,6 +118,9 @@ func startServe(t *testing.T, e map[string]string) (addr string, logs *syncBuffe
 	if e["CARECHECK_ADDR"] == "" {
 		e["CARECHECK_ADDR"] = "127.0.0.1:0"
 	}
+	if e["CARECHECK_ADMIN_ADDR"] == "" {
+		e["CARECHECK_ADMIN_ADDR"] = "127.0.0.1:0" // not the default port: tests run side by side
+	}
 	cfg, err := loadConfig(envOf(e))
 	if err != nil {
 		t.Fatal(err)
@@ -143,4 +147,60 @@ func startServe(t *testing.T, e map[string]string) (addr string, logs *syncBuffe
 	}
 	t.Cleanup(func() { _ = stop() })
 	return addr, logs, stop
+}
+
+// /metrics and pprof answer only on the admin listener; the public one
+// answers 404 for them. "off" (or the variable set empty) serves neither.
+func TestMetricsAndPprofOnlyOnTheAdminListener(t *testing.T) {
+	addr, logs, stop := startServe(t, map[string]string{})
+	defer stop()
+	var admin string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "admin listening" {
+			admin = l.Addr
+		}
+	}
+	if admin == "" || admin == addr {
+		t.Fatalf("admin listener at %q (public %q); logs:\n%s", admin, addr, logs)
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		if code, _ := get("http://" + addr + p); code != 404 {
+			t.Errorf("public %s = %d; want 404", p, code)
+		}
+	}
+	if code, body := get("http://" + admin + "/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "carecheck_") {
+		t.Errorf("admin /metrics = %d; want 200 with Go and CareCheck metrics", code)
+	}
+	if code, body := get("http://" + admin + "/debug/pprof/"); code != 200 || !strings.Contains(body, "heap") {
+		t.Errorf("admin /debug/pprof/ = %d; want 200 with the profile index", code)
+	}
+	if code, _ := get("http://" + admin + "/v1/clients"); code != 404 {
+		t.Errorf("admin /v1/clients = %d; want 404 (the API is not on the admin listener)", code)
+	}
+
+	_, offLogs, stopOff := startServe(t, map[string]string{"CARECHECK_ADMIN_ADDR": "off"})
+	defer stopOff()
+	if !strings.Contains(offLogs.String(), "admin listener off") || strings.Contains(offLogs.String(), "admin listening") {
+		t.Errorf("with CARECHECK_ADMIN_ADDR=off serve should say the admin listener is off; logs:\n%s", offLogs)
+	}
+
+	env := processEnv(func(k string) (string, bool) {
+		v, ok := map[string]string{"CARECHECK_ADMIN_ADDR": "", "CARECHECK_ADDR": ""}[k]
+		return v, ok
+	})
+	if env("CARECHECK_ADMIN_ADDR") != "off" || env("CARECHECK_ADDR") != "" || env("REDIS_URL") != "" {
+		t.Errorf("processEnv: set-empty admin = %q, set-empty addr = %q, unset = %q; want off, empty, empty",
+			env("CARECHECK_ADMIN_ADDR"), env("CARECHECK_ADDR"), env("REDIS_URL"))
+	}
 }
