@@ -60,7 +60,11 @@ func (l *linking) staff(ctx context.Context, owner store.Owner, in bot.Inbound) 
 		if strings.HasPrefix(strings.TrimSpace(in.Text), "/start") {
 			return l.contacts.answer(ctx, in, "staff-linked:"+in.ProviderID, StaffLinkedText, who)
 		}
-		reply, err := l.esc.StaffReply(ctx, cm, in.Text)
+		via := string(in.Channel)
+		if in.Kind == bot.KindButton {
+			via = "telegram button"
+		}
+		reply, err := l.esc.StaffReply(ctx, cm, in.Text, via)
 		if err != nil {
 			return fmt.Errorf("staff reply of %s: %w", cm.ID, err)
 		}

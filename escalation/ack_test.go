@@ -35,7 +35,7 @@ func TestBareAckIgnoresACodeLeftByAClosedEscalation(t *testing.T) {
 		t.Fatalf("codes = %v; want the stale one and the open one", codes)
 	}
 
-	reply, err := svc.StaffReply(t.Context(), cm, "ACK")
+	reply, err := svc.StaffReply(t.Context(), cm, "ACK", "sms")
 	if err != nil {
 		t.Fatal(err)
 	}

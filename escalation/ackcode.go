@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -36,7 +37,8 @@ func (s *Service) Ack(ctx context.Context, agency, id, actor, via string) (*stor
 		return nil, false, fmt.Errorf("acknowledge escalation %s: %w", id, err)
 	}
 	if changed {
-		s.log.Info("escalation acknowledged", "escalation_id", id, "actor", actor)
+		s.log.Info("escalation acknowledged", "escalation_id", id, "actor", actor, "via", via)
+		s.tellOthers(ctx, e, actor)
 	}
 	if err := s.store.ReleaseAckCodes(ctx, agency, id, e.Alerted); err != nil {
 		return nil, false, fmt.Errorf("acknowledge escalation %s: %w", id, err)
@@ -74,16 +76,19 @@ func (s *Service) Resolve(ctx context.Context, agency, id, actor, note string) (
 
 // StaffReply handles a message from a case manager: an ACK code (forgiving:
 // "ACK 12", "ack12", "12a", "a 12", a bare "ACK" when one alert is open) or
-// a Telegram button "ack:<id>". It returns the reply to send.
-func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text string) (string, error) {
+// "ack:<escalation id>" (the Telegram button's data, or the same typed). via
+// names the channel it came by, for the audit: "sms", "telegram",
+// "telegram button". Either way it acknowledges only an open escalation
+// whose audit shows an alert to this staff member; anything else gets the
+// help reply and changes nothing. It returns the reply to send.
+func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text, via string) (string, error) {
 	if !staff.Active {
 		// A deactivated person acknowledges nothing: the alert climbs on
 		// to someone who is still on duty.
 		return StaffDeactivated, nil
 	}
-	id, button := strings.CutPrefix(strings.TrimSpace(text), "ack:")
-	via := "telegram button"
-	if !button {
+	id, byID := strings.CutPrefix(strings.TrimSpace(text), "ack:")
+	if !byID {
 		codes, err := openCodes(ctx, s.store, staff)
 		if err != nil {
 			return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
@@ -101,12 +106,19 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 		if id, found = codes[code]; !found {
 			return StaffHelp, nil
 		}
-		via = "sms"
 	}
-	e, changed, err := s.Ack(ctx, staff.AgencyID, id, "staff:"+staff.ID, via)
-	if button && errors.Is(err, store.ErrNotFound) {
+	e, err := s.store.Escalation(ctx, staff.AgencyID, strings.TrimSpace(id))
+	if errors.Is(err, store.ErrNotFound) {
 		return StaffHelp, nil
 	}
+	if err != nil {
+		return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
+	}
+	if !AlertedTo(e, staff.ID) {
+		s.log.Info("ack refused: not alerted on this escalation", "escalation_id", e.ID, "staff_id", staff.ID)
+		return StaffHelp, nil
+	}
+	e, changed, err := s.Ack(ctx, staff.AgencyID, e.ID, "staff:"+staff.ID, via)
 	if err != nil {
 		return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
 	}
@@ -114,6 +126,30 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 		return fmt.Sprintf("CareCheck: that alert is already %s.", e.Status), nil
 	}
 	return AckReply(clientName(ctx, s.store, s.log, e), e.AckCode), nil
+}
+
+// AlertedStaff are the staff members the escalation's audit shows an
+// alert sent to, in the order first alerted.
+func AlertedStaff(e *store.Escalation) []string {
+	var out []string
+	for _, en := range e.Audit {
+		if en.Action != auditAlertSent {
+			continue
+		}
+		f := strings.Fields(en.Detail)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "to" && !slices.Contains(out, f[i+1]) {
+				out = append(out, f[i+1])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// AlertedTo reports whether the escalation's audit shows an alert sent to staffID.
+func AlertedTo(e *store.Escalation, staffID string) bool {
+	return slices.Contains(AlertedStaff(e), staffID)
 }
 
 // openCodes reads a staff member's ACK codes, keeping those of open

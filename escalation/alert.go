@@ -107,16 +107,31 @@ func AlertText(who string, e *store.Escalation, code string) string {
 // maxAlert is one SMS segment.
 const maxAlert = 160
 
-// clip shortens s to n characters, the last three "..." when it cuts.
+// clip shortens s to at most n characters, cutting at the last word
+// boundary that fits and ending with "..." when it cuts; a first word
+// longer than n is cut inside it rather than dropped. The ellipsis is three
+// dots, not "…": one character outside GSM-7 turns a whole SMS into UCS-2,
+// 70 characters a segment instead of 160.
 func clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
 	if n <= 3 {
-		return string(r[:n])
+		return string(r[:max(n, 0)])
 	}
-	return strings.TrimSpace(string(r[:n-3])) + "..."
+	head := r[:n-3] // room for the ellipsis
+	cut := len(head)
+	if next := r[n-3]; !unicode.IsSpace(next) && next != ',' && next != ';' {
+		// The cut falls inside a word: back up to the space before it.
+		for cut > 0 && !unicode.IsSpace(head[cut-1]) {
+			cut--
+		}
+		if cut == 0 {
+			cut = len(head)
+		}
+	}
+	return strings.TrimRightFunc(string(head[:cut]), func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }) + "..."
 }
 
 // alertReasons is what an alert may say about why (CLINICAL.md: category

@@ -61,7 +61,7 @@ func TestDeactivatedCaseManagerIsSkipped(t *testing.T) {
 		t.Errorf("escalation on step index %d; want 1 (the backup's)", got.Step)
 	}
 
-	reply, err := svc.StaffReply(ctx, gone, "ACK")
+	reply, err := svc.StaffReply(ctx, gone, "ACK", "sms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestDeactivatedCaseManagerIsSkipped(t *testing.T) {
 	}
 	// The backup's ACK takes it: their code is theirs alone.
 	bm, _ := st.CaseManager(ctx, a.ID, backup.ID)
-	if reply, err := svc.StaffReply(ctx, bm, "ACK"); err != nil || strings.Contains(reply, "No open alert") {
+	if reply, err := svc.StaffReply(ctx, bm, "ACK", "sms"); err != nil || strings.Contains(reply, "No open alert") {
 		t.Errorf("backup's ACK = %q, %v; want it acknowledged", reply, err)
 	}
 }

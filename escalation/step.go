@@ -314,7 +314,7 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 			x.Alerted = append(x.Alerted, staff.ID)
 		}
 		if !slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
-			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: "alert sent", Detail: detail, MessageID: msg.ID})
+			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: auditAlertSent, Detail: detail, MessageID: msg.ID})
 		}
 		if marker != "" && x.Alerting == marker {
 			x.Alerting = "" // else the next step's timer already moved it on
