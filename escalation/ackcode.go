@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,8 +79,9 @@ func (s *Service) Resolve(ctx context.Context, agency, id, actor, note string) (
 // "ACK 12", "ack12", "12a", "a 12", a bare "ACK" when one alert is open) or
 // "ack:<escalation id>" (the Telegram button's data, or the same typed). via
 // names the channel it came by, for the audit: "sms", "telegram",
-// "telegram button". Either way it acknowledges only an open escalation
-// whose audit shows an alert to this staff member; anything else gets the
+// "telegram button". Either way it acknowledges only an escalation of the
+// staff member's agency whose audit shows an alert to them (or for which
+// they hold an ACK code: their alert is on its way); anything else gets the
 // help reply and changes nothing. It returns the reply to send.
 func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text, via string) (string, error) {
 	if !staff.Active {
@@ -87,12 +89,12 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 		// to someone who is still on duty.
 		return StaffDeactivated, nil
 	}
+	codes, err := openCodes(ctx, s.store, staff)
+	if err != nil {
+		return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
+	}
 	id, byID := strings.CutPrefix(strings.TrimSpace(text), "ack:")
 	if !byID {
-		codes, err := openCodes(ctx, s.store, staff)
-		if err != nil {
-			return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
-		}
 		code, ok := ParseAck(text)
 		if !ok {
 			return StaffHelp, nil
@@ -114,7 +116,10 @@ func (s *Service) StaffReply(ctx context.Context, staff *store.CaseManager, text
 	if err != nil {
 		return "", fmt.Errorf("staff reply of %s: %w", staff.ID, err)
 	}
-	if !AlertedTo(e, staff.ID) {
+	// An ACK code is claimed for a staff member just before their alert is
+	// queued and its audit line written after: holding one for e counts as
+	// alerted, so a reply faster than that write is not refused.
+	if !AlertedTo(e, staff.ID) && !slices.Contains(slices.Collect(maps.Values(codes)), e.ID) {
 		s.log.Info("ack refused: not alerted on this escalation", "escalation_id", e.ID, "staff_id", staff.ID)
 		return StaffHelp, nil
 	}

@@ -54,9 +54,20 @@ func TestStoryCrisisClimbsToBackupUntilAcknowledged(t *testing.T) {
 	}
 	escID := escs[0].(map[string]any)["id"].(string)
 
+	// The backup, not alerted yet, cannot take it by id: the help reply,
+	// nothing changed.
+	if code, _ := s.sms(backupPhone, "ack:"+escID); code != 200 {
+		t.Fatalf("ack:<id> webhook = %d", code)
+	}
+	s.expectSMS(backupPhone, func(b string) bool { return strings.Contains(b, "No open alert") })
+	if _, e := s.api("GET", "/v1/escalations/"+escID, z.key, nil); e["status"] != "open" {
+		t.Fatalf("escalation %v after an ack:<id> from someone never alerted; want open", e["status"])
+	}
+
 	// Ten minutes pass without an ACK: the backup's phone rings.
+	mark := s.mark()
 	s.clock.Jump(10*time.Minute + time.Second)
-	backupAlert := s.expectSMS(backupPhone, func(b string) bool { return ackCode.MatchString(b) })
+	backupAlert := s.nextSMS(mark, backupPhone, func(b string) bool { return strings.Contains(b, "URGENT") && ackCode.MatchString(b) })
 	code2 := ackCode.FindStringSubmatch(backupAlert.Body)[1]
 
 	// The backup acknowledges with one reply.
@@ -77,12 +88,24 @@ func TestStoryCrisisClimbsToBackupUntilAcknowledged(t *testing.T) {
 	if fmt.Sprint(actions) != fmt.Sprint(want) {
 		t.Errorf("audit = %v; want %v", actions, want)
 	}
+	if audit := e["audit"].([]any); len(audit) > 0 {
+		if d := audit[len(audit)-1].(map[string]any)["detail"]; d != "via sms" {
+			t.Errorf("acknowledgement's audit detail = %v; want via sms", d)
+		}
+	}
+	// The case manager alerted first is told who took it: initials and
+	// the short id, nothing of the client.
+	taken := s.expectSMS(cmPhone, func(b string) bool { return strings.Contains(b, "was taken by") })
+	if !strings.Contains(taken.Body, "E.M.") || !strings.Contains(taken.Body, escID[len(escID)-6:]) ||
+		strings.Contains(taken.Body, "pills") || strings.Contains(taken.Body, "Rosalind") || strings.Contains(taken.Body, "R.O.") {
+		t.Errorf("taken notice = %q; want the backup's initials and the short id, nothing of the client", taken.Body)
+	}
 
 	// No more climbing after the ACK.
 	s.clock.Jump(30 * time.Minute)
 	s.settle()
-	if n := len(s.bodiesTo(cmPhone)); n != 1 {
-		t.Errorf("assigned case manager got %d messages; want only the first alert", n)
+	if n := len(s.bodiesTo(cmPhone)); n != 2 {
+		t.Errorf("assigned case manager got %d messages: %q; want the first alert and who took it", n, s.bodiesTo(cmPhone))
 	}
 	s.checkLogsArePrivate()
 }
