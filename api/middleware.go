@@ -12,8 +12,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/carecheck/carecheck/api/throttle"
 	"github.com/carecheck/carecheck/store"
-	"github.com/carecheck/carecheck/throttle"
 )
 
 type ctxKey int

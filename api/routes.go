@@ -11,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/carecheck/carecheck/api/throttle"
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
-	"github.com/carecheck/carecheck/throttle"
 )
 
 // Checkins starts check-ins and plans schedules (conversations.Checkins).

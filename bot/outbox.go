@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 
-	"github.com/carecheck/carecheck/redact"
+	"github.com/carecheck/carecheck/bot/redact"
 	"github.com/carecheck/carecheck/store"
 )
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/carecheck/carecheck/bot"
-	"github.com/carecheck/carecheck/redact"
+	"github.com/carecheck/carecheck/bot/redact"
 )
 
 // MaxBody is the largest webhook body accepted (413 beyond). An inbound SMS

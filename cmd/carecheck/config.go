@@ -11,7 +11,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/carecheck/carecheck/throttle"
+	"github.com/carecheck/carecheck/api/throttle"
 )
 
 // config is every setting, read from the environment (DESIGN.md names them).

@@ -4,7 +4,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/carecheck/carecheck/redact"
+	"github.com/carecheck/carecheck/bot/redact"
 )
 
 // newLogger writes JSON logs that carry ids, never message text, phone

@@ -16,6 +16,7 @@ import (
 	_ "time/tzdata" // zones behave the same on every machine
 
 	"github.com/carecheck/carecheck/api"
+	"github.com/carecheck/carecheck/api/throttle"
 	"github.com/carecheck/carecheck/bot"
 	"github.com/carecheck/carecheck/bot/telegram"
 	"github.com/carecheck/carecheck/bot/twilio"
@@ -25,7 +26,6 @@ import (
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
-	"github.com/carecheck/carecheck/throttle"
 	"github.com/carecheck/carecheck/work"
 )
 

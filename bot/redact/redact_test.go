@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carecheck/carecheck/redact"
+	"github.com/carecheck/carecheck/bot/redact"
 )
 
 // TestText: every known value and every phone-shaped string is gone; the
