@@ -42,18 +42,18 @@ type Inbox struct {
 
 var _ bot.Receiver = (*Inbox)(nil)
 
-// owner finds who owns the sender's address on its channel.
-func (i *Inbox) owner(ctx context.Context, in bot.Inbound) (store.Owner, error) {
+// ownerOf finds who owns the sender's address on its channel.
+func ownerOf(ctx context.Context, st *store.Store, in bot.Inbound) (store.Owner, error) {
 	if in.Channel == bot.Telegram {
-		return i.store.ChatOwner(ctx, in.From)
+		return st.ChatOwner(ctx, in.From)
 	}
-	return i.store.PhoneOwner(ctx, in.From)
+	return st.PhoneOwner(ctx, in.From)
 }
 
 // Receive takes one verified inbound event. It returns once the event is
 // stored (and, when this process holds the client, processed).
 func (i *Inbox) Receive(ctx context.Context, in bot.Inbound) error {
-	owner, err := i.owner(ctx, in)
+	owner, err := ownerOf(ctx, i.store, in)
 	said := in.Kind == bot.KindText || in.Kind == bot.KindButton
 	if errors.Is(err, store.ErrNotFound) {
 		if !said {

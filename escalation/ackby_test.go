@@ -114,11 +114,11 @@ func TestTakenNamesPerAgencySetting(t *testing.T) {
 	r := newStepRig(t, step(NotifyAssigned, 5*time.Minute))
 	ctx := t.Context()
 	r.a.AlertNames = true
-	if got := r.svc.acknowledger(ctx, r.a, "staff:"+r.cm.ID); got != r.cm.Name {
+	if got := acknowledger(ctx, r.svc.store, r.a, "staff:"+r.cm.ID); got != r.cm.Name {
 		t.Errorf("acknowledger with alert_names = %q; want %q", got, r.cm.Name)
 	}
 	r.a.AlertNames = false
-	if got := r.svc.acknowledger(ctx, r.a, "staff:"+r.cm.ID); got != initials(r.cm.Name) {
+	if got := acknowledger(ctx, r.svc.store, r.a, "staff:"+r.cm.ID); got != initials(r.cm.Name) {
 		t.Errorf("acknowledger without alert_names = %q; want %q", got, initials(r.cm.Name))
 	}
 }

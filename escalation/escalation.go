@@ -43,8 +43,9 @@ type Service struct {
 	outbox *bot.Outbox
 	log    *slog.Logger
 	now    func() time.Time
-	// handoff takes urgent work this process queued (nil: none is claimed).
-	handoff Handoff
+	// workers takes urgent work this process queued (none: nothing is claimed).
+	workers localWorkers
+
 	// SafetyEvery spaces safety replies to one client.
 	SafetyEvery time.Duration
 }
@@ -55,7 +56,7 @@ func NewService(st *store.Store, ob *bot.Outbox, handoff Handoff, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: st, outbox: ob, handoff: handoff, log: log, now: st.Now, SafetyEvery: 30 * time.Minute}
+	return &Service{store: st, outbox: ob, workers: localWorkers{handoff}, log: log, now: st.Now, SafetyEvery: 30 * time.Minute}
 }
 
 // Handoff gives urgent work this process just queued to its own workers,
@@ -69,15 +70,22 @@ type Handoff interface {
 	Handoff(items []store.Item)
 }
 
-func (s *Service) consumer() string {
-	if s.handoff == nil {
+// localWorkers is this process's Handoff, or none (a process that only
+// serves the API): with none, nothing is claimed for this process and
+// queued work waits in its stream for any process's workers.
+type localWorkers struct{ h Handoff }
+
+// consumer names the consumer urgent work may be claimed for, "" for none.
+func (w localWorkers) consumer() string {
+	if w.h == nil {
 		return ""
 	}
-	return s.handoff.Consumer()
+	return w.h.Consumer()
 }
 
-func (s *Service) hand(items []store.Item) {
-	if len(items) > 0 && s.handoff != nil {
-		s.handoff.Handoff(items)
+// hand gives claimed items to this process's workers.
+func (w localWorkers) hand(items []store.Item) {
+	if len(items) > 0 && w.h != nil {
+		w.h.Handoff(items)
 	}
 }

@@ -25,11 +25,11 @@ type Reply struct {
 // with the escalation, in the same round trip.
 func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Client, ch bot.Kind, addr, from, messageID string) error {
 	job := safetyJob(s.outbox, a, c, Reply{Channel: ch, To: addr, From: from, Key: messageID})
-	got, err := s.store.QueueClaimed(ctx, safetyWork(c, job, s.outbox, s.consumer(), s.SafetyEvery))
+	got, err := s.store.QueueClaimed(ctx, safetyWork(c, job, s.outbox, s.workers.consumer(), s.SafetyEvery))
 	if err != nil {
 		return fmt.Errorf("safety reply to client %s: %w", c.ID, err)
 	}
-	s.hand(got.Claimed)
+	s.workers.hand(got.Claimed)
 	if got.Queued {
 		s.log.Info("safety reply queued", "client_id", c.ID, "message_id", job.Msg.ID)
 	}
@@ -43,11 +43,11 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 // names the message it answers.
 func (s *Service) StrangerSafety(ctx context.Context, ch bot.Kind, addr, from, lang, messageID string) error {
 	job := &bot.Job{Msg: bot.Outbound{ID: "safety:" + string(ch) + ":" + messageID, Channel: ch, To: addr, From: from, Text: Safety(nil, lang), Urgent: true}}
-	got, err := s.store.QueueClaimed(ctx, store.Queued{Work: []store.Work{s.outbox.Work(job)}, Consumer: s.consumer(), Once: store.StrangerSafetyGuard(string(ch), addr, s.SafetyEvery)})
+	got, err := s.store.QueueClaimed(ctx, store.Queued{Work: []store.Work{s.outbox.Work(job)}, Consumer: s.workers.consumer(), Once: store.StrangerSafetyGuard(string(ch), addr, s.SafetyEvery)})
 	if err != nil {
 		return fmt.Errorf("safety message to an unknown sender: %w", err)
 	}
-	s.hand(got.Claimed)
+	s.workers.hand(got.Claimed)
 	if got.Queued {
 		s.log.Info("safety message to an unknown sender queued", "channel", string(ch), "message_id", job.Msg.ID)
 	}
@@ -125,14 +125,14 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 	var safety *bot.Job
 	if reply != nil {
 		safety = safetyJob(s.outbox, a, c, *reply)
-		q := safetyWork(c, safety, s.outbox, s.consumer(), s.SafetyEvery)
+		q := safetyWork(c, safety, s.outbox, s.workers.consumer(), s.SafetyEvery)
 		o.Safety = &q
 	}
 	res, err := s.store.OpenOrJoinEscalation(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("signal for client %s: %w", c.ID, err)
 	}
-	s.hand(res.Safety.Claimed) // the safety reply goes before the alert
+	s.workers.hand(res.Safety.Claimed) // the safety reply goes before the alert
 	if res.Safety.Queued {
 		s.log.Info("safety reply queued", "client_id", c.ID, "message_id", safety.Msg.ID)
 	}

@@ -301,11 +301,11 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	// while its opener still runs, a reclaimed timer) finds it queued and
 	// only records it.
 	once := store.AlertGuard(e.ID, e.Level, e.Round, e.Step, staff.ID)
-	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.consumer(), Once: once})
+	q, err := s.store.QueueClaimed(ctx, store.Queued{Work: work, Consumer: s.workers.consumer(), Once: once})
 	if err != nil {
 		return nil, fmt.Errorf("queue alert of escalation %s: %w", e.ID, err)
 	}
-	s.hand(q.Claimed)
+	s.workers.hand(q.Claimed)
 	marker := e.Alerting
 	detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
 	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {

@@ -31,12 +31,12 @@ func TakenText(who, shortID string) string {
 // acknowledger names whoever acknowledged (an audit actor) for the others:
 // a staff member by name or initials as the agency's alert_names says,
 // anyone else by what they used.
-func (s *Service) acknowledger(ctx context.Context, a *store.Agency, actor string) string {
+func acknowledger(ctx context.Context, st *store.Store, a *store.Agency, actor string) string {
 	id, isStaff := strings.CutPrefix(actor, "staff:")
 	if !isStaff {
 		return "a colleague (via " + actor + ")"
 	}
-	cm, err := s.store.CaseManager(ctx, a.ID, id)
+	cm, err := st.CaseManager(ctx, a.ID, id)
 	if err != nil {
 		return "a colleague"
 	}
@@ -60,7 +60,7 @@ func (s *Service) tellOthers(ctx context.Context, e *store.Escalation, actor str
 		s.log.Warn("others not told who took the alert", "escalation_id", e.ID, "err", err)
 		return
 	}
-	text := TakenText(s.acknowledger(ctx, a, actor), ShortID(e.ID))
+	text := TakenText(acknowledger(ctx, s.store, a, actor), ShortID(e.ID))
 	for _, id := range alerted {
 		if "staff:"+id == actor {
 			continue
