@@ -99,7 +99,7 @@ func NewServer(token string) *Server {
 	} else {
 		s.botID = 7000000001
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewServer(http.HandlerFunc(botAPI{s}.serve))
 	s.URL = s.srv.URL
 	s.client = s.srv.Client()
 	return s
@@ -296,7 +296,11 @@ func fail(status int, description string) answer {
 
 var retryAfterRE = regexp.MustCompile(`retry after (\d+)`)
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// botAPI answers the Bot API methods the fake speaks, on behalf of its
+// Server (the recorded state and the scripted failures live there).
+type botAPI struct{ *Server }
+
+func (s botAPI) serve(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	tok, method, ok2 := strings.Cut(rest, "/")
 	var a answer
@@ -331,7 +335,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(a)
 }
 
-func (s *Server) call(ctx context.Context, method string, p map[string]string) answer {
+func (s botAPI) call(ctx context.Context, method string, p map[string]string) answer {
 	switch method {
 	case "getMe":
 		return answer{OK: true, Result: s.me()}
@@ -365,12 +369,12 @@ func (s *Server) call(ctx context.Context, method string, p map[string]string) a
 	return fail(http.StatusNotFound, "Not Found")
 }
 
-func (s *Server) me() map[string]any {
+func (s botAPI) me() map[string]any {
 	return map[string]any{"id": s.botID, "is_bot": true, "first_name": "CareCheck", "username": "carecheck_test_bot",
 		"can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false}
 }
 
-func (s *Server) sendMessage(p map[string]string) answer {
+func (s botAPI) sendMessage(p map[string]string) answer {
 	chatID, err := strconv.ParseInt(p["chat_id"], 10, 64)
 	if err != nil || chatID == 0 {
 		return fail(http.StatusBadRequest, "Bad Request: chat not found")
@@ -434,7 +438,7 @@ func (s *Server) sendMessage(p map[string]string) answer {
 	return answer{OK: true, Result: result}
 }
 
-func (s *Server) getUpdates(ctx context.Context, p map[string]string) answer {
+func (s botAPI) getUpdates(ctx context.Context, p map[string]string) answer {
 	offset, _ := strconv.ParseInt(p["offset"], 10, 64)
 	limit, _ := strconv.Atoi(p["limit"])
 	if limit <= 0 || limit > 100 {

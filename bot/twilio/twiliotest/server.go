@@ -97,8 +97,8 @@ func NewServer(accountSID, authToken string) *Server {
 		sidRNG:     rand.New(rand.NewPCG(3, 4)),
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
-	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.listMessages)
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", restAPI{s}.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", restAPI{s}.listMessages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
@@ -194,9 +194,13 @@ func (s *Server) now() time.Time {
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
+// restAPI answers the Messages REST resource the fake speaks, on behalf of
+// its Server (the recorded messages and the scripted failures live there).
+type restAPI struct{ *Server }
+
 // authorized answers 401 or 404 as Twilio does unless r carries the
 // account's credentials and names its account.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+func (s restAPI) authorized(w http.ResponseWriter, r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.accountSID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(pass), []byte(s.authToken)) != 1 {
@@ -210,7 +214,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
+func (s restAPI) createMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
@@ -283,7 +287,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // resource is m as Twilio's Message resource JSON, in status.
-func (s *Server) resource(m Message, status string) map[string]any {
+func (s restAPI) resource(m Message, status string) map[string]any {
 	date := m.At.UTC().Format(time.RFC1123Z)
 	uri := "/2010-04-01/Accounts/" + s.accountSID + "/Messages/" + m.SID
 	var sent, code, errMsg any // null until the message left Twilio or failed
@@ -334,7 +338,7 @@ func (s *Server) SetStatus(sid, status string) {
 // messages newest first (by date_created), filtered by To and From, PageSize
 // a page (50 by default, 1000 at most), paged by Page and PageToken
 // ("PA" + the last sid of the page before) through next_page_uri.
-func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+func (s restAPI) listMessages(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}

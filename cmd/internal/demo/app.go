@@ -185,7 +185,7 @@ func Start(ctx context.Context, start inproc.Start, o Options) (*App, error) {
 	}
 
 	// The page starts once the demo is seeded (its listener holds early visitors).
-	a.page = &http.Server{Handler: a.pageHandler(), ReadHeaderTimeout: 10 * time.Second}
+	a.page = &http.Server{Handler: page{a}.pageHandler(), ReadHeaderTimeout: 10 * time.Second}
 	seedCtx, cancelSeed := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelSeed()
 	if err := a.seed(seedCtx, operator); err != nil {

@@ -21,9 +21,13 @@ import (
 //go:embed assets
 var demoAssets embed.FS
 
+// page is the demo's web page over its App: the phones, the escalations
+// and the forms a person plays with.
+type page struct{ *App }
+
 // pageHandler serves the page and its small JSON API: the state of every
 // phone and escalation (polled), and what the person types or presses.
-func (a *App) pageHandler() http.Handler {
+func (a page) pageHandler() http.Handler {
 	static, err := fs.Sub(demoAssets, "assets")
 	if err != nil {
 		panic(err) // the directory is embedded at build time
@@ -104,7 +108,7 @@ type demoAuditView struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-func (a *App) handleState(w http.ResponseWriter, r *http.Request) {
+func (a page) handleState(w http.ResponseWriter, r *http.Request) {
 	t := a.timings
 	st := demoStateView{
 		Agency: demoAgencyName, ServiceURL: a.ServiceURL, APIKey: a.APIKey, SMSClientID: a.smsClientID, Now: time.Now().UTC(),
@@ -123,7 +127,7 @@ func (a *App) handleState(w http.ResponseWriter, r *http.Request) {
 }
 
 // phoneViews merges what the fakes recorded with what the person typed, in time order.
-func (a *App) phoneViews() []demoPhoneView {
+func (a page) phoneViews() []demoPhoneView {
 	sms := a.twilio.Messages()
 	tg := a.tg.Sent()
 	a.mu.Lock()
@@ -185,7 +189,7 @@ func demoPrettyPhone(e164 string) string {
 
 // escalationViews reads GET /v1/escalations, as an agency's console would,
 // and puts names on the ids.
-func (a *App) escalationViews(ctx context.Context) ([]demoEscView, error) {
+func (a page) escalationViews(ctx context.Context) ([]demoEscView, error) {
 	var list struct {
 		Escalations []store.Escalation `json:"escalations"`
 	}
@@ -244,7 +248,7 @@ func demoNotify(n string) string {
 }
 
 // who names an actor ("system", "client:<id>", "staff:<id>", "api", or a bare id).
-func (a *App) who(actor string) string {
+func (a page) who(actor string) string {
 	switch actor {
 	case "system":
 		return "CareCheck"
@@ -263,7 +267,7 @@ func (a *App) who(actor string) string {
 }
 
 // named replaces the people's ids in an audit detail with their names.
-func (a *App) named(s string) string {
+func (a page) named(s string) string {
 	for id, n := range a.names {
 		name, _, _ := strings.Cut(n, " (")
 		s = strings.ReplaceAll(s, id, name)
@@ -271,7 +275,7 @@ func (a *App) named(s string) string {
 	return s
 }
 
-func (a *App) handleSend(w http.ResponseWriter, r *http.Request) {
+func (a page) handleSend(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone string `json:"phone"`
 		Text  string `json:"text"`
@@ -288,7 +292,7 @@ func (a *App) handleSend(w http.ResponseWriter, r *http.Request) {
 	a.answerDelivery(w, typed, err)
 }
 
-func (a *App) handlePress(w http.ResponseWriter, r *http.Request) {
+func (a page) handlePress(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone string `json:"phone"`
 		Label string `json:"label"`
@@ -305,7 +309,7 @@ func (a *App) handlePress(w http.ResponseWriter, r *http.Request) {
 	a.answerDelivery(w, typed, err)
 }
 
-func (a *App) answerDelivery(w http.ResponseWriter, typed *demoTyped, err error) {
+func (a page) answerDelivery(w http.ResponseWriter, typed *demoTyped, err error) {
 	switch {
 	case errors.Is(err, errNoPhone):
 		demoJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -319,7 +323,7 @@ func (a *App) answerDelivery(w http.ResponseWriter, typed *demoTyped, err error)
 }
 
 // handleCheckin starts a check-in now through the agency API.
-func (a *App) handleCheckin(w http.ResponseWriter, r *http.Request) {
+func (a page) handleCheckin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Phone         string `json:"phone"`
 		Questionnaire string `json:"questionnaire"`
