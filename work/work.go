@@ -50,7 +50,7 @@ type Options struct {
 	// one-minute send claim, above the provider's 15 s HTTP timeout.
 	Deadline time.Duration
 	// HandoffWait bounds how long Handoff waits for room when every worker
-	// is busy. Default 5 s, below a provider's webhook timeout.
+	// is busy (the caller, often a webhook, waits that long). Default 1 s.
 	HandoffWait time.Duration
 	// Tick is how often due work is moved into the streams. Default 100 ms.
 	Tick time.Duration
@@ -88,7 +88,7 @@ func (o *Options) defaults(st *store.Store) {
 		o.UrgentConcurrency = 8
 	}
 	def(&o.Deadline, 30*time.Second)
-	def(&o.HandoffWait, 5*time.Second)
+	def(&o.HandoffWait, time.Second)
 	def(&o.Tick, 100*time.Millisecond)
 	def(&o.MaintainEvery, 5*time.Second)
 	def(&o.ReclaimIdle, 30*time.Second)
@@ -103,8 +103,11 @@ func (o *Options) defaults(st *store.Store) {
 	}
 }
 
-// handoffBuffer is how many handed-over items wait for a worker, per class.
-const handoffBuffer = 256
+// handoffBuffer is how many handed-over items wait for a worker, per
+// class. Scripts claim for this process only while a buffer is under a
+// quarter full (Consumer), so the rest is headroom for claims already in
+// flight when it crossed: a Handoff that must wait for room is rare.
+const handoffBuffer = 1024
 
 // Runner runs queued work in one process. Several processes may run one
 // each on one Redis: the consumer group gives each item to one of them.
@@ -162,12 +165,12 @@ func (r *Runner) Every(c Chore) {
 }
 
 // Consumer names this process's queue consumer while scripts may claim
-// work for it, else "": before Run, after its context ended, and while the
-// handoff buffers are more than half full (new work then goes through the
-// streams, which every worker reads, rather than waiting in memory).
+// work for it, else "": before Run, after its context ended, and while a
+// handoff buffer is more than a quarter full (new work then goes through
+// the streams, which every worker reads, rather than waiting in memory).
 func (r *Runner) Consumer() string {
 	name := r.consumer.Load()
-	if name == nil || 2*len(r.routineIn) > cap(r.routineIn) || 2*len(r.urgentIn) > cap(r.urgentIn) {
+	if name == nil || 4*len(r.routineIn) > cap(r.routineIn) || 4*len(r.urgentIn) > cap(r.urgentIn) {
 		return ""
 	}
 	return *name

@@ -148,7 +148,7 @@ func newRig(t *testing.T, opt work.Options) *rig {
 	rs := redistest.New(t)
 	clock := newFakeClock()
 	st := store.New(rs.Client(t), clock.Now)
-	r := &rig{t: t, st: st, clock: clock, logs: &syncBuffer{}, items: make(chan itemDone, 1024)}
+	r := &rig{t: t, st: st, clock: clock, logs: &syncBuffer{}, items: make(chan itemDone, 4096)}
 	opt.Clock = clock
 	opt.Log = slog.New(slog.NewJSONHandler(r.logs, nil))
 	opt.OnItem = func(kind string, err error) { r.items <- itemDone{kind, err} }
@@ -370,7 +370,7 @@ func TestHandoffBounded(t *testing.T) {
 	r.runner.Handoff([]store.Item{job("first")})
 	recv(t, started, "the one worker took the first item")
 	var fill []store.Item
-	for i := range 256 {
+	for i := range 1024 {
 		fill = append(fill, job("fill:"+string(rune(i))))
 	}
 	r.runner.Handoff(fill) // the buffer holds them: returns at once
