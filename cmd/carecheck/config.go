@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/caarlos0/env/v11"
 
@@ -132,9 +131,6 @@ func (c config) validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
 			return bad("CARECHECK_ADMIN_ADDR", `must be host:port (default 127.0.0.1:9090), or "off"`)
 		}
-	}
-	if c.OperatorToken != "" && utf8.RuneCountInString(c.OperatorToken) < minOperatorToken {
-		return bad("CARECHECK_OPERATOR_TOKEN", fmt.Sprintf("must be at least %d characters (e.g. openssl rand -hex 32): it creates agencies", minOperatorToken))
 	}
 	if !(c.TwilioRate == 0 || c.TwilioRate >= 0.01 && c.TwilioRate <= 1000) {
 		return bad("TWILIO_MESSAGES_PER_SECOND", "must be 0 (no pacing) or from 0.01 to 1000 messages a second")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -171,8 +172,14 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	}
 	// validate parsed it already.
 	deps.TrustedProxies, _ = throttle.ParseProxies(cfg.TrustedProxies)
-	if cfg.OperatorToken == "" {
+	switch {
+	case cfg.OperatorToken == "":
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")
+	case utf8.RuneCountInString(cfg.OperatorToken) < minOperatorToken:
+		// A guessable token never creates agencies; the rest of the service
+		// (webhooks, agencies' own keys) starts as usual.
+		log.Error(fmt.Sprintf("CARECHECK_OPERATOR_TOKEN is shorter than %d characters: POST /v1/agencies is refused until a longer one is set (e.g. openssl rand -hex 32)", minOperatorToken))
+		deps.OperatorToken = ""
 	}
 
 	if s.handler, err = api.NewServer(deps); err != nil {

@@ -47,7 +47,6 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{"bad rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "fast"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"NaN rate", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "NaN"}, "TWILIO_MESSAGES_PER_SECOND"},
 		{"rate too small to mean anything", []string{"carecheck", "serve"}, map[string]string{"TWILIO_MESSAGES_PER_SECOND": "0.001"}, "TWILIO_MESSAGES_PER_SECOND"},
-		{"short operator token", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_OPERATOR_TOKEN": "change-me-please-0123456789abcd"}, "CARECHECK_OPERATOR_TOKEN must be at least 32 characters"},
 		{"bad trusted proxies", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}, "CARECHECK_TRUSTED_PROXIES"},
 		{"bad admin address", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_ADMIN_ADDR": "nine-thousand"}, "CARECHECK_ADMIN_ADDR"},
 		{"bad auto-pipeline switch", []string{"carecheck", "serve"}, map[string]string{"CARECHECK_REDIS_AUTOPIPELINE": "maybe"}, "CARECHECK_REDIS_AUTOPIPELINE"},
@@ -110,6 +109,29 @@ func TestServeOnRealRedisDrainsOnCancel(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Errorf("serve returned %v after cancel; want a clean drain", err)
+	}
+}
+
+// TestShortOperatorTokenCreatesNothing: serve starts with a guessable
+// operator token, says so, and refuses to create agencies with it.
+func TestShortOperatorTokenCreatesNothing(t *testing.T) {
+	const short = "change-me-please-0123456789abcd" // 31 characters
+	addr, logs, _ := startServe(t, map[string]string{"CARECHECK_OPERATOR_TOKEN": short})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/agencies", strings.NewReader(`{"name":"North","timezone":"America/Chicago"}`))
+	req.Header.Set("Authorization", "Bearer "+short)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 201 || resp.StatusCode/100 != 4 {
+		t.Errorf("create agency with a 31-character operator token = %d; want it refused", resp.StatusCode)
+	}
+	if !strings.Contains(logs.String(), "shorter than 32 characters") {
+		t.Errorf("serve did not say why agencies cannot be created; logs:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), short) {
+		t.Errorf("the logs repeat the operator token")
 	}
 }
 
