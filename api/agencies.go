@@ -156,7 +156,7 @@ func (req agencySettings) apply(ag *store.Agency) error {
 		ag.AlertNames = *req.AlertNames
 	}
 	if req.Retention != nil {
-		// CLINICAL.md: configuration changes are kept 6 years (HIPAA).
+		// docs/clinical.md, "Retention and audit": configuration changes are kept 6 years (HIPAA).
 		if v := *req.Retention; v < store.DefaultRetention || v > 5*store.DefaultRetention {
 			return invalid("retention: from 52596h (6 years) to 262980h (30 years)")
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// The safety question (CLINICAL.md, "Asking when unsure"): a message whose
+// The safety question (docs/clinical.md, "Asking when unsure"): a message whose
 // risk is ambiguous gets the client one direct question, the ASQ's acuity
 // item, answerable YES or NO, with the crisis line in the same message.
 // YES, or a crisis text, is a crisis; NO is a concern for the case manager;
@@ -76,7 +76,8 @@ var asqAcuity = func() map[string]string {
 }()
 
 // safetyQuestionTail is the rest of the safety question after the ASQ item,
-// by language: how to answer, and the US crisis lines (CLINICAL.md).
+// by language: how to answer, and the US crisis lines (docs/clinical.md,
+// "What the client is told").
 var safetyQuestionTail = map[string]string{
 	"en": " Please reply YES or NO. If you are in danger now, call 911. You can call or text 988 any time.",
 	"es": " Responda SÍ o NO. Si está en peligro ahora, llame al 911. Puede llamar o escribir al 988 a cualquier hora.",
@@ -244,7 +245,8 @@ func (i *Inbox) safetyAnswered(ctx context.Context, t *turn, m store.Message, ye
 
 // HandleSafetyQuestion is the safety question's wait running out: unless it
 // was answered, the concern goes to the case manager at once (at any hour:
-// CLINICAL.md's "at once"; the ASQ takes a refusal to answer as positive)
+// docs/clinical.md, "Asking when unsure"; the ASQ takes a refusal to answer
+// as positive)
 // marked "safety question not answered", and the question stays answerable.
 func (i *Inbox) HandleSafetyQuestion(ctx context.Context, w Work) error {
 	return i.hold.hold(ctx, w, nil, func(b *store.Batch) error {

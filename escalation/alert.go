@@ -16,7 +16,8 @@ import (
 // Every message a person receives on a risk path is a fixed template here,
 // reviewable by the agency's clinical lead; nothing is generated.
 
-// SafetyMessage is the US default safety reply (CLINICAL.md), by language.
+// SafetyMessage is the US default safety reply (docs/clinical.md, "What the
+// client is told"), by language.
 var SafetyMessage = map[string]string{
 	"en": "If you are in danger right now, call 911. You can call or text 988 any time, day or night " +
 		"(Suicide & Crisis Lifeline; press 1 for Veterans, 2 for Spanish). " +
@@ -134,7 +135,8 @@ func clip(s string, n int) string {
 	return strings.TrimRightFunc(string(head[:cut]), func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }) + "..."
 }
 
-// alertReasons is what an alert may say about why (CLINICAL.md: category
+// alertReasons is what an alert may say about why (docs/clinical.md, "What a
+// case manager is told": category
 // words and the flag, no scores beyond it, unless the agency turned
 // clinical detail on): "GAD-7 = 14 (moderate)" becomes "GAD-7 10 or more",
 // "mood 1" becomes "low mood". PHQ-9 item 9 is itself the flag and stays.

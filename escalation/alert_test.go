@@ -84,7 +84,8 @@ func TestAlertTextTruncatesByCharacter(t *testing.T) {
 }
 
 // Unless the agency asks for clinical detail, alerts carry the flag, not
-// the score or its band (CLINICAL.md: no scores beyond the flag).
+// the score or its band (docs/clinical.md, "What a case manager is told":
+// no scores beyond the flag).
 func TestAlertReasonsMinimumNecessary(t *testing.T) {
 	reasons := []string{"PHQ-9 item 9 = 2", "PHQ-9 = 17 (moderately severe)", "GAD-7 = 14 (moderate)",
 		"mood 1", "mood 2, down 5 from 7-day median 7", "2 missed check-ins", "crisis language: overdose"}

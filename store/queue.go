@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The one mechanism for delayed work (DESIGN.md "Time and work"): a sorted
+// The one mechanism for delayed work (docs/design.md "Time and work"): a sorted
 // set of due items keyed by time, a script that atomically moves what is due
 // into a stream, and a consumer group that works the stream; XAUTOCLAIM takes
 // over what a crashed process left. Urgent work (safety replies, crisis

@@ -1,4 +1,4 @@
-// Package work is the delayed-work runner (DESIGN.md "Time and work"). The
+// Package work is the delayed-work runner (docs/design.md "Time and work"). The
 // store keeps the work: a due set that a script moves into streams, consumer
 // groups that hand each item to one process, XAUTOCLAIM for what a crashed
 // process left. The runner drives it in one process: it moves due work,

@@ -13,7 +13,8 @@ import (
 	"github.com/carecheck/carecheck/api/throttle"
 )
 
-// config is every setting, read from the environment (DESIGN.md names them).
+// config is every setting, read from the environment (README.md
+// "Configuration" names them; docs/design.md "The outside surface").
 type config struct {
 	Addr string `env:"CARECHECK_ADDR" envDefault:":8080"`
 	// AdminAddr is where /metrics and pprof listen; "off" (or set empty) turns it off.

@@ -1,20 +1,20 @@
 // Package questionnaire holds CareCheck's questionnaires as data, parses the
 // answers people type (or tap), and scores finished questionnaires exactly as
-// shared/CLINICAL.md says. It is pure: no I/O besides the embedded built-in
+// docs/clinical.md ("Instruments") says. It is pure: no I/O besides the embedded built-in
 // definitions, no clock, no package-level mutable state.
 //
 // The built-in questionnaires (builtin/*.json) are daily-mood, phq2 → phq9,
 // gad2 → gad7, asq, medication and appointment-confirm. The C-SSRS screener
 // is not shipped (its electronic use is licensed separately); an agency that
 // holds the licence may define it with Instrument "cssrs" and is scored by
-// the CLINICAL.md rule for it.
+// the screener's rule for it (docs/clinical.md, "Licensing").
 //
-// Choices made where CLINICAL.md is silent (an agency's clinical lead should
-// confirm them, like the rest of CLINICAL.md):
+// Choices made where the instruments are silent (an agency's clinical lead
+// should confirm them, like the rest of docs/clinical.md):
 //
 //   - Any item may be skipped (SKIP, saltar, omitir, "prefer not to say").
 //     A skipped item counts as missing for PHQ/GAD scoring and as a refusal
-//     for the ASQ (which CLINICAL.md makes positive).
+//     for the ASQ (which the ASQ counts as positive).
 //   - PHQ-9 and GAD-7 with 1–2 items missing: each missing item is filled with
 //     the mean of the answered items and the total (sum × items / answered) is
 //     rounded to the nearest integer, halves up. More than 2 missing: invalid,

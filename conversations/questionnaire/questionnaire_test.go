@@ -43,7 +43,7 @@ func TestBuiltinLoadsAndValidates(t *testing.T) {
 		t.Errorf("List() ids = %v; want %v", ids, want)
 	}
 	if _, ok := c.Get("cssrs"); ok {
-		t.Error("C-SSRS is built in; CLINICAL.md says it must not be")
+		t.Error("C-SSRS is built in; docs/clinical.md (\"Licensing\") says it must not be")
 	}
 	if _, ok := c.Get("nope"); ok {
 		t.Error("Get(nope) found something")

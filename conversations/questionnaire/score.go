@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Risk levels, as in CLINICAL.md.
+// Risk levels, as in docs/clinical.md "Risk levels".
 const (
 	RiskNone    = "none"
 	RiskConcern = "concern"
@@ -67,8 +67,9 @@ const DefaultMoodThreshold = 2
 // MoodDrop is the drop from the 7-day median that raises a concern.
 const MoodDrop = 4
 
-// Score scores answers (keyed by question id) to q per CLINICAL.md; see the
-// package documentation for the choices made where CLINICAL.md is silent.
+// Score scores answers (keyed by question id) to q per docs/clinical.md
+// "Instruments"; see the package documentation for the choices made where
+// the instruments are silent.
 // Unanswered, skipped and out-of-range answers count as missing.
 func Score(q *Questionnaire, answers map[string]Answer, opts ScoreOptions) Result {
 	r := Result{Risk: RiskNone}

@@ -39,7 +39,7 @@
 // Every signal says where it came from (Signal.Source) and what it read: a
 // phrase for the lexicon, the words that weighed most for the model.
 //
-// Levels follow shared/CLINICAL.md: crisis pages someone now, concern waits
+// Levels follow docs/clinical.md "Risk levels": crisis pages someone now, concern waits
 // for the case manager's working hours, none is everything else, including
 // idioms.
 package detect

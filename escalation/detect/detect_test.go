@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestTraps covers the known traps from shared/CLINICAL.md, one table per
+// TestTraps covers the known traps of docs/clinical.md ("Crisis language"), one table per
 // trap so that a failure names the rule it broke.
 func TestTraps(t *testing.T) {
 	d := mustNew(t)

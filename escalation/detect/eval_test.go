@@ -186,8 +186,9 @@ func TestHeldOut(t *testing.T) {
 	})
 }
 
-// sharedDir is the project's shared/ folder: beside the clone in CI and on
-// the integration checkout, or where CARECHECK_SHARED names it.
+// sharedDir is the shared/ folder beside the clone that holds the external
+// evaluation set (eval/crisis_public.csv; README "Tests and CI" says where it
+// comes from), or where CARECHECK_SHARED names it.
 func sharedDir() string {
 	if dir := os.Getenv("CARECHECK_SHARED"); dir != "" {
 		return dir
