@@ -85,9 +85,6 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.st.LoadScripts(t.Context()); err != nil { // as store.Open does
-		t.Fatal(err)
-	}
 	senders := map[bot.Kind]bot.Sender{bot.SMS: unsent{}, bot.Telegram: unsent{}}
 	ob := bot.NewOutbox(r.st, senders, bot.Pacing{}, conversations.NewStops(r.st, log), log)
 	r.esc = escalation.NewService(r.st, ob, nil, log)

@@ -96,7 +96,7 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	now := s.now()
 	token := NewID("lk", now)
 	pipe := s.hot.Pipeline()
-	recv := scriptReceive.EvalSha(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
+	recv := scriptReceive.Eval(ctx, pipe, []string{keySeen(clientID), keyTimeline(clientID), keyPending(clientID)},
 		seenID(m.ProviderID), now.UnixMilli(), m.Channel, m.Kind, m.Text, RedeliveryWindow.Milliseconds())
 	pipe.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(now.UnixMilli()), Member: clientID})
 	b, err := s.lockAndLoad(ctx, pipe, clientID, agencyID, token, func(ids []string) []Message {
@@ -109,18 +109,6 @@ func (s *Store) Receive(ctx context.Context, clientID, agencyID string, m Messag
 	})
 	if err != nil {
 		return nil, err
-	}
-	if isNoScript(recv.Err()) {
-		// Redis restarted and lost its script cache: release, load, retry.
-		if b.Locked {
-			if _, err := s.Unlock(ctx, clientID, token); err != nil {
-				return nil, err
-			}
-		}
-		if err := scriptReceive.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, fmt.Errorf("load receive script: %w", err)
-		}
-		return s.Receive(ctx, clientID, agencyID, m)
 	}
 	if _, err := recv.Result(); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store message: %w", err)
@@ -167,7 +155,7 @@ func (s *Store) lockAndLoad(ctx context.Context, pipe redis.Pipeliner, clientID,
 	if agencyID != "" {
 		agency = pipe.Get(ctx, keyAgency(agencyID))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && !isNoScript(err) {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("load client: %w", err)
 	}
 	b := &Batch{Locked: lock.Val(), Lock: token}
@@ -271,7 +259,7 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 		return n == 1, nil
 	}
 	pipe := s.hot.Pipeline()
-	applied := scriptApply.EvalSha(ctx, pipe, keys, args...)
+	applied := scriptApply.Eval(ctx, pipe, keys, args...)
 	var claimed *redis.Cmd
 	var claimedWork []Work
 	if consumer := b.claim(); consumer != "" {
@@ -294,59 +282,32 @@ func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string,
 			}
 		}
 		if len(claimedWork) > 0 {
-			claimed = scriptSubmitClaim.EvalSha(ctx, pipe, keys, claimArgs...)
+			claimed = scriptSubmitClaim.Eval(ctx, pipe, keys, claimArgs...)
 			work = rest
 		}
 	}
 	cmds := s.addWork(ctx, pipe, work)
 	var left *redis.Cmd
 	if b != nil {
-		left = scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, b.Lock)
+		left = scriptUnlock.Eval(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, b.Lock)
 		// A failed ZRem only leaves the client on the sweeper's list: its
 		// next round finds nothing pending and takes it off.
 		pipe.ZRem(ctx, keyPendingClients, clientID)
 	}
-	// Each command's answer is read below, where a lost script cache is
-	// told apart from a failure.
+	// Each command's answer is read below: the apply's decides, the work's
+	// and the unlock's are reported after it.
 	_, _ = pipe.Exec(ctx)
 	if claimed != nil {
-		switch err := claimed.Err(); {
-		case isNoScript(err):
-			// Lost script cache: queue it the plain way, for any reader.
-			if err := s.Submit(ctx, claimedWork...); err != nil {
-				return false, err
-			}
-		case err != nil:
+		if err := claimed.Err(); err != nil {
 			return false, fmt.Errorf("submit work: %w", err)
-		default:
-			b.Claimed = preClaimed(claimed.Val(), time.Now()) // real time: the claim runs on Redis's clock, not the store's
 		}
-	}
-	if isNoScript(applied.Err()) || (left != nil && isNoScript(left.Err())) {
-		// Lost script cache: fall back to one step at a time. The unlock
-		// ran only if its script was cached, and a message still pending
-		// shows up as "more" below.
-		ok, err := s.ApplyAndSubmit(ctx, clientID, messageID, conv, events)
-		if err != nil {
-			return false, err
-		}
-		if err := s.Submit(ctx, work...); err != nil {
-			return false, err
-		}
-		if b != nil {
-			more, err := s.Unlock(ctx, clientID, b.Lock)
-			b.Unlocked, b.More = err == nil, more
-			if err != nil {
-				return false, err
-			}
-		}
-		return ok, nil
+		b.Claimed = preClaimed(claimed.Val(), time.Now()) // real time: the claim runs on Redis's clock, not the store's
 	}
 	n, err := applied.Int()
 	if err != nil {
 		return false, fmt.Errorf("apply: %w", err)
 	}
-	if err := s.retryWork(ctx, cmds, work); err != nil {
+	if err := workErr(cmds); err != nil {
 		return false, err
 	}
 	if b != nil {
@@ -395,16 +356,12 @@ func (s *Store) Unlock(ctx context.Context, clientID, token string) (more bool, 
 	// One round trip: release, count what is left, and take the client off
 	// the sweeper's list (put back below in the rare case more arrived).
 	pipe := s.rdb.Pipeline()
-	left := scriptUnlock.EvalSha(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, token)
+	left := scriptUnlock.Eval(ctx, pipe, []string{keyLock(clientID), keyPending(clientID)}, token)
 	// A failed ZRem only leaves the client on the sweeper's list: its next
 	// round finds nothing pending and takes it off.
 	pipe.ZRem(ctx, keyPendingClients, clientID)
-	// The unlock's answer is read below, where a lost script cache is told
-	// apart from a failure.
+	// The unlock's own answer is read below.
 	_, _ = pipe.Exec(ctx)
-	if isNoScript(left.Err()) {
-		left = scriptUnlock.Run(ctx, s.rdb, []string{keyLock(clientID), keyPending(clientID)}, token)
-	}
 	n, err := left.Int()
 	if err != nil {
 		return false, fmt.Errorf("unlock: %w", err)
@@ -428,16 +385,3 @@ func (s *Store) StalePending(ctx context.Context, now time.Time, age time.Durati
 	return s.rdb.ZRangeByScore(ctx, keyPendingClients, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-age).UnixMilli(), 10), Count: max}).Result()
 }
 
-func isNoScript(err error) bool {
-	return err != nil && len(err.Error()) >= 8 && err.Error()[:8] == "NOSCRIPT"
-}
-
-// LoadScripts loads every script so pipelines can use EVALSHA.
-func (s *Store) LoadScripts(ctx context.Context) error {
-	for _, sc := range []*redis.Script{scriptReceive, scriptApply, scriptDue, scriptSchedule, scriptUnlock, scriptDelIfEquals, scriptOnce, scriptQueue, scriptClaimCode, scriptEscUpdate, scriptClaimSend, scriptSubmitClaim, scriptMarkSent} {
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-			return fmt.Errorf("load scripts: %w", err)
-		}
-	}
-	return nil
-}

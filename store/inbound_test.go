@@ -20,6 +20,7 @@ func inboundScenarios() []scenario {
 		{"inbound/concurrent receives: all stored, one lock holder", testConcurrentReceive},
 		{"inbound/stale pending lists a crashed worker's client", testStalePending},
 		{"inbound/provider ids are kept hashed", testSeenHashed},
+		{"inbound/a Redis that lost its script cache loses nothing", testScriptCacheLost},
 	}
 }
 
@@ -293,9 +294,6 @@ func testApplyAndUnlock(t *testing.T, s *Store) {
 func testApplyClaimsReplies(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c := seedClient(t, s)
-	if err := s.LoadScripts(ctx); err != nil {
-		t.Fatal(err) // as serve does at start: the claim rides on EVALSHA
-	}
 	w := s.NewWorker("proc-a", nil)
 	if err := w.ensureGroups(ctx); err != nil {
 		t.Fatal(err)
@@ -353,9 +351,6 @@ func TestConcurrentMessagesShareOneConnection(t *testing.T) {
 	rs := redistest.New(t)
 	rdb := rs.Client(t)
 	s := New(rdb, nil)
-	if err := s.LoadScripts(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	if grew := messageBurst(t, s, 100); grew > 2 {
 		t.Errorf("pooled connections grew by %d for 100 concurrent messages; want them auto-pipelined on a shared connection", grew)
 	}
@@ -458,5 +453,58 @@ func testSeenHashed(t *testing.T, s *Store) {
 	}
 	if len(members) != 1 || len(members[0]) != 8 || members[0] == "SM41" {
 		t.Errorf("seen set = %q; want one 8-byte hash", members)
+	}
+}
+
+// testScriptCacheLost: Redis forgets its scripts on a restart (or SCRIPT
+// FLUSH); every step of a message, each run right after the cache is lost,
+// still stores, applies, queues and unlocks.
+func testScriptCacheLost(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c := seedClient(t, s)
+	flush := func() {
+		t.Helper()
+		if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	first, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM40", "one"))
+	if err != nil || !first.Locked || !first.Stored {
+		t.Fatalf("receive after the cache was lost = %+v, %v; want stored and locked", first, err)
+	}
+	flush()
+	if _, err := s.Receive(ctx, c.ID, a.ID, inMsg("SM41", "two")); err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	reply := Work{ID: "r:flush:1", Payload: []byte("reply")}
+	later := Work{ID: "t:flush:1", At: time.Now().Add(time.Hour), Payload: []byte("timeout")}
+	ok, err := s.ApplyAndUnlock(ctx, first, c.ID, first.Pending[0].ID, []byte(`{"state":1}`), nil, reply, later)
+	if err != nil || !ok || !first.Unlocked || !first.More {
+		t.Fatalf("apply and unlock after the cache was lost = %v, %v (unlocked %v, more %v); want applied, unlocked, more", ok, err, first.Unlocked, first.More)
+	}
+	items, _ := s.rdb.XRange(ctx, keyStream, "-", "+").Result()
+	queued := false
+	for _, it := range items {
+		queued = queued || it.Values["id"] == reply.ID
+	}
+	if !queued {
+		t.Error("the reply is not on the work stream")
+	}
+	if _, err := s.rdb.ZScore(ctx, keyDue, later.ID).Result(); err != nil {
+		t.Errorf("the timeout is not scheduled: %v", err)
+	}
+	flush()
+	second, err := s.Lock(ctx, c.ID, a.ID)
+	if err != nil || !second.Locked || len(second.Pending) != 1 {
+		t.Fatalf("lock = %+v, %v; want the second message", second, err)
+	}
+	flush()
+	if more, err := s.Unlock(ctx, c.ID, second.Lock); err != nil || !more {
+		t.Errorf("unlock after the cache was lost = %v, %v; want released with the second message still pending", more, err)
+	}
+	if got := inbound(t, s, c.ID); len(got) != 2 {
+		t.Errorf("timeline holds %d inbound messages; want 2", len(got))
 	}
 }

@@ -298,11 +298,7 @@ func (s *Store) MarkSent(ctx context.Context, messageID, providerID string, job 
 			keys = append(keys, ack.stream)
 			args = append(args, groupWorkers, ack.streamID)
 		}
-		err := scriptMarkSent.EvalSha(ctx, s.hot, keys, args...).Err()
-		if isNoScript(err) {
-			err = scriptMarkSent.Run(ctx, s.rdb, keys, args...).Err()
-		}
-		if err != nil {
+		if err := scriptMarkSent.Run(ctx, s.hot, keys, args...).Err(); err != nil {
 			return fmt.Errorf("mark sent: %w", err)
 		}
 		if ack != nil && ack.streamID != "" {

@@ -324,21 +324,13 @@ func (s *Store) Submit(ctx context.Context, work ...Work) error {
 	if _, err := pipe.Exec(ctx); err == nil {
 		return nil
 	}
-	return s.retryWork(ctx, cmds, work)
+	return workErr(cmds)
 }
 
-// retryWork runs again, one by one, the work whose scripts failed for a lost
-// script cache; any other failure is returned.
-func (s *Store) retryWork(ctx context.Context, cmds []redis.Cmder, work []Work) error {
-	for i, c := range cmds {
-		if c.Err() == nil {
-			continue
-		}
-		if !isNoScript(c.Err()) {
-			return fmt.Errorf("submit work: %w", c.Err())
-		}
-		w := work[i]
-		if err := s.Schedule(ctx, w.ID, w.At, w.Payload); err != nil {
+// workErr is the first failure among the commands addWork queued.
+func workErr(cmds []redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
 			return fmt.Errorf("submit work: %w", err)
 		}
 	}
@@ -356,7 +348,7 @@ func (s *Store) addWork(ctx context.Context, pipe redis.Pipeliner, work []Work) 
 			}
 			cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"id", w.ID, "p", w.Payload}})
 		} else {
-			cmds[i] = scriptSchedule.EvalSha(ctx, pipe, []string{keyDue, keyItems}, w.ID, w.At.UnixMilli(), w.Payload, "")
+			cmds[i] = scriptSchedule.Eval(ctx, pipe, []string{keyDue, keyItems}, w.ID, w.At.UnixMilli(), w.Payload, "")
 		}
 	}
 	return cmds

@@ -108,10 +108,6 @@ func Open(ctx context.Context, o Options) (*Store, func() error, error) {
 		_ = closeAll()
 		return nil, nil, err
 	}
-	if err := s.LoadScripts(ctx); err != nil {
-		_ = closeAll()
-		return nil, nil, err
-	}
 	return s, closeAll, nil
 }
 
