@@ -384,4 +384,3 @@ return redis.call('LLEN', KEYS[2])`)
 func (s *Store) StalePending(ctx context.Context, now time.Time, age time.Duration, max int64) ([]string, error) {
 	return s.rdb.ZRangeByScore(ctx, keyPendingClients, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-age).UnixMilli(), 10), Count: max}).Result()
 }
-
