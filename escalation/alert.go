@@ -140,13 +140,19 @@ func clip(s string, n int) string {
 // words and the flag, no scores beyond it, unless the agency turned
 // clinical detail on): "GAD-7 = 14 (moderate)" becomes "GAD-7 10 or more",
 // "mood 1" becomes "low mood". PHQ-9 item 9 is itself the flag and stays.
+//
+// Substance use never reaches an alert, detail or not (42 CFR Part 2: such
+// records stay out of SMS and Telegram): "concern language: relapse" becomes
+// "concern language".
 func alertReasons(a *store.Agency, reasons []string) []string {
-	if a != nil && a.AlertDetail {
-		return reasons
-	}
+	detail := a != nil && a.AlertDetail
 	out := make([]string, 0, len(reasons))
 	for _, r := range reasons {
 		switch {
+		case strings.HasSuffix(r, " language: relapse"):
+			r = strings.TrimSuffix(r, ": relapse")
+		case detail:
+			// The agency asked for scores and bands: kept as they are.
 		case strings.HasPrefix(r, "PHQ-9 = "):
 			r = "PHQ-9 15 or more"
 		case strings.HasPrefix(r, "GAD-7 = "):

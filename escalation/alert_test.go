@@ -156,3 +156,15 @@ func TestSafetyFallsBackByLanguage(t *testing.T) {
 		t.Errorf("agency Spanish message not used: %q", got)
 	}
 }
+
+// Substance use stays out of every alert, even with clinical detail on
+// (docs/clinical.md, "What a case manager is told": 42 CFR Part 2).
+func TestAlertReasonsNeverNameSubstanceUse(t *testing.T) {
+	reasons := []string{"concern language: relapse", "concern language: hopelessness"}
+	for _, a := range []*store.Agency{{}, {AlertDetail: true}} {
+		got := strings.Join(alertReasons(a, reasons), ", ")
+		if strings.Contains(got, "relapse") || !strings.Contains(got, "concern language") || !strings.Contains(got, "hopelessness") {
+			t.Errorf("alert detail %v: reasons %q; want relapse left out, the flag and other categories kept", a.AlertDetail, got)
+		}
+	}
+}
