@@ -102,6 +102,9 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/api-keys", handleListAPIKeys(d))
 		r.Method(http.MethodDelete, "/api-keys/{id}", handleRevokeAPIKey(d))
 		r.Method(http.MethodGet, "/audit", handleAudit(d))
+		r.Method(http.MethodGet, "/reports/checkins", handleCheckinsReport(d))
+		r.Method(http.MethodGet, "/reports/escalations", handleEscalationsReport(d))
+		r.Method(http.MethodGet, "/reports/worsening", handleWorseningReport(d))
 	})
 	return r
 }

@@ -163,3 +163,39 @@ func scoresOf(msgs []redis.XMessage, instrument string, since time.Time) []int {
 	}
 	return out
 }
+
+// Timelines reads the timeline entries of several clients whose time is in
+// [since, until), in time order, by client id; a client without entries
+// there has none in the map. One pipelined round trip per batch of
+// clients. Answers hold their text only by reference (Timeline fills it in):
+// reports count entries and read scores, not what was written.
+func (s *Store) Timelines(ctx context.Context, clientIDs []string, since, until time.Time) (map[string][]Entry, error) {
+	const batch = 200
+	out := map[string][]Entry{}
+	// An entry's id is never earlier than its time, and in practice equal:
+	// the range starts at since and ends a little after until, and each
+	// entry is then kept by its own time.
+	lo := strconv.FormatInt(since.UnixMilli(), 10)
+	hi := strconv.FormatInt(until.Add(time.Hour).UnixMilli(), 10)
+	for i := 0; i < len(clientIDs); i += batch {
+		ids := clientIDs[i:min(i+batch, len(clientIDs))]
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.XMessageSliceCmd, len(ids))
+		for j, id := range ids {
+			cmds[j] = pipe.XRange(ctx, keyTimeline(id), lo, hi)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("read timelines: %w", err)
+		}
+		for j, cmd := range cmds {
+			for _, m := range cmd.Val() {
+				e := decodeEntry(m)
+				if e.At.Before(since) || !e.At.Before(until) {
+					continue
+				}
+				out[ids[j]] = append(out[ids[j]], e)
+			}
+		}
+	}
+	return out, nil
+}

@@ -186,32 +186,10 @@ func scoreScreen(r *Result, q *Questionnaire, answers map[string]Answer) {
 }
 
 // phq9Band returns the PHQ-9 band of a total.
-func phq9Band(total int) string {
-	switch {
-	case total <= 4:
-		return BandMinimal
-	case total <= 9:
-		return BandMild
-	case total <= 14:
-		return BandModerate
-	case total <= 19:
-		return BandModeratelySevere
-	}
-	return BandSevere
-}
+func phq9Band(total int) string { return bandOf(phq9Bands, total) }
 
 // gad7Band returns the GAD-7 band of a total.
-func gad7Band(total int) string {
-	switch {
-	case total <= 4:
-		return BandMinimal
-	case total <= 9:
-		return BandMild
-	case total <= 14:
-		return BandModerate
-	}
-	return BandSevere
-}
+func gad7Band(total int) string { return bandOf(gad7Bands, total) }
 
 func scorePHQ9(r *Result, q *Questionnaire, answers map[string]Answer) {
 	vals, missing := items(q, answers, 9)

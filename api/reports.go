@@ -1,0 +1,60 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/carecheck/carecheck/reports"
+)
+
+// reportOf answers a report of the calling agency for ?from=&to= (local
+// dates in the agency's zone, both included): need says what it reads,
+// compute turns the records into the answer.
+func reportOf[T any](d Deps, need reports.Need, compute func(*reports.Records) T) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name := range r.URL.Query() {
+			if name != "from" && name != "to" {
+				respondErr(w, r, d.Log, invalid("%s: unknown parameter (from and to are read)", name))
+				return
+			}
+		}
+		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		p, err := reports.ParsePeriod(r.URL.Query().Get("from"), r.URL.Query().Get("to"), ag.Timezone)
+		var fe *reports.FieldError
+		if errors.As(err, &fe) {
+			respondErr(w, r, d.Log, invalid("%s", fe.Error()))
+			return
+		}
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		recs, err := reports.Gather(r.Context(), d.Store, ag.ID, p, need)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, compute(recs))
+	})
+}
+
+// handleCheckinsReport: check-ins sent, answered, missed; response rates
+// per client and per case manager.
+func handleCheckinsReport(d Deps) http.Handler {
+	return reportOf(d, reports.Need{Entries: true}, reports.Checkins)
+}
+
+// handleEscalationsReport: escalations opened and the time to their first
+// acknowledgement, per case manager and per step reached.
+func handleEscalationsReport(d Deps) http.Handler {
+	return reportOf(d, reports.Need{Escalations: true}, reports.Escalations)
+}
+
+// handleWorseningReport: clients whose PHQ-9 or GAD-7 worsened.
+func handleWorseningReport(d Deps) http.Handler {
+	return reportOf(d, reports.Need{Entries: true}, reports.Worsening)
+}
