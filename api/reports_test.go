@@ -51,9 +51,6 @@ func newServiceHarness(t *testing.T, start time.Time) *serviceHarness {
 	rdb := rs.Client(t)
 	clock := &testClock{t: start}
 	st := store.New(rdb, clock.Now)
-	if err := st.LoadScripts(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	det, err := detect.New()
 	if err != nil {
 		t.Fatal(err)
