@@ -172,7 +172,9 @@ func TestScores(t *testing.T) {
 
 	g := labels("gad7")
 	g.Title, g.Desc, g.Value = "GAD-7 over time", "GAD-7 totals from 0 to 21 with their severity bands.", "Total"
-	g.BandName = func(b string) string { return map[string]string{q.BandMinimal: "mínima", q.BandMild: "leve", q.BandModerate: "moderada", q.BandSevere: "grave"}[b] }
+	g.BandName = func(b string) string {
+		return map[string]string{q.BandMinimal: "mínima", q.BandMild: "leve", q.BandModerate: "moderada", q.BandSevere: "grave"}[b]
+	}
 	one, err := Scores(q.InstrumentGAD7, []Point{{At: local(12, 10), Value: 9, Band: q.BandMild}}, chicago, g)
 	if err != nil {
 		t.Fatal(err)
