@@ -38,15 +38,17 @@ func TrainingTime() time.Duration {
 	return shared.took
 }
 
-// buildModel trains on the embedded corpus and picks the thresholds on its
-// dev split, with lex (the built-in lexicon alone) beside it.
+// buildModel trains on the whole embedded corpus (train and dev) with lex
+// (the built-in lexicon alone) beside it, and sets the thresholds chosen by
+// cross-validation (cvThresholds, checked by TestThresholdsCrossValidated).
 func buildModel(lex *Detector, cfg trainConfig) (*model, error) {
 	c, err := loadCorpus(corpusFS)
 	if err != nil {
 		return nil, fmt.Errorf("detect: corpus: %w", err)
 	}
-	m := train(lex, c.train, cfg)
-	m.th = pickThresholds(lex, m, c.dev)
+	all := c.all()
+	m := fit(all, prepare(lex, all), nil, cfg)
+	m.th = cvThresholds
 	return m, nil
 }
 
@@ -57,11 +59,19 @@ type reading struct {
 	ask   bool // the lexicon found ambiguous first-person risk (see askable)
 	own   bool // an agency's own phrase said crisis: never vetoed
 	soft  bool // laughter, media or a class in the message (softWords)
+	long  bool // longer than the corpus's messages: the model never overrules the lexicon
 	p     [nLevels]float32
 }
 
+// vetoMaxWords is the longest message in which the model may overrule a
+// lexicon crisis. The corpus's messages have at most about 55 words; in a
+// longer one the unit-length feature vector dilutes a crisis phrase among
+// everything else ("ok fine" twenty thousand times, then "i want to die"),
+// and the model's low P(crisis) says nothing about it.
+const vetoMaxWords = 60
+
 func newReading(s *scratch, lex Result, p [nLevels]float32) reading {
-	r := reading{lex: lex.Level, notes: s.notes, soft: s.soft, p: p}
+	r := reading{lex: lex.Level, notes: s.notes, soft: s.soft, long: len(s.words) > vetoMaxWords, p: p}
 	for _, sg := range lex.Signals {
 		if sg.Level == Concern && sg.Person != PersonThird && sg.Tense != TensePast && askable[sg.Category] {
 			r.ask = true
@@ -85,6 +95,7 @@ type verdict struct {
 	model Level // the model's own level
 	band  bool  // the model's level is concern because P(crisis) is in the ambiguous band
 	veto  bool  // the lexicon said crisis, the model was sure it is not: concern
+	doubt bool  // a veto outside laughter or media: the client is asked
 }
 
 // decide is the combination rule, a pure function of both readings:
@@ -97,10 +108,14 @@ type verdict struct {
 //     is killing me" stays none unless the model is very sure; after a
 //     denial the model may only say crisis (a denial followed by a plan);
 //   - the level is the more urgent of the lexicon's and the model's, with
-//     one exception: in a message with laughter, media or a class
+//     two exceptions, both concern, never none, so a case manager still
+//     reads the message: in a message with laughter, media or a class
 //     (softWords), a lexicon crisis the model gives P(crisis) < Veto ("this
-//     homework makes me want to die lol", "that song 'quiero morir' slaps")
-//     is concern, never none, so a case manager still reads it.
+//     homework makes me want to die lol", "that song 'quiero morir' slaps");
+//     and any lexicon crisis the model gives P(crisis) < Doubt, a value
+//     chosen so low that it costs at most doubtLoss of the corpus's crisis
+//     rows out of fold (the hard negatives that share a crisis phrase);
+//     those get the safety question.
 func (th thresholds) decide(r reading) verdict {
 	pc, pr := r.p[Crisis], r.p[Crisis]+r.p[Concern]
 	tc, tl, tr := th.Crisis, th.Low, th.Risk
@@ -122,8 +137,13 @@ func (th thresholds) decide(r reading) verdict {
 		v.model = Concern
 	}
 	v.level = max(v.model, r.lex)
-	if r.lex == Crisis && r.soft && !r.own && pc < th.Veto {
-		v.level, v.veto = Concern, true
+	if r.lex == Crisis && !r.own && !r.long {
+		switch {
+		case r.soft && pc < th.Veto:
+			v.level, v.veto = Concern, true
+		case pc < th.Doubt:
+			v.level, v.veto, v.doubt = Concern, true, true
+		}
 	}
 	return v
 }
@@ -148,6 +168,9 @@ func (d *Detector) combine(s *scratch, lex Result) Result {
 			}
 			out.Signals[i] = sg
 		}
+		// A doubted crisis phrase in the client's own words is ambiguous
+		// risk: the client is asked, and a yes makes it a crisis.
+		out.Ask = v.doubt && r.notes&(nThird|nPast) == 0
 		return out
 	}
 	if ml > lex.Level {

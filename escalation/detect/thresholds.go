@@ -1,25 +1,35 @@
 package detect
 
-// Targets on the dev split. Crisis recall comes first: the crisis
+// Targets of the threshold choice, on out-of-fold readings of the whole
+// corpus (crossValidate: five models, each trained without one fifth of
+// the rows, read that fifth). Crisis recall comes first: the crisis
 // threshold is as low as the false-alarm budget allows, and stops lowering
-// once recall reaches devCrisisRecall. The budget is 4 % of dev none rows
-// (issue 13 bounds new messages at 5 %): the dev none rows are mostly hard
-// negatives, and at 5 % the threshold fell to where plain replies ("took
-// the bus to the clinic and back") sit.
-const (
-	devCrisisRecall  = 0.98 // enough: no need to spend more false alarms
-	devNoneCrisisMax = 0.04 // most dev none rows the combination may call crisis
-	devConcernCaught = 0.90 // share of dev concern rows called concern or crisis
-	minDevRows       = 100  // below this the dev split is too small to choose on
-	lowMargin        = 0.20 // the band starts this far above the bias's P(crisis)
-	devBandNoneMax   = 0.02 // most dev none rows the band may raise to concern
+// once recall reaches devCrisisRecall. The budget is 4 % of the none rows
+// (issue 13 bounds new messages at 5 %): the corpus's none rows are mostly
+// hard negatives, and at 5 % the threshold fell to where plain replies
+// ("took the bus to the clinic and back") sit.
+var (
+	devCrisisRecall          = 0.98  // enough: no need to spend more false alarms
+	devNoneCrisisMax         = 0.04  // most none rows the combination may call crisis
+	devConcernCaught         = 0.90  // share of concern rows called concern or crisis
+	minDevRows               = 100   // below this there is too little to choose on
+	lowMargin        float32 = 0.20  // the band starts this far above the bias's P(crisis)
+	devBandNoneMax           = 0.02  // most none rows the band may raise to concern
+	doubtLoss                = 0.001 // share of crisis rows a doubted lexicon crisis may cost
 )
 
+// cvThresholds are the thresholds crossValidate chooses on the embedded
+// corpus with defaultTrain. They are written here rather than chosen at
+// every start, which would train five more models (seconds of CPU);
+// TestThresholdsCrossValidated chooses them again and fails, printing the
+// new values, when the corpus, the features or the training change them.
+var cvThresholds = thresholds{Crisis: 0.43, Low: 0.27, Risk: 0.41, Guard: 0.8, Veto: 0.22, Doubt: 0.12}
+
 // bandShare is the share of dev none rows that only the band raises.
-func bandShare(th thresholds, rs []reading, dev []Example) float64 {
+func bandShare(th thresholds, rs []reading, gold []Level) float64 {
 	n, band := 0, 0
 	for i, r := range rs {
-		if dev[i].Level != None {
+		if gold[i] != None {
 			continue
 		}
 		n++
@@ -33,27 +43,16 @@ func bandShare(th thresholds, rs []reading, dev []Example) float64 {
 // defaultThresholds serve when the dev split is too small to choose on.
 var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95}
 
-// devReadings reads every dev row with the lexicon alone and the model.
-func devReadings(lex *Detector, m *model, dev []Example) []reading {
-	s := new(scratch)
-	out := make([]reading, len(dev))
-	for i, e := range dev {
-		res := readRow(s, lex, e)
-		out[i] = newReading(s, res, m.probs(s.feats))
-	}
-	return out
-}
-
 // devFigures are the combination's figures on the dev split.
 type devFigures struct {
 	crisisRecall, noneCrisis, concernCaught, noneFlagged float64
 }
 
-func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
+func measureDev(th thresholds, rs []reading, gold []Level) devFigures {
 	var nc, nn, ncon, cr, ncr, conc, nfl int
 	for i, r := range rs {
 		lv := th.decide(r).level
-		switch dev[i].Level {
+		switch gold[i] {
 		case Crisis:
 			nc++
 			if lv == Crisis {
@@ -96,12 +95,11 @@ func measureDev(th thresholds, rs []reading, dev []Example) devFigures {
 //     within lowMargin of what the model says of a message with no
 //     evidence (its bias), or every short reply would land in the band
 //     and get the safety question.
-func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
+func pickThresholds(rs []reading, dev []Level, floor float32) thresholds {
 	th := defaultThresholds
 	if len(dev) < minDevRows {
 		return th
 	}
-	rs := devReadings(lex, m, dev)
 	grid := func(i int) float32 { return float32(i) / 100 }
 	// 1. Veto.
 	th.Crisis, th.Low, th.Risk, th.Veto = 2, 2, 2, 0
@@ -113,6 +111,17 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 			break
 		}
 		th.Veto = t.Veto
+	}
+	// 1b. Doubt: the highest value up to 0.30, in steps of 0.005, at which
+	// vetoing a lexicon crisis costs at most doubtLoss of the crisis rows.
+	ref0 := measureDev(th, rs, dev).crisisRecall
+	for i := 1; i <= 60; i++ {
+		t := th
+		t.Doubt = float32(i) / 200
+		if measureDev(t, rs, dev).crisisRecall < ref0-doubtLoss {
+			break
+		}
+		th.Doubt = t.Doubt
 	}
 	// 2. Crisis.
 	best := float32(0.95)
@@ -152,7 +161,7 @@ func pickThresholds(lex *Detector, m *model, dev []Example) thresholds {
 		th.Guard = t.Guard
 	}
 	// 5. Low.
-	floor := softmax3(m.lb)[Crisis] + lowMargin
+	floor += lowMargin
 	th.Low = th.Crisis
 	for i := int(th.Crisis*100) - 1; grid(i) >= floor; i-- {
 		t := th

@@ -128,6 +128,12 @@ func loadCorpus(fsys fs.FS) (corpus, error) {
 	return c, nil
 }
 
+// all is every row, train then dev: the shipped model is fitted on all of
+// them, and the thresholds are chosen on their out-of-fold scores.
+func (c corpus) all() []Example {
+	return append(append([]Example(nil), c.train...), c.dev...)
+}
+
 // trainConfig holds the learning settings; defaultTrain is the shipped one.
 type trainConfig struct {
 	epochs    int
@@ -138,9 +144,11 @@ type trainConfig struct {
 	ordinaryW float64 // loss weight of a plain reply: real traffic is mostly these
 	seed      uint64
 	catEpochs int // passes of the category head
+	folds     int // k of the cross-validation that chooses the thresholds; < 2: fit on train, choose on dev
 }
 
-var defaultTrain = trainConfig{epochs: 6, rate: 0.4, l2: 1e-6, crisisW: 1, concernW: 1, ordinaryW: 4, seed: 13, catEpochs: 2}
+var defaultTrain = trainConfig{epochs: 6, rate: 0.4, l2: 1e-4, crisisW: 1, concernW: 1, ordinaryW: 4, seed: 13, catEpochs: 2,
+	folds: 5}
 
 // splitmix64 is the shuffling generator: fixed, so two trainings visit the
 // rows in the same order on any machine and Go version.
@@ -154,26 +162,54 @@ func (s *splitmix64) next() uint64 {
 	return z ^ z>>31
 }
 
-// train fits both heads by AdaGrad with L2 on the rows, in a fixed order.
-// It runs on one goroutine over its own tables, so the race detector's
-// instrumentation (a tenfold slowdown of every test binary that calls New)
-// is left out of it.
+// prepared is one corpus row read once: the model's features and what the
+// lexicon said of it. Training, cross-validation and the threshold choice
+// all start from it.
+type prepared struct {
+	feats []feat
+	r     reading // p is filled by whoever scores the row
+}
+
+// prepare reads every row with the lexicon and keeps its features.
+func prepare(lex *Detector, rows []Example) []prepared {
+	s := new(scratch)
+	out := make([]prepared, len(rows))
+	for i, e := range rows {
+		res := readRow(s, lex, e)
+		out[i] = prepared{feats: append([]feat(nil), s.feats...), r: newReading(s, res, [nLevels]float32{})}
+	}
+	return out
+}
+
+// train fits both heads on all rows (see fit).
+func train(lex *Detector, rows []Example, cfg trainConfig) *model {
+	return fit(rows, prepare(lex, rows), nil, cfg)
+}
+
+// fit fits both heads by AdaGrad with L2 on the rows whose indices are in
+// idx (all rows when idx is nil), in a fixed order. It runs on one
+// goroutine over its own tables, so the race detector's instrumentation (a
+// tenfold slowdown of every test binary that calls New) is left out of it.
 //
 //go:norace
-func train(lex *Detector, rows []Example, cfg trainConfig) *model {
-	s := new(scratch)
+func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
+	if idx == nil {
+		idx = make([]int, len(rows))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
 	feats := make([][]feat, len(rows))
-	for i, r := range rows {
-		readRow(s, lex, r)
-		feats[i] = append([]feat(nil), s.feats...)
+	for _, i := range idx {
+		feats[i] = prep[i].feats
 	}
 	m := &model{lw: make([]float32, (1<<levelBits)*nLevels)}
 
 	// Categories of risk rows, sorted; a category keeps the level it was
 	// written with (the corpus vocabulary gives each one level).
 	catIdx := map[string]int{}
-	for _, r := range rows {
-		if r.Level != None && r.Category != "" {
+	for _, i := range idx {
+		if r := rows[i]; r.Level != None && r.Category != "" {
 			catIdx[r.Category] = 0
 		}
 	}
@@ -185,18 +221,15 @@ func train(lex *Detector, rows []Example, cfg trainConfig) *model {
 	for i, c := range m.cats {
 		catIdx[c] = i
 	}
-	for _, r := range rows {
-		if r.Level != None && r.Category != "" {
+	for _, i := range idx {
+		if r := rows[i]; r.Level != None && r.Category != "" {
 			m.catLevel[catIdx[r.Category]] = max(m.catLevel[catIdx[r.Category]], r.Level)
 		}
 	}
 
 	lg := make([]float32, len(m.lw)) // AdaGrad sums of squared gradients
 	var lbg [nLevels]float64
-	order := make([]int, len(rows))
-	for i := range order {
-		order[i] = i
-	}
+	order := append([]int(nil), idx...)
 	rng := splitmix64(cfg.seed)
 	rate, l2 := float32(cfg.rate), float32(cfg.l2)
 	var grad [nLevels]float32
