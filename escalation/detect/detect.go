@@ -21,10 +21,12 @@
 // same weights.
 //
 // Training happens once per process, at the first New, from the corpus
-// embedded in the binary (corpus/train-*.csv; the thresholds are chosen on
-// corpus/dev-*.csv): a few hundred milliseconds, no file to ship or keep in
-// step with the corpus, and a corpus change is a model change reviewed in
-// the same commit. The frozen test split (corpus/test.csv) is not embedded;
+// embedded in the binary (corpus/train-*.csv and corpus/dev-*.csv): a few
+// hundred milliseconds, no weights file to ship or keep in step with the
+// corpus, and a corpus change is a model change reviewed in the same
+// commit. The thresholds are chosen by 5-fold cross-validation over the
+// same rows (cvThresholds, which TestThresholdsCrossValidated chooses again
+// and checks). The frozen test split (corpus/test.csv) is not embedded;
 // only the tests read it. No network, no download.
 //
 // The two stages combine by fixed rules (decide in combine.go): the level
