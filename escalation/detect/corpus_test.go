@@ -28,8 +28,8 @@ func readCSV(t *testing.T, path string) []Example {
 // TestTestSplit measures the detector on the frozen test split. Issue 13
 // sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
 // flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
-// detector does not reach them yet (at the last change: 0.864, 5.0 %,
-// 0.852; before the cross-validated thresholds 0.851, 7.2 %, 0.835; the
+// detector does not reach them yet (at the last change: 0.873, 4.5 %,
+// 0.873; before the cross-validated thresholds 0.851, 7.2 %, 0.835; the
 // lexicon alone 0.496, 4.8 %, 0.405), so the test logs the gap
 // and holds the floors below, just under what it reaches, so that a change
 // that loses ground fails. Raise them as the detector improves; never tune
@@ -57,11 +57,11 @@ func TestTestSplit(t *testing.T) {
 		}
 	}
 	checkFloors(t, []floor{
-		{"test crisis recall", all.CrisisRecall(), 0.85},
-		{"test concern caught", all.ConcernCaught(), 0.84},
+		{"test crisis recall", all.CrisisRecall(), 0.86},
+		{"test concern caught", all.ConcernCaught(), 0.86},
 	})
-	if got := all.NoneCrisis(); got > 0.06 {
-		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.06", got)
+	if got := all.NoneCrisis(); got > 0.05 {
+		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.05", got)
 	}
 }
 

@@ -72,8 +72,10 @@ func TestModelSignalExplains(t *testing.T) {
 			t.Errorf("model signal match %q: %q is not words of the message", sg.Match, part)
 		}
 	}
-	if !strings.Contains(sg.Match, "keeping") {
-		t.Errorf("model signal match %q; want it to name \"keeping\"", sg.Match)
+	// The words that make it a preparatory act, not the dog's food: which
+	// of them weighs most moves with every retraining.
+	if !strings.Contains(sg.Match, "keeping") && !strings.Contains(sg.Match, "from now") {
+		t.Errorf("model signal match %q; want it to name \"keeping\" or \"from now\"", sg.Match)
 	}
 	if got, want := sg.Explain(), "model, words that weighed most: '"+sg.Match+"'"; got != want {
 		t.Errorf("Explain() = %q; want %q", got, want)
