@@ -74,6 +74,8 @@ type agencySettings struct {
 	AlertDetail   *bool           `json:"alert_detail"`
 	AlertNames    *bool           `json:"alert_names"`
 	Retention     *store.Duration `json:"retention"`
+	RequireTOTP   *bool           `json:"require_totp"`
+	SessionIdle   *store.Duration `json:"session_idle"`
 }
 
 // handlePatchAgency changes the calling agency's settings (quiet hours,
@@ -161,6 +163,16 @@ func (req agencySettings) apply(ag *store.Agency) error {
 			return invalid("retention: from 52596h (6 years) to 262980h (30 years)")
 		}
 		ag.Retention = *req.Retention
+	}
+	if req.RequireTOTP != nil {
+		ag.RequireTOTP = *req.RequireTOTP
+	}
+	if req.SessionIdle != nil {
+		// The absolute limit of a console session is 12 h.
+		if v := time.Duration(*req.SessionIdle); v < time.Minute || v > 12*time.Hour {
+			return invalid("session_idle: between 1m and 12h")
+		}
+		ag.SessionIdle = *req.SessionIdle
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/mail"
 	"strconv"
 	"strings"
 
+	"github.com/carecheck/carecheck/staff"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -14,6 +16,9 @@ type caseManagerRequest struct {
 	Phone        string              `json:"phone"`
 	BackupID     string              `json:"backup_id"`
 	WorkingHours *store.WorkingHours `json:"working_hours"`
+	Email        string              `json:"email"`
+	Role         string              `json:"role"`
+	Language     string              `json:"language"`
 }
 
 func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, error) {
@@ -37,8 +42,57 @@ func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, er
 		}
 	}
 	m.WorkingHours = wh
+	if m.Email, err = staffEmail(req.Email); err != nil {
+		return nil, err
+	}
+	if m.Role, err = staffRole(req.Role); err != nil {
+		return nil, err
+	}
+	if m.Language, err = staffLanguage(req.Language); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
+
+// staffEmail validates a console sign-in email: one bare address, stored
+// in lower case ("" stays empty: no console access).
+func staffEmail(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" || len(v) > 254 || !strings.Contains(v[strings.LastIndex(v, "@"):], ".") {
+		return "", invalid("email: not an email address (name@example.org)")
+	}
+	return strings.ToLower(v), nil
+}
+
+// staffRole validates a role; "" is case_manager.
+func staffRole(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return staff.RoleCaseManager, nil
+	}
+	if !staff.ValidRole(v) {
+		return "", invalid(`role: "case_manager", "supervisor" or "admin"`)
+	}
+	return v, nil
+}
+
+// staffLanguage validates the console language; "" is English.
+func staffLanguage(v string) (string, error) {
+	switch v = strings.TrimSpace(v); v {
+	case "", "en":
+		return "en", nil
+	case "es":
+		return v, nil
+	}
+	return "", invalid(`language: "en" or "es"`)
+}
+
+// errEmailTaken answers a staff email another active person signs in with.
+var errEmailTaken = &Error{Code: CodeConflict, Message: "email: already belongs to another active staff member"}
 
 // workingHours validates working hours; an empty zone is the agency's.
 func workingHours(wh store.WorkingHours, agencyTZ string) (store.WorkingHours, error) {
@@ -105,6 +159,9 @@ func handleCreateCaseManager(d Deps) http.Handler {
 			if errors.Is(err, store.ErrConflict) {
 				err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
 			}
+			if errors.Is(err, store.ErrEmailTaken) {
+				err = errEmailTaken
+			}
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -153,6 +210,9 @@ type caseManagerPatch struct {
 	Phone        *string             `json:"phone"`
 	BackupID     *string             `json:"backup_id"`
 	WorkingHours *store.WorkingHours `json:"working_hours"`
+	Email        *string             `json:"email"`
+	Role         *string             `json:"role"`
+	Language     *string             `json:"language"`
 }
 
 // apply validates the patch like a creation and writes it onto m.
@@ -188,6 +248,22 @@ func (req *caseManagerPatch) apply(r *http.Request, d Deps, agencyTZ string, m *
 		}
 		m.WorkingHours = wh
 	}
+	var err error
+	if req.Email != nil {
+		if m.Email, err = staffEmail(*req.Email); err != nil {
+			return err
+		}
+	}
+	if req.Role != nil {
+		if m.Role, err = staffRole(*req.Role); err != nil {
+			return err
+		}
+	}
+	if req.Language != nil {
+		if m.Language, err = staffLanguage(*req.Language); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -214,6 +290,9 @@ func changeCaseManager(d Deps, w http.ResponseWriter, r *http.Request,
 		}
 		if errors.Is(err, store.ErrConflict) {
 			err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
+		}
+		if errors.Is(err, store.ErrEmailTaken) {
+			err = errEmailTaken
 		}
 		if err != nil {
 			respondErr(w, r, d.Log, err)
@@ -269,6 +348,9 @@ func handleDeactivateCaseManager(d Deps) http.Handler {
 		})
 		if !ok {
 			return
+		}
+		if err := d.Store.DeleteStaffSessions(r.Context(), m.AgencyID, m.ID); err != nil {
+			d.Log.Error("console sessions not ended", "agency_id", m.AgencyID, "case_manager_id", m.ID, "err", err)
 		}
 		if old.Active {
 			d.Log.Info("case manager deactivated", "agency_id", m.AgencyID, "case_manager_id", m.ID)

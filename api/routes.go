@@ -62,6 +62,11 @@ func routes(d Deps) http.Handler {
 	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
 	mountIf(r, "/webhooks/telegram", d.Telegram)
 
+	// The staff console lists its own pages in console/routes.go.
+	if d.Console != nil {
+		r.Mount("/console", d.Console)
+	}
+
 	guard := throttle.New(d.Store, d.Log, d.Now, d.TrustedProxies)
 	r.With(requireOperator(d, guard)).Method(http.MethodPost, "/v1/agencies", handleCreateAgency(d))
 	r.Route("/v1", func(r chi.Router) {
@@ -80,6 +85,7 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodDelete, "/clients/{id}", handleDischargeClient(d))
 		r.Method(http.MethodPost, "/clients/{id}/telegram-link", handleTelegramLink(d, "client"))
 		r.Method(http.MethodPost, "/case-managers/{id}/telegram-link", handleTelegramLink(d, "staff"))
+		r.Method(http.MethodPost, "/case-managers/{id}/invite", handleInvite(d))
 		r.Method(http.MethodPost, "/clients/{id}/checkins", handleStartCheckin(d))
 		r.Method(http.MethodGet, "/clients/{id}/responses", handleResponses(d))
 		r.Method(http.MethodPost, "/clients/{id}/schedules", handleCreateSchedule(d))

@@ -23,6 +23,11 @@ type Deps struct {
 	Log           *slog.Logger
 	Registry      *prometheus.Registry
 	OperatorToken string
+	// PublicURL is the service's public base URL (CARECHECK_PUBLIC_URL):
+	// invitation links are built on it; "" uses the request's host.
+	PublicURL string
+	// Console is the staff console, mounted under /console/ (nil: not served).
+	Console http.Handler
 	// TrustedProxies may name the client in X-Forwarded-For for the
 	// failed-authentication throttle (throttle.Source); none: the TCP peer.
 	TrustedProxies []netip.Prefix

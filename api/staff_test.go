@@ -105,7 +105,11 @@ func TestPatchCaseManager(t *testing.T) {
 		{"no such backup", map[string]any{"backup_id": "cm_nope"}, "backup_id"},
 		{"bad hours", map[string]any{"working_hours": map[string]any{"start": "9am", "end": "17:00"}}, "working_hours.start"},
 		{"bad day", map[string]any{"working_hours": map[string]any{"start": "09:00", "end": "17:00", "days": []int{8}}}, "working_hours.days"},
-		{"unknown field", map[string]any{"role": "admin"}, "role"},
+		{"unknown field", map[string]any{"colour": "red"}, "colour"},
+		{"bad role", map[string]any{"role": "boss"}, "role"},
+		{"bad email", map[string]any{"email": "dana at example"}, "email"},
+		{"email with a name", map[string]any{"email": "Dana <dana@example.org>"}, "email"},
+		{"bad language", map[string]any{"language": "fr"}, "language"},
 	}
 	for _, tc := range bad {
 		code, out := h.do("PATCH", "/v1/case-managers/"+ana, key, tc.body)

@@ -154,7 +154,7 @@ var auditRules = map[string]map[string]fieldRule{
 	"agency":         {"safety_message": hidden, "phrases": counted},
 	"safety_message": {"*": hidden},
 	"phrases":        {"phrases": counted},
-	"case_manager":   {"name": hidden, "phone": hidden, "telegram_chat": hidden},
+	"case_manager":   {"name": hidden, "phone": hidden, "telegram_chat": hidden, "email": hidden},
 	"client":         {"name": hidden, "phone": hidden, "telegram_chat": hidden},
 	"appointment":    {"with": hidden, "location": hidden},
 	"questionnaire":  {"*": hidden},

@@ -17,6 +17,13 @@ package store
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
 //	authfail:<source>           failed authentications from a source address (hash: n, reset, lock)
 //	{a:<agency>}:safety-asked:<client>  until when (unix ms) the client is not asked the safety question again
+//	staffemail:<email>          who a console email signs in: "staff:<agency>:<id>" (staff.go)
+//	{a:<agency>}:cred:<staff>   a staff member's console secrets: argon2id hash, TOTP secret (JSON)
+//	invite:<sha256 hex>         a console invitation (JSON), single use, expires after 72 h
+//	{a:<agency>}:invite-of:<staff>  the hash of a staff member's newest invitation
+//	session:<sha256 hex>        a console session (JSON), under the hash of its cookie's id
+//	{a:<agency>}:sessions:<staff>   the hashes of a staff member's sessions (set)
+//	{a:<agency>}:totp-used:<staff>  the newest TOTP time step a staff member used (replays refused)
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }

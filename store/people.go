@@ -146,6 +146,14 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 			return err
 		}
 	}
+	if m.Email != "" {
+		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
+			if m.Phone != "" {
+				s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+			}
+			return ErrEmailTaken
+		}
+	}
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -156,6 +164,9 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		if m.Phone != "" {
 			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+		}
+		if m.Email != "" {
+			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
 		}
 		return fmt.Errorf("store case manager: %w", err)
 	}
@@ -379,6 +390,15 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 			return err
 		}
 	}
+	newEmail := m.Email != old.Email && m.Email != ""
+	if newEmail {
+		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
+			if m.Phone != old.Phone && m.Phone != "" {
+				s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+			}
+			return ErrEmailTaken
+		}
+	}
 	was, err := json.Marshal(old)
 	if err != nil {
 		return err
@@ -416,6 +436,9 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 		if m.Phone != old.Phone && m.Phone != "" {
 			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
 		}
+		if newEmail {
+			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
+		}
 		if errors.Is(err, ErrChanged) || errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -423,6 +446,9 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	}
 	if old.Phone != "" && m.Phone != old.Phone {
 		s.releaseOwner(ctx, s.phoneKey(old.Phone), o)
+	}
+	if old.Email != "" && m.Email != old.Email {
+		s.releaseOwner(ctx, keyStaffEmail(old.Email), o)
 	}
 	return nil
 }

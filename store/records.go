@@ -35,6 +35,11 @@ type Agency struct {
 	// Retention is how long the audit of configuration changes is kept
 	// (zero: DefaultRetention, 6 years).
 	Retention Duration `json:"retention,omitempty"`
+	// RequireTOTP: staff must enrol a second factor (TOTP) before using the console.
+	RequireTOTP bool `json:"require_totp"`
+	// SessionIdle signs console staff out after this long without a request
+	// (zero: DefaultSessionIdle, 15 minutes).
+	SessionIdle Duration `json:"session_idle,omitempty"`
 }
 
 // Phrase is an agency-added detector phrase.
@@ -98,6 +103,12 @@ type CaseManager struct {
 	TelegramChat string       `json:"telegram_chat,omitempty"`
 	BackupID     string       `json:"backup_id,omitempty"`
 	WorkingHours WorkingHours `json:"working_hours"`
+	// Email signs them in to the console (lower case; unique among active staff).
+	Email string `json:"email,omitempty"`
+	// Role is case_manager (empty in records older than roles), supervisor or admin.
+	Role string `json:"role,omitempty"`
+	// Language is the console's language for them: "en" (empty) or "es".
+	Language string `json:"language,omitempty"`
 	// Active is false once deactivated: no alerts, no ACKs, not a backup
 	// or a policy step in new settings, and their clients need a new case
 	// manager. The record is kept.

@@ -23,6 +23,7 @@ import (
 	"github.com/carecheck/carecheck/bot/twilio"
 	"github.com/carecheck/carecheck/cmd/internal/bench"
 	"github.com/carecheck/carecheck/cmd/internal/demo"
+	"github.com/carecheck/carecheck/console"
 	"github.com/carecheck/carecheck/conversations"
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/escalation/detect"
@@ -172,6 +173,12 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	}
 	// validate parsed it already.
 	deps.TrustedProxies, _ = throttle.ParseProxies(cfg.TrustedProxies)
+	deps.PublicURL = cfg.PublicURL
+	if deps.Console, err = console.New(console.Deps{Store: st, Escalations: s.esc, Log: log, Now: now,
+		TrustedProxies: deps.TrustedProxies, PublicURL: cfg.PublicURL}); err != nil {
+		_ = closeStore()
+		return nil, err
+	}
 	switch {
 	case cfg.OperatorToken == "":
 		log.Warn("CARECHECK_OPERATOR_TOKEN is not set: POST /v1/agencies is refused until it is")

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The console's records: staff sign-in secrets, invitations and sessions.
+// Secrets are kept apart from the case manager record, which the API
+// shows: a record never carries a password hash or a TOTP secret.
+
+// ErrEmailTaken is returned when a staff email already belongs to another
+// active staff member (of any agency: an email signs one person in).
+var ErrEmailTaken = errors.New("email already belongs to another active staff member")
+
+// DefaultSessionIdle is how long a console session lasts without a
+// request when the agency set nothing (HIPAA automatic log-off).
+const DefaultSessionIdle = Duration(15 * time.Minute)
+
+func keyStaffEmail(email string) string { return "staffemail:" + email }
+func keyCredentials(agency, staff string) string {
+	return agencyTag(agency) + ":cred:" + staff
+}
+func keyInvite(hash string) string            { return "invite:" + hash }
+func keyInviteOf(agency, staff string) string { return agencyTag(agency) + ":invite-of:" + staff }
+func keySession(hash string) string           { return "session:" + hash }
+func keyTOTPUsed(agency, staff string) string { return agencyTag(agency) + ":totp-used:" + staff }
+func keyStaffSessions(agency, staff string) string {
+	return agencyTag(agency) + ":sessions:" + staff
+}
+
+// StaffByEmail finds the active or former staff member an email (lower
+// case) belongs to; ErrNotFound when nobody.
+func (s *Store) StaffByEmail(ctx context.Context, email string) (Owner, error) {
+	o, err := s.lookupOwner(ctx, keyStaffEmail(email))
+	if err != nil {
+		return Owner{}, err
+	}
+	if o.Kind != "staff" {
+		return Owner{}, ErrNotFound
+	}
+	return o, nil
+}
+
+// Credentials are a staff member's console secrets.
+type Credentials struct {
+	// PasswordHash is an encoded argon2id hash (PHC string format).
+	PasswordHash string    `json:"password_hash,omitempty"`
+	PasswordSet  time.Time `json:"password_set_at"`
+	// TOTPSecret is the base32 TOTP secret, once enrolled.
+	TOTPSecret string `json:"totp_secret,omitempty"`
+}
+
+// Credentials loads a staff member's console secrets; ErrNotFound when
+// they never set a password.
+func (s *Store) Credentials(ctx context.Context, agency, staff string) (*Credentials, error) {
+	var c Credentials
+	if err := s.getJSON(ctx, keyCredentials(agency, staff), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// SaveCredentials writes a staff member's console secrets.
+func (s *Store) SaveCredentials(ctx context.Context, agency, staff string, c *Credentials) error {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.Set(ctx, keyCredentials(agency, staff), body, 0).Err(); err != nil {
+		return fmt.Errorf("save credentials of %s: %w", staff, err)
+	}
+	return nil
+}
+
+// Invite lets one staff member set their console password, once.
+type Invite struct {
+	AgencyID string    `json:"agency_id"`
+	StaffID  string    `json:"staff_id"`
+	Created  time.Time `json:"created_at"`
+}
+
+// SaveInvite stores an invitation under the hash of its token for ttl, and
+// drops the staff member's previous one: the newest link is the only one
+// that works.
+func (s *Store) SaveInvite(ctx context.Context, hash string, inv Invite, ttl time.Duration) error {
+	body, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	of := keyInviteOf(inv.AgencyID, inv.StaffID)
+	prev, err := s.rdb.Get(ctx, of).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("save invite: %w", err)
+	}
+	if prev != "" {
+		if err := s.rdb.Del(ctx, keyInvite(prev)).Err(); err != nil {
+			return fmt.Errorf("drop previous invite: %w", err)
+		}
+	}
+	if err := s.rdb.Set(ctx, keyInvite(hash), body, ttl).Err(); err != nil {
+		return fmt.Errorf("save invite: %w", err)
+	}
+	if err := s.rdb.Set(ctx, of, hash, ttl).Err(); err != nil {
+		return fmt.Errorf("save invite: %w", err)
+	}
+	return nil
+}
+
+// PeekInvite reads an invitation without using it; ErrNotFound when there
+// is none (never issued, used, replaced or expired).
+func (s *Store) PeekInvite(ctx context.Context, hash string) (*Invite, error) {
+	var inv Invite
+	if err := s.getJSON(ctx, keyInvite(hash), &inv); err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+// TakeInvite uses an invitation: it is read and deleted in one command, so
+// two requests with one link cannot both succeed.
+func (s *Store) TakeInvite(ctx context.Context, hash string) (*Invite, error) {
+	b, err := s.rdb.GetDel(ctx, keyInvite(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take invite: %w", err)
+	}
+	var inv Invite
+	if err := json.Unmarshal(b, &inv); err != nil {
+		return nil, fmt.Errorf("decode invite: %w", err)
+	}
+	_ = s.rdb.Del(ctx, keyInviteOf(inv.AgencyID, inv.StaffID)).Err()
+	return &inv, nil
+}
+
+// Session is a signed-in console session, kept under the hash of its id.
+type Session struct {
+	AgencyID string    `json:"agency_id"`
+	StaffID  string    `json:"staff_id"`
+	Created  time.Time `json:"created_at"`
+	Seen     time.Time `json:"seen_at"`
+	// Pending is the step still owed before the session may do anything:
+	// "totp" (the code of an enrolled second factor), "enrol" (the agency
+	// requires a second factor the person has not set up), "" none.
+	Pending string `json:"pending,omitempty"`
+}
+
+// SaveSession writes a session; Redis drops it after ttl (its expiry is
+// decided on the caller's clock: the TTL only cleans up).
+func (s *Store) SaveSession(ctx context.Context, hash string, sess *Session, ttl time.Duration) error {
+	body, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, keySession(hash), body, ttl)
+	pipe.SAdd(ctx, keyStaffSessions(sess.AgencyID, sess.StaffID), hash)
+	pipe.Expire(ctx, keyStaffSessions(sess.AgencyID, sess.StaffID), 24*time.Hour)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// LoadSession reads a session; ErrNotFound when there is none.
+func (s *Store) LoadSession(ctx context.Context, hash string) (*Session, error) {
+	var sess Session
+	if err := s.getJSON(ctx, keySession(hash), &sess); err != nil {
+		return nil, err
+	}
+	return &sess, nil
+}
+
+// DeleteSession ends a session.
+func (s *Store) DeleteSession(ctx context.Context, hash string) error {
+	if err := s.rdb.Del(ctx, keySession(hash)).Err(); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteStaffSessions ends every session of a staff member (a new
+// password, a deactivation).
+func (s *Store) DeleteStaffSessions(ctx context.Context, agency, staff string) error {
+	key := keyStaffSessions(agency, staff)
+	hashes, err := s.rdb.SMembers(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("list sessions of %s: %w", staff, err)
+	}
+	for _, h := range hashes {
+		if err := s.rdb.Del(ctx, keySession(h)).Err(); err != nil {
+			return fmt.Errorf("delete session: %w", err)
+		}
+	}
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return fmt.Errorf("delete sessions of %s: %w", staff, err)
+	}
+	return nil
+}
+
+// ClaimTOTPStep reports true the first time a staff member's TOTP code of
+// time step is used: a code seen once is not accepted again (replay).
+func (s *Store) ClaimTOTPStep(ctx context.Context, agency, staff string, step int64) (bool, error) {
+	key := keyTOTPUsed(agency, staff)
+	// The newest step used is kept: an older or equal step is a replay.
+	n, err := scriptTOTPStep.Run(ctx, s.rdb, []string{key}, step).Int()
+	if err != nil {
+		return false, fmt.Errorf("claim totp step: %w", err)
+	}
+	return n == 1, nil
+}
+
+var scriptTOTPStep = redis.NewScript(`
+local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local step = tonumber(ARGV[1])
+if step <= last then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 600)
+return 1`)
