@@ -149,7 +149,8 @@ func handlePatchSchedule(d Deps) http.Handler {
 	})
 }
 
-// handleUpcoming previews the next fire times, local and UTC.
+// handleUpcoming previews the next check-ins as they will be sent, local
+// and UTC: quiet hours included (conversations.Upcoming).
 func handleUpcoming(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := clientOf(d, w, r)
@@ -168,14 +169,23 @@ func handleUpcoming(d Deps) http.Handler {
 				return
 			}
 		}
-		occs, loc, err := conversations.Upcoming(sc, d.Now(), n)
+		ag, err := d.Store.Agency(r.Context(), c.AgencyID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		occs, loc, err := conversations.Upcoming(ag, sc, d.Now(), n)
 		if err != nil {
 			respondErr(w, r, d.Log, invalid("%v", err))
 			return
 		}
 		out := make([]map[string]string, len(occs))
 		for i, o := range occs {
-			out[i] = map[string]string{"local": o.At.In(loc).Format(time.RFC3339), "utc": o.At.UTC().Format(time.RFC3339), "id": o.ID}
+			out[i] = map[string]string{"local": o.Send.In(loc).Format(time.RFC3339), "utc": o.Send.UTC().Format(time.RFC3339), "id": o.ID}
+			if o.Deferred() {
+				// Quiet hours move it: the rule's own time, for the record.
+				out[i]["scheduled_local"] = o.At.In(loc).Format(time.RFC3339)
+			}
 		}
 		encode(w, http.StatusOK, map[string]any{"upcoming": out, "timezone": sc.Timezone})
 	})

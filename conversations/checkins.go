@@ -361,11 +361,33 @@ func (k *Checkins) PlanSchedule(ctx context.Context, a *store.Agency, sc *store.
 	return nil
 }
 
-// Upcoming previews a schedule's next fire times.
-func Upcoming(sc *store.Schedule, after time.Time, n int) ([]schedule.Occurrence, *time.Location, error) {
+// SendTime is one upcoming check-in of a schedule as the service will
+// send it.
+type SendTime struct {
+	schedule.Occurrence
+	// Send is when it goes out: the occurrence's time, or the end of the
+	// agency's quiet hours it falls in (as PlanSchedule defers it).
+	Send time.Time
+}
+
+// Deferred reports whether quiet hours move the send from the occurrence.
+func (s SendTime) Deferred() bool { return !s.Send.Equal(s.At) }
+
+// Upcoming previews a schedule's next n check-ins after `after` as they
+// will be sent: the rule's occurrences in the schedule's zone, each
+// deferred out of the agency's quiet hours exactly as PlanSchedule plans
+// it. The API's GET …/upcoming and the console's schedule form both show
+// these.
+func Upcoming(a *store.Agency, sc *store.Schedule, after time.Time, n int) ([]SendTime, *time.Location, error) {
 	rule, err := schedule.Parse(sc.RRule, sc.Start, sc.Until, sc.Timezone)
 	if err != nil {
 		return nil, nil, err
 	}
-	return rule.Upcoming(after, n), rule.Zone, nil
+	quiet := schedule.QuietHours{Start: a.QuietStart, End: a.QuietEnd}
+	occs := rule.Upcoming(after, n)
+	out := make([]SendTime, len(occs))
+	for i, o := range occs {
+		out[i] = SendTime{Occurrence: o, Send: quiet.Defer(o.At, rule.Zone)}
+	}
+	return out, rule.Zone, nil
 }
