@@ -227,12 +227,12 @@ func handleInboxEvents(c *console) http.Handler {
 				_ = rc.Flush()
 				return
 			}
+			// The first look also says "inbox": what changed between the
+			// page's rendering and this stream's start is not missed.
 			in, err := c.loadInbox(ctx, v)
 			if err == nil {
 				if fp := fingerprint(in); fp != last {
-					if last != "" {
-						_, _ = fmt.Fprint(w, "event: inbox\ndata: changed\n\n")
-					}
+					_, _ = fmt.Fprint(w, "event: inbox\ndata: changed\n\n")
 					last = fp
 				}
 			}

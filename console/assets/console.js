@@ -17,6 +17,8 @@
     lists.innerHTML = await r.text();
   }
   const es = new EventSource(lists.dataset.events);
+  es.addEventListener("open", () => { lists.dataset.live = "on"; });
+  es.addEventListener("error", () => { lists.dataset.live = "off"; });
   es.addEventListener("inbox", refresh);
   es.addEventListener("expired", () => { es.close(); location.href = "/console/login?expired=1"; });
   lists.addEventListener("focusout", () => { if (stale) setTimeout(refresh, 0); });

@@ -102,6 +102,10 @@ type App struct {
 	ServiceURL string
 	PageURL    string
 	APIKey     string
+	// ConsoleURL is the console's sign-in page; the seeded case manager
+	// signs in with CaseManagerEmail and ConsolePassword.
+	ConsoleURL      string
+	ConsolePassword string
 
 	timings     Timings
 	svc         inproc.Service
@@ -290,8 +294,12 @@ func (a *App) seed(ctx context.Context, operator string) error {
 	if err != nil {
 		return err
 	}
-	cm, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": CaseManagerName, "phone": CaseManagerPhone, "backup_id": backup})
+	cm, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": CaseManagerName, "phone": CaseManagerPhone, "backup_id": backup,
+		"email": CaseManagerEmail, "role": "case_manager"})
 	if err != nil {
+		return err
+	}
+	if err := a.consoleSignIn(ctx, cm); err != nil {
 		return err
 	}
 	consent := map[string]any{"at": time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339), "method": "written"}

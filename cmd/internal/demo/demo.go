@@ -65,7 +65,8 @@ func (a *App) printIntro(w io.Writer) {
 	fmt.Fprintf(&b, "\nCareCheck demo: the real service with fake Twilio and Telegram, all on this machine.\n\n")
 	fmt.Fprintf(&b, "  Demo page   %s   ← open this: you play the clients and the case managers\n", a.PageURL)
 	fmt.Fprintf(&b, "  Service     %s   (agency API, webhooks, workers; embedded Redis)\n", a.ServiceURL)
-	fmt.Fprintf(&b, "  API key     %s   (agency %q)\n\n", k, demoAgencyName)
+	fmt.Fprintf(&b, "  API key     %s   (agency %q)\n", k, demoAgencyName)
+	fmt.Fprintf(&b, "  Console     %s   sign in as %s: email %s, password %s\n\n", a.ConsoleURL, CaseManagerName, CaseManagerEmail, a.ConsolePassword)
 	fmt.Fprintf(&b, "Seeded: case manager %s with backup %s; clients %s (SMS) and %s (Telegram, linked),\n",
 		CaseManagerName, BackupName, SMSClientName, demoTGName)
 	fmt.Fprintf(&b, "each with a daily check-in; a check-in has started for both; %s has an appointment (its reminder in about %s).\n",
