@@ -104,6 +104,8 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodPut, "/agency/escalation-policy", handlePutPolicy(d))
 		r.Method(http.MethodPut, "/agency/safety-message", handlePutSafetyMessage(d))
 		r.Method(http.MethodPut, "/agency/phrases", handlePutPhrases(d))
+		r.Method(http.MethodGet, "/agency/sending-identity", handleGetSendingIdentity(d))
+		r.Method(http.MethodPut, "/agency/sending-identity", handlePutSendingIdentity(d))
 		r.Method(http.MethodPost, "/api-keys", handleCreateAPIKey(d))
 		r.Method(http.MethodGet, "/api-keys", handleListAPIKeys(d))
 		r.Method(http.MethodDelete, "/api-keys/{id}", handleRevokeAPIKey(d))

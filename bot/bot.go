@@ -53,8 +53,12 @@ type Inbound struct {
 	ProviderID string
 	// From is the sender's address: E.164 phone for SMS, chat id for Telegram.
 	From string
-	// To is our address: the sending number for SMS, the bot for Telegram.
+	// To is our address: the number the text was sent to for SMS, the bot
+	// for Telegram.
 	To string
+	// Service is the Twilio Messaging Service the text came through
+	// (MessagingServiceSid), "" when the number is in none.
+	Service string
 	// Text is what the person typed, or the button's data for KindButton.
 	Text string
 	// Received is when the adapter accepted the event.
@@ -78,8 +82,13 @@ type Outbound struct {
 	Buttons []Button `json:"buttons,omitempty"`
 	// Urgent messages (safety replies, crisis alerts) skip the queue and pacing.
 	Urgent bool `json:"urgent,omitempty"`
-	// From overrides the sending address (SMS: the number the person wrote to).
+	// From is the sending address (SMS: the agency's own number, or the
+	// number the person wrote to); "" is the channel's default
+	// (TWILIO_FROM_NUMBER).
 	From string `json:"from,omitempty"`
+	// Service is the Twilio Messaging Service that sends an SMS (its
+	// MessagingServiceSid) in place of From.
+	Service string `json:"service,omitempty"`
 }
 
 // StatusUpdate is a delivery report from a provider.

@@ -47,12 +47,25 @@ func (o *Outbox) paceChecks(m Outbound) []paceCheck {
 	}
 	switch m.Channel {
 	case SMS:
-		add("pace:sms:"+m.From, o.pacing.SMSPerSecond)
+		add("pace:sms:"+smsIdentity(m), o.pacing.SMSPerSecond)
 	case Telegram:
 		add("pace:tg", o.pacing.TelegramPerSecond)
 		add("pace:tg:"+m.To, o.pacing.TelegramChatPerSecond)
 	}
 	return checks
+}
+
+// smsIdentity names what an SMS is sent as, for pacing: its Messaging
+// Service (one identity, however many numbers it holds), else its number;
+// "default" for the channel's default number.
+func smsIdentity(m Outbound) string {
+	switch {
+	case m.Service != "":
+		return m.Service
+	case m.From != "":
+		return m.From
+	}
+	return "default"
 }
 
 // pace asks the shared GCRA limiter whether m may go now; a positive wait

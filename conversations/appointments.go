@@ -133,7 +133,7 @@ func (k *Appointments) HandleReminder(ctx context.Context, w Work) error {
 		if _, err := k.store.Apply(ctx, c.ID, "", raw, []store.Event{{"t", "reminder", "appt", ap.ID, "occ", w.Occurrence}}); err != nil {
 			return fmt.Errorf("record reminder: %w", err)
 		}
-		return k.contacts.outbox.Queue(ctx, k.contacts.toClient(c, ch, "rem:"+w.Occurrence, ReminderText(ap, c), buttons))
+		return k.contacts.outbox.Queue(ctx, k.contacts.toClient(b.Agency, c, ch, "rem:"+w.Occurrence, ReminderText(ap, c), buttons))
 	})
 }
 

@@ -180,7 +180,7 @@ func (k *Checkins) askFirst(ctx context.Context, a *store.Agency, c *store.Clien
 // ask queues a message that asks the client something on their channel,
 // and the reply timeout of the conversation's current question.
 func (k *Checkins) ask(ctx context.Context, a *store.Agency, c *store.Client, conv *Conversation, id, text string, buttons []bot.Button) error {
-	if err := k.contacts.outbox.Queue(ctx, k.contacts.toClient(c, bot.Kind(c.Channel), id, text, buttons)); err != nil {
+	if err := k.contacts.outbox.Queue(ctx, k.contacts.toClient(a, c, bot.Kind(c.Channel), id, text, buttons)); err != nil {
 		return err
 	}
 	if err := k.store.Submit(ctx, timeoutWork(a, c, conv)); err != nil {

@@ -8,16 +8,17 @@ import (
 
 	"github.com/carecheck/carecheck/bot"
 	q "github.com/carecheck/carecheck/conversations/questionnaire"
+	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/store"
 )
 
 // contacts addresses people on their channels: a client on the channel
 // they use, a case manager where they can be reached, the sender of an
-// inbound event on the channel it came from. SMS goes out from smsFrom.
+// inbound event on the channel it came from. SMS goes out from the
+// agency's own identity, or the default number (store.Agency.SMSFrom).
 type contacts struct {
-	store   *store.Store
-	outbox  *bot.Outbox
-	smsFrom string
+	store  *store.Store
+	outbox *bot.Outbox
 }
 
 // addr is the client's address on a channel.
@@ -28,25 +29,46 @@ func (k *contacts) addr(c *store.Client, ch bot.Kind) string {
 	return c.Phone
 }
 
-// from is the sending address on a channel ("" where the channel has none).
-func (k *contacts) from(ch bot.Kind) string {
-	if ch == bot.SMS {
-		return k.smsFrom
+// from is the agency's sending address on a channel for a message to
+// the address to ("" and "" where the channel has none, and for the
+// default number).
+func from(a *store.Agency, ch bot.Kind, to string) (number, service string) {
+	if ch != bot.SMS {
+		return "", ""
 	}
-	return ""
+	return a.SMSFrom(to)
+}
+
+// message is a message from the agency to the client on a channel.
+func (k *contacts) message(a *store.Agency, c *store.Client, ch bot.Kind, id, text string) bot.Outbound {
+	m := bot.Outbound{ID: id, Channel: ch, To: k.addr(c, ch), Text: text}
+	m.From, m.Service = from(a, ch, m.To)
+	return m
 }
 
 // toClient is a message to a client on a channel.
-func (k *contacts) toClient(c *store.Client, ch bot.Kind, id, text string, buttons []bot.Button) *bot.Job {
-	return &bot.Job{
-		Msg:    bot.Outbound{ID: id, Channel: ch, To: k.addr(c, ch), From: k.from(ch), Text: text, Buttons: buttons},
-		Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID},
-	}
+func (k *contacts) toClient(a *store.Agency, c *store.Client, ch bot.Kind, id, text string, buttons []bot.Button) *bot.Job {
+	m := k.message(a, c, ch, id, text)
+	m.Buttons = buttons
+	return &bot.Job{Msg: m, Person: bot.Person{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}}
 }
 
-// answer queues an urgent answer to an inbound event on its own channel.
+// safetyReply says where a client's safety reply goes: the channel they
+// wrote from, from the agency's address on it.
+func (k *contacts) safetyReply(a *store.Agency, c *store.Client, ch bot.Kind, key string) *escalation.Reply {
+	m := k.message(a, c, ch, "", "")
+	return &escalation.Reply{Channel: ch, To: m.To, From: m.From, Service: m.Service, Key: key}
+}
+
+// answer queues an urgent answer to an inbound event on its own channel,
+// from the address it came to (Inbox.Receive sets an SMS's To and Service
+// to where answers to it go out from).
 func (k *contacts) answer(ctx context.Context, in bot.Inbound, id, text string, p bot.Person) error {
-	return k.outbox.Queue(ctx, &bot.Job{Msg: bot.Outbound{ID: id, Channel: in.Channel, To: in.From, From: k.from(in.Channel), Text: text, Urgent: true}, Person: p})
+	m := bot.Outbound{ID: id, Channel: in.Channel, To: in.From, Text: text, Urgent: true}
+	if in.Channel == bot.SMS {
+		m.From, m.Service = in.To, in.Service
+	}
+	return k.outbox.Queue(ctx, &bot.Job{Msg: m, Person: p})
 }
 
 // tellCaseManager sends the client's case manager an informational message
@@ -65,7 +87,8 @@ func (k *contacts) tellCaseManager(ctx context.Context, a *store.Agency, c *stor
 	case cm.TelegramChat != "" && k.outbox.Has(bot.Telegram):
 		msg.Channel, msg.To = bot.Telegram, cm.TelegramChat
 	case cm.Phone != "":
-		msg.Channel, msg.To, msg.From = bot.SMS, cm.Phone, k.smsFrom
+		msg.Channel, msg.To = bot.SMS, cm.Phone
+		msg.From, msg.Service = a.SMSFrom(cm.Phone)
 	default:
 		return nil
 	}

@@ -22,8 +22,6 @@ type Deps struct {
 	// claimed for it in the same round trip and handed over in memory, with
 	// no stream read in between. Nil in a process without workers.
 	Handoff escalation.Handoff
-	// SMSFrom is the number clients text (replies go out from it).
-	SMSFrom string
 	Log     *slog.Logger
 }
 
@@ -49,7 +47,7 @@ func New(d Deps) *Rooms {
 	}
 	now := d.Store.Now
 	builtin := q.Builtin()
-	k := &contacts{store: d.Store, outbox: d.Outbox, smsFrom: d.SMSFrom}
+	k := &contacts{store: d.Store, outbox: d.Outbox}
 	cats := &catalogues{store: d.Store, builtin: builtin}
 	inbox := &Inbox{handoff: d.Handoff, store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, cats: cats, log: log, now: now,
 		linking: &linking{store: d.Store, screen: d.Screen, esc: d.Escalations, contacts: k, log: log}}

@@ -42,18 +42,24 @@ type Inbox struct {
 
 var _ bot.Receiver = (*Inbox)(nil)
 
-// ownerOf finds who owns the sender's address on its channel.
-func ownerOf(ctx context.Context, st *store.Store, in bot.Inbound) (store.Owner, error) {
+// ownerOf finds who owns the sender's address on its channel. An SMS is
+// read in the phone space of the identity its number (or Messaging
+// Service) belongs to; its To and Service come back as where answers to it
+// go out from: the agency's number it was sent to or the agency's service,
+// "" for the default number and for a number nobody owns.
+func ownerOf(ctx context.Context, st *store.Store, in *bot.Inbound) (store.Owner, error) {
 	if in.Channel == bot.Telegram {
 		return st.ChatOwner(ctx, in.From)
 	}
-	return st.PhoneOwner(ctx, in.From)
+	owner, line, err := st.PhoneOwner(ctx, in.To, in.Service, in.From)
+	in.To, in.Service = line.From, line.Service
+	return owner, err
 }
 
 // Receive takes one verified inbound event. It returns once the event is
 // stored (and, when this process holds the client, processed).
 func (i *Inbox) Receive(ctx context.Context, in bot.Inbound) error {
-	owner, err := ownerOf(ctx, i.store, in)
+	owner, err := ownerOf(ctx, i.store, &in)
 	said := in.Kind == bot.KindText || in.Kind == bot.KindButton
 	if errors.Is(err, store.ErrNotFound) {
 		if !said {
@@ -183,7 +189,7 @@ type turn struct {
 // Replies are keyed by the inbound message and their place in the turn, so
 // a turn processed twice makes the same ids and the outbox sends them once.
 func (t *turn) reply(k *contacts, c *store.Client, ch bot.Kind, key, text string, buttons []bot.Button) {
-	t.jobs = append(t.jobs, k.toClient(c, ch, fmt.Sprintf("r:%s:%s:%d", c.ID, key, len(t.jobs)), text, buttons))
+	t.jobs = append(t.jobs, k.toClient(t.batch.Agency, c, ch, fmt.Sprintf("r:%s:%s:%d", c.ID, key, len(t.jobs)), text, buttons))
 }
 
 // process handles one stored message: screen, keywords, conversation.
@@ -292,7 +298,7 @@ func (i *Inbox) screenFirst(ctx context.Context, t *turn, m store.Message) (done
 	var reply *escalation.Reply // a crisis gets the safety reply first
 	if sig.Level == escalation.Crisis {
 		ch := bot.Kind(m.Channel)
-		reply = &escalation.Reply{Channel: ch, To: i.contacts.addr(c, ch), From: i.contacts.from(ch), Key: m.ID}
+		reply = i.contacts.safetyReply(a, c, ch, m.ID)
 	}
 	if _, err := i.esc.Signal(ctx, a, c, sig, "client:"+c.ID, reply); err != nil {
 		return false, fmt.Errorf("signal %s: %w", sig.Level, err)
@@ -368,7 +374,7 @@ func (i *Inbox) finished(ctx context.Context, t *turn, a *store.Agency, c *store
 	switch res.Risk {
 	case q.RiskCrisis:
 		ch := bot.Kind(c.Channel)
-		reply := &escalation.Reply{Channel: ch, To: i.contacts.addr(c, ch), From: i.contacts.from(ch), Key: t.conv.ID}
+		reply := i.contacts.safetyReply(a, c, ch, t.conv.ID)
 		if _, err := i.esc.Signal(ctx, a, c, escalation.Signal{Level: escalation.Crisis, Reasons: res.Reasons}, "system", reply); err != nil {
 			return fmt.Errorf("signal crisis from a score: %w", err)
 		}

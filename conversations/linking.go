@@ -86,7 +86,7 @@ func (l *linking) unknown(ctx context.Context, in bot.Inbound) error {
 		}
 		l.log.Warn("crisis language from an unknown sender", "channel", string(in.Channel), "provider_id", in.ProviderID)
 		err := l.once(ctx, in, func() error {
-			return l.esc.StrangerSafety(ctx, in.Channel, in.From, l.contacts.from(in.Channel), lang, in.ProviderID)
+			return l.esc.StrangerSafety(ctx, in, lang)
 		})
 		if err != nil {
 			return err

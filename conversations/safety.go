@@ -187,7 +187,7 @@ func (i *Inbox) askSafety(ctx context.Context, t *turn, m store.Message, sig esc
 	t.conv.Safety = &SafetyQuestion{AskedAt: now.UTC(), Msg: m.ID, Reasons: sig.Reasons, Explain: sig.Explain}
 	t.events = append(t.events, store.Event{"t", "safety-question", "msg", m.ID, "reasons", strings.Join(sig.Reasons, "; ")})
 	ch := bot.Kind(m.Channel)
-	job := i.contacts.toClient(c, ch, "safetyq:"+c.ID+":"+m.ID, SafetyQuestionText(a, c.Language), nil)
+	job := i.contacts.toClient(a, c, ch, "safetyq:"+c.ID+":"+m.ID, SafetyQuestionText(a, c.Language), nil)
 	job.Msg.Urgent = true
 	t.jobs = append(t.jobs, job)
 	w := Work{Kind: WorkSafetyQuestion, Client: c.ID, Agency: a.ID, Conv: m.ID}
@@ -223,7 +223,7 @@ func (i *Inbox) safetyAnswered(ctx context.Context, t *turn, m store.Message, ye
 	ch := bot.Kind(m.Channel)
 	if yes {
 		sig := escalation.Signal{Level: escalation.Crisis, Reasons: []string{ReasonSafetyYes}, Explain: p.Explain, Audit: audit}
-		reply := &escalation.Reply{Channel: ch, To: i.contacts.addr(c, ch), From: i.contacts.from(ch), Key: m.ID}
+		reply := i.contacts.safetyReply(a, c, ch, m.ID)
 		if _, err := i.esc.Signal(ctx, a, c, sig, "client:"+c.ID, reply); err != nil {
 			return fmt.Errorf("signal safety question answered yes: %w", err)
 		}

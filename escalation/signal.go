@@ -14,17 +14,18 @@ import (
 // Reply says where a safety reply goes: the channel the client just wrote
 // from, from our address on it; Key names the message it answers.
 type Reply struct {
-	Channel  bot.Kind
-	To, From string
-	Key      string
+	Channel bot.Kind
+	// From and Service are the sending address (bot.Outbound's).
+	To, From, Service string
+	Key               string
 }
 
 // SafetyReply sends the agency's safety message to the client at once, at
 // most once per SafetyEvery, on the channel the client just wrote from (even
 // when opted out: they just wrote to us). Signal does the same together
 // with the escalation, in the same round trip.
-func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Client, ch bot.Kind, addr, from, messageID string) error {
-	job := safetyJob(s.outbox, a, c, Reply{Channel: ch, To: addr, From: from, Key: messageID})
+func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Client, r Reply) error {
+	job := safetyJob(s.outbox, a, c, r)
 	got, err := s.store.QueueClaimed(ctx, safetyWork(c, job, s.outbox, s.workers.consumer(), s.SafetyEvery))
 	if err != nil {
 		return fmt.Errorf("safety reply to client %s: %w", c.ID, err)
@@ -36,13 +37,18 @@ func (s *Service) SafetyReply(ctx context.Context, a *store.Agency, c *store.Cli
 	return nil
 }
 
-// StrangerSafety sends the built-in safety message, in lang, to a sender
-// nobody owns who wrote crisis language on ch: no agency, no client, no
-// escalation, but never silence. At most one goes to an address per
-// SafetyEvery, by the same guard as a client's safety replies. messageID
-// names the message it answers.
-func (s *Service) StrangerSafety(ctx context.Context, ch bot.Kind, addr, from, lang, messageID string) error {
-	job := &bot.Job{Msg: bot.Outbound{ID: "safety:" + string(ch) + ":" + messageID, Channel: ch, To: addr, From: from, Text: Safety(nil, lang), Urgent: true}}
+// StrangerSafety sends the built-in safety message, in lang, to the sender
+// of in, whom nobody owns and who wrote crisis language: no agency, no
+// client, no escalation, but never silence. It goes from in.To (through
+// in.Service), the address answers to in go out from. At most one goes to
+// an address per SafetyEvery, by the same guard as a client's safety
+// replies.
+func (s *Service) StrangerSafety(ctx context.Context, in bot.Inbound, lang string) error {
+	ch, addr := in.Channel, in.From
+	job := &bot.Job{Msg: bot.Outbound{ID: "safety:" + string(ch) + ":" + in.ProviderID, Channel: ch, To: addr, Text: Safety(nil, lang), Urgent: true}}
+	if ch == bot.SMS {
+		job.Msg.From, job.Msg.Service = in.To, in.Service
+	}
 	got, err := s.store.QueueClaimed(ctx, store.Queued{Work: []store.Work{s.outbox.Work(job)}, Consumer: s.workers.consumer(), Once: store.StrangerSafetyGuard(string(ch), addr, s.SafetyEvery)})
 	if err != nil {
 		return fmt.Errorf("safety message to an unknown sender: %w", err)
@@ -64,17 +70,18 @@ func safetyWork(c *store.Client, job *bot.Job, ob *bot.Outbox, consumer string, 
 func safetyJob(ob *bot.Outbox, a *store.Agency, c *store.Client, r Reply) *bot.Job {
 	ch := r.Channel
 	job := &bot.Job{
-		Msg:    bot.Outbound{ID: "safety:" + c.ID + ":" + r.Key, Channel: ch, To: r.To, From: r.From, Text: Safety(a, c.Language), Urgent: true},
+		Msg:    bot.Outbound{ID: "safety:" + c.ID + ":" + r.Key, Channel: ch, To: r.To, From: r.From, Service: r.Service, Text: Safety(a, c.Language), Urgent: true},
 		Person: bot.Person{Kind: "client", ID: c.ID},
 	}
 	switch {
 	case ch == bot.SMS && c.TelegramChat != "" && !c.TelegramUnreachable && ob.Has(bot.Telegram):
 		fb := job.Msg
-		fb.ID, fb.Channel, fb.To, fb.From = job.Msg.ID+":tg", bot.Telegram, c.TelegramChat, ""
+		fb.ID, fb.Channel, fb.To, fb.From, fb.Service = job.Msg.ID+":tg", bot.Telegram, c.TelegramChat, "", ""
 		job.Fallback = &fb
 	case ch == bot.Telegram && c.Phone != "" && ob.Has(bot.SMS):
 		fb := job.Msg
 		fb.ID, fb.Channel, fb.To = job.Msg.ID+":sms", bot.SMS, c.Phone
+		fb.From, fb.Service = a.SMSFrom(c.Phone)
 		job.Fallback = &fb
 	}
 	return job

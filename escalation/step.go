@@ -428,6 +428,7 @@ func alertMessages(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Es
 	}
 	if staff.Phone != "" && ob.Has(bot.SMS) {
 		sms = &bot.Outbound{ID: id + ":sms", Channel: bot.SMS, To: staff.Phone, Text: text, Urgent: true}
+		sms.From, sms.Service = a.SMSFrom(staff.Phone)
 	}
 	if tg != nil {
 		return tg, sms

@@ -76,6 +76,7 @@ func (s *Service) tellOthers(ctx context.Context, e *store.Escalation, actor str
 		}
 		if cm.Phone != "" && s.outbox.Has(bot.SMS) {
 			sms = &bot.Outbound{ID: msgID + ":sms", Channel: bot.SMS, To: cm.Phone, Text: text}
+			sms.From, sms.Service = a.SMSFrom(cm.Phone)
 		}
 		job := &bot.Job{Person: bot.Person{Kind: "staff", ID: cm.ID, AgencyID: a.ID}}
 		switch {

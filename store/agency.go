@@ -50,20 +50,16 @@ func (s *Store) Agency(ctx context.Context, id string) (*Agency, error) {
 	return &a, nil
 }
 
-// SaveAgency overwrites an agency record (settings, policy).
+// SaveAgency overwrites an agency record (settings, policy). The SMS
+// identity is not among what it writes: the stored one is kept
+// (SetSMSIdentity changes it, with its claims).
 func (s *Store) SaveAgency(ctx context.Context, a *Agency) error {
-	body, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	n, err := s.rdb.Exists(ctx, keyAgency(a.ID)).Result()
-	if err != nil {
-		return fmt.Errorf("save agency: %w", err)
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return s.rdb.Set(ctx, keyAgency(a.ID), body, 0).Err()
+	return s.updateAgency(ctx, a.ID, func(stored *Agency) {
+		keep := stored.SMS
+		*stored = *a
+		stored.SMS = keep
+		a.SMS = keep
+	})
 }
 
 func (s *Store) getJSON(ctx context.Context, key string, v any) error {

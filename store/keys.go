@@ -15,6 +15,8 @@ package store
 //	{c:<client>}:client         client record (compact JSON: clientRecord)
 //	{c:<client>}:sched          the client's schedules (compact JSON by id: scheduleRecord)
 //	owner:<channel>:<to>:<from> who owns an inbound address: "client:<id>" or "staff:<agency>:<id>"
+//	owner:sms:agency:<agency>:<phone>  who owns a phone in the phone space of an agency with its own SMS identity
+//	smsident:<number or MG sid> the agency whose own SMS identity holds that number or Messaging Service
 //	authfail:<source>           failed authentications from a source address (hash: n, reset, lock)
 //	{a:<agency>}:safety-asked:<client>  until when (unix ms) the client is not asked the safety question again
 //	staffemail:<email>          who a console email signs in: "staff:<agency>:<id>" (staff.go)
@@ -59,6 +61,17 @@ func keyPhoneOwner(number, phone string) string {
 	}
 	return keyOwner("sms", number, phone)
 }
+
+// keyAgencyPhoneOwner is the owner of a phone among the people of an
+// agency with its own SMS identity: its own phone space, which no other
+// agency's claims ever read.
+func keyAgencyPhoneOwner(agency, phone string) string {
+	return keyOwner("sms", "agency:"+agency, phone)
+}
+
+// keySMSIdentity names the agency that claimed a number or a Messaging
+// Service as (part of) its own SMS identity.
+func keySMSIdentity(addr string) string { return "smsident:" + addr }
 
 // keyChatOwner is the owner of a Telegram chat with our bot.
 func keyChatOwner(chat string) string { return keyOwner("telegram", "bot", chat) }

@@ -28,16 +28,6 @@ func parseOwner(v string) (Owner, bool) {
 	return Owner{Kind: kind, ID: id, AgencyID: ag}, ok
 }
 
-// phoneKey is the owner key of a phone: phones are owned per sending
-// number (Options.SMSNumber), so one number's clients never answer for another's.
-func (s *Store) phoneKey(phone string) string { return keyPhoneOwner(s.smsNumber, phone) }
-
-// PhoneOwner finds who owns a phone that wrote to our sending number (one
-// round trip); ErrNotFound when nobody does.
-func (s *Store) PhoneOwner(ctx context.Context, phone string) (Owner, error) {
-	return s.lookupOwner(ctx, s.phoneKey(phone))
-}
-
 // ChatOwner finds who owns a Telegram chat that wrote to our bot (one round
 // trip); ErrNotFound when nobody does.
 func (s *Store) ChatOwner(ctx context.Context, chat string) (Owner, error) {
@@ -142,7 +132,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	m.Active = true
 	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
 	if m.Phone != "" {
-		if err := s.claimOwner(ctx, s.phoneKey(m.Phone), o); err != nil {
+		if err := s.claimPhone(ctx, o, m.Phone); err != nil {
 			return err
 		}
 	}
@@ -163,7 +153,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	pipe.ZAdd(ctx, keyCaseManagers(m.AgencyID), redis.Z{Member: m.ID})
 	if _, err := pipe.Exec(ctx); err != nil {
 		if m.Phone != "" {
-			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+			s.releasePhone(ctx, o, m.Phone)
 		}
 		if m.Email != "" {
 			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
@@ -215,7 +205,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	}
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != "" {
-		if err := s.claimOwner(ctx, s.phoneKey(c.Phone), o); err != nil {
+		if err := s.claimPhone(ctx, o, c.Phone); err != nil {
 			return err
 		}
 	}
@@ -228,7 +218,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	pipe.ZAdd(ctx, keyClients(c.AgencyID), redis.Z{Member: c.ID})
 	if _, err := pipe.Exec(ctx); err != nil {
 		if c.Phone != "" {
-			s.releaseOwner(ctx, s.phoneKey(c.Phone), o)
+			s.releasePhone(ctx, o, c.Phone)
 		}
 		return fmt.Errorf("store client: %w", err)
 	}
@@ -270,7 +260,7 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 	c.Updated = s.nowMilli()
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
 	if c.Phone != old.Phone && c.Phone != "" {
-		if err := s.claimOwner(ctx, s.phoneKey(c.Phone), o); err != nil {
+		if err := s.claimPhone(ctx, o, c.Phone); err != nil {
 			return err
 		}
 	}
@@ -287,7 +277,7 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 		return fmt.Errorf("save client: %w", err)
 	}
 	if old.Phone != "" && c.Phone != old.Phone {
-		s.releaseOwner(ctx, s.phoneKey(old.Phone), o)
+		s.releasePhone(ctx, o, old.Phone)
 	}
 	return nil
 }
@@ -386,7 +376,7 @@ var ErrChanged = errors.New("changed meanwhile")
 func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) error {
 	o := Owner{Kind: "staff", ID: m.ID, AgencyID: m.AgencyID}
 	if m.Phone != old.Phone && m.Phone != "" {
-		if err := s.claimOwner(ctx, s.phoneKey(m.Phone), o); err != nil {
+		if err := s.claimPhone(ctx, o, m.Phone); err != nil {
 			return err
 		}
 	}
@@ -434,7 +424,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	}
 	if err != nil {
 		if m.Phone != old.Phone && m.Phone != "" {
-			s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+			s.releasePhone(ctx, o, m.Phone)
 		}
 		if newEmail {
 			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
@@ -445,7 +435,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 		return fmt.Errorf("save case manager %s: %w", m.ID, err)
 	}
 	if old.Phone != "" && m.Phone != old.Phone {
-		s.releaseOwner(ctx, s.phoneKey(old.Phone), o)
+		s.releasePhone(ctx, o, old.Phone)
 	}
 	if old.Email != "" && m.Email != old.Email {
 		s.releaseOwner(ctx, keyStaffEmail(old.Email), o)

@@ -63,7 +63,7 @@ func testOwnerConflict(t *testing.T, s *Store) {
 	if err := s.CreateClient(ctx, &Client{AgencyID: b.ID, Name: "X", Phone: c.Phone, Channel: "sms", Timezone: "UTC", Language: "en"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("another agency's client with the same number = %v; want ErrConflict", err)
 	}
-	o, err := s.PhoneOwner(ctx, c.Phone)
+	o, _, err := s.PhoneOwner(ctx, "", "", c.Phone)
 	if err != nil || o.ID != c.ID || o.Kind != "client" || o.AgencyID != a.ID {
 		t.Errorf("owner = %+v, %v; want the first client", o, err)
 	}
@@ -73,10 +73,10 @@ func testOwnerConflict(t *testing.T, s *Store) {
 	if err := s.UpdateClient(ctx, c, &updated); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PhoneOwner(ctx, c.Phone); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.PhoneOwner(ctx, "", "", c.Phone); !errors.Is(err, ErrNotFound) {
 		t.Errorf("old number still owned: %v", err)
 	}
-	if o, _ := s.PhoneOwner(ctx, updated.Phone); o.ID != c.ID {
+	if o, _, _ := s.PhoneOwner(ctx, "", "", updated.Phone); o.ID != c.ID {
 		t.Errorf("new number owner = %+v; want the client", o)
 	}
 }
@@ -90,14 +90,14 @@ func testOwnerTakeover(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	// Discharged but still bound: a crisis text from the number is still screened.
-	if o, _ := s.PhoneOwner(ctx, c.Phone); o.ID != c.ID {
+	if o, _, _ := s.PhoneOwner(ctx, "", "", c.Phone); o.ID != c.ID {
 		t.Errorf("after discharge the owner = %+v; want the discharged client until someone takes the number", o)
 	}
 	next := &Client{AgencyID: a.ID, Name: "Next", Phone: c.Phone, Channel: "sms", Timezone: "America/Chicago", Language: "en"}
 	if err := s.CreateClient(ctx, next); err != nil {
 		t.Fatalf("new client with a discharged client's number = %v; want it to take the number over", err)
 	}
-	if o, _ := s.PhoneOwner(ctx, c.Phone); o.ID != next.ID {
+	if o, _, _ := s.PhoneOwner(ctx, "", "", c.Phone); o.ID != next.ID {
 		t.Errorf("owner after takeover = %+v; want the new client", o)
 	}
 	// The new owner is active: the number is no longer free.

@@ -40,6 +40,9 @@ type Agency struct {
 	// SessionIdle signs console staff out after this long without a request
 	// (zero: DefaultSessionIdle, 15 minutes).
 	SessionIdle Duration `json:"session_idle,omitempty"`
+	// SMS is the agency's own SMS sending identity; nil: the service's
+	// default number (TWILIO_FROM_NUMBER), shared with every agency on it.
+	SMS *SMSIdentity `json:"sms_identity,omitempty"`
 }
 
 // Phrase is an agency-added detector phrase.

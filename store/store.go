@@ -21,8 +21,11 @@ import (
 )
 
 // SchemaVersion is written to the schema key at start; a store holding a newer
-// version refuses to start rather than misread records.
-const SchemaVersion = 2
+// version refuses to start rather than misread records. 3: agencies may have
+// their own SMS identity and phone space (an older binary would send their
+// messages from the default number and not find their people); the keys of
+// version 2 are read as they are.
+const SchemaVersion = 3
 
 // Errors callers map to user-facing answers.
 var (
@@ -42,6 +45,8 @@ type Store struct {
 	hot redis.Cmdable
 	// smsNumber is Options.SMSNumber, fixed at Open.
 	smsNumber string
+	// lines remembers which agency owns the numbers texts come to (PhoneOwner).
+	lines *lineCache
 	now       func() time.Time
 	// keyUses spaces the writes of API keys' last use.
 	keyUses keyUses
@@ -194,7 +199,7 @@ func New(rdb redis.UniversalClient, now func() time.Time) *Store {
 }
 
 func newStore(rdb redis.UniversalClient, now func() time.Time, autoPipeline bool) *Store {
-	s := &Store{rdb: rdb, hot: rdb, now: now}
+	s := &Store{rdb: rdb, hot: rdb, now: now, lines: &lineCache{}}
 	// Sentinel keeps the pooled client: how the auto-pipeliner's held
 	// connection follows a failover is not tested here.
 	if c, ok := rdb.(*redis.Client); ok && autoPipeline && c.Options().Addr != "FailoverClient" {
@@ -231,6 +236,9 @@ func (s *Store) checkSchema(ctx context.Context) error {
 		if err := s.moveOpenPointers(ctx); err != nil {
 			return fmt.Errorf("schema 1 to 2: %w", err)
 		}
+		return s.rdb.Set(ctx, keySchema, SchemaVersion, 0).Err()
+	case v < SchemaVersion:
+		// 2 to 3 adds keys and a field; nothing stored changes.
 		return s.rdb.Set(ctx, keySchema, SchemaVersion, 0).Err()
 	}
 	return nil

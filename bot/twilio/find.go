@@ -30,7 +30,8 @@ const (
 var _ bot.SentFinder = (*Sender)(nil)
 
 // FindSent asks Twilio whether m was sent since the given time: the newest
-// first list of messages from m's sending number to m.To, matched on the body
+// first list of messages from m's sending number (or through its Messaging
+// Service) to m.To, matched on the body
 // and on date_created (not date_sent, which a message still queued lacks; nor
 // the DateSent filter, which is by day and on date_sent). It returns the
 // MessageSid of the oldest match, the one closest to the attempt; copies that
@@ -40,15 +41,18 @@ func (s *Sender) FindSent(ctx context.Context, m bot.Outbound, since time.Time) 
 	if m.To == "" || m.Text == "" {
 		return "", false, &bot.SendError{Code: "invalid", Err: errors.New("twilio: message needs To and Text")}
 	}
-	from := m.From
-	if from == "" {
-		from = s.cfg.FromNumber
-	}
 	from2 := since.Add(-findSlack).Truncate(time.Second)
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	api, tr := s.service(ctx)
-	params := (&openapi.ListMessageParams{}).SetTo(m.To).SetFrom(from).SetPageSize(findPageSize)
+	params := (&openapi.ListMessageParams{}).SetTo(m.To).SetPageSize(findPageSize)
+	from := ""
+	if m.Service == "" {
+		// Through a Messaging Service the number is Twilio's choice: the
+		// list is filtered by the recipient, matched on the service.
+		from = s.from(m)
+		params.SetFrom(from)
+	}
 
 	var match string
 	token, page := "", ""
@@ -70,7 +74,11 @@ func (s *Sender) FindSent(ctx context.Context, m bot.Outbound, since time.Time) 
 			// A copy that failed or went undelivered is as good as not sent:
 			// its status callback may have come before anyone knew its sid.
 			st := deref(msg.Status)
-			if deref(msg.Body) == m.Text && deref(msg.To) == m.To && deref(msg.From) == from && deref(msg.Sid) != "" &&
+			sender := deref(msg.From) == from
+			if m.Service != "" {
+				sender = deref(msg.MessagingServiceSid) == m.Service
+			}
+			if deref(msg.Body) == m.Text && deref(msg.To) == m.To && sender && deref(msg.Sid) != "" &&
 				deref(msg.Direction) != "inbound" && st != "failed" && st != "undelivered" {
 				match = deref(msg.Sid) // newest first: the last match is the oldest
 			}

@@ -67,7 +67,8 @@ func NewSender(cfg Config, httpClient *http.Client) (*Sender, error) {
 }
 
 // Send sends m as one SMS (Twilio splits long texts; buttons are ignored) and
-// returns its MessageSid. From is m.From if set, else Config.FromNumber.
+// returns its MessageSid. It goes through m.Service (MessagingServiceSid)
+// when set, else from m.From, else from Config.FromNumber.
 // Failures are *bot.SendError: 429, 5xx and network errors are retryable,
 // Twilio 21610 (the person texted STOP) is Stopped, other 4xx are neither.
 // ctx bounds the call.
@@ -78,11 +79,12 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 	if m.To == "" || m.Text == "" {
 		return "", &bot.SendError{Code: "invalid", Err: errors.New("twilio: message needs To and Text")}
 	}
-	from := m.From
-	if from == "" {
-		from = s.cfg.FromNumber
+	params := (&openapi.CreateMessageParams{}).SetTo(m.To).SetBody(m.Text)
+	if m.Service != "" {
+		params.SetMessagingServiceSid(m.Service)
+	} else {
+		params.SetFrom(s.from(m))
 	}
-	params := (&openapi.CreateMessageParams{}).SetTo(m.To).SetFrom(from).SetBody(m.Text)
 	if s.statusCallback != "" {
 		params.SetStatusCallback(s.statusCallback)
 	}
@@ -100,6 +102,14 @@ func (s *Sender) Send(ctx context.Context, m bot.Outbound) (string, error) {
 		return "", &bot.SendError{Code: strconv.Itoa(tr.status), Err: errors.New("twilio: answer without a message sid")}
 	}
 	return *msg.Sid, nil
+}
+
+// from is the number m is sent from when it names no Messaging Service.
+func (s *Sender) from(m bot.Outbound) string {
+	if m.From != "" {
+		return m.From
+	}
+	return s.cfg.FromNumber
 }
 
 // bound applies the sender's timeout to ctx.

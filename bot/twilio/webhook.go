@@ -50,6 +50,7 @@ func SMSHandler(cfg Config, recv bot.Receiver, now func() time.Time, log *slog.L
 				ProviderID: f.Get("MessageSid"),
 				From:       f.Get("From"),
 				To:         f.Get("To"),
+				Service:    f.Get("MessagingServiceSid"),
 				Text:       f.Get("Body"),
 				Received:   at,
 			})

@@ -122,7 +122,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	s.work = s.newRunner(st, log, reg)
 	s.esc = escalation.NewService(st, s.outbox, s.work, log)
 	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox,
-		Handoff: s.work, SMSFrom: cfg.TwilioFrom, Log: log})
+		Handoff: s.work, Log: log})
 	s.work.Handle(bot.JobKind, s.outbox.SendJob)
 	s.work.Handle(escalation.StepKind, s.esc.StepJob)
 	s.work.Handle(conversations.WorkCheckin, s.rooms.Checkins.CheckinJob)

@@ -27,7 +27,10 @@ import (
 type Message struct {
 	SID            string    // "SM" + 32 hex digits
 	To             string    // the recipient, E.164
-	From           string    // the sending number
+	From           string    // the sending number ("" when a Messaging Service without numbers sent it)
+	// MessagingServiceSID is the Messaging Service the send named ("" when it
+	// named a From number instead).
+	MessagingServiceSID string
 	Body           string    // the text
 	StatusCallback string    // where status callbacks go, "" for none
 	At             time.Time // when the fake accepted it (Server.Now)
@@ -72,6 +75,7 @@ type Server struct {
 	sidRNG   *rand.Rand
 	sendErrs []error           // status callback delivery errors
 	statuses map[string]string // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
+	services map[string][]string // Messaging Service SID → its numbers (AddService)
 }
 
 type failure struct{ status, code int }
@@ -177,6 +181,20 @@ func (s *Server) SetFailureRate(p float64) {
 	s.failRate = p
 }
 
+// AddService makes a Messaging Service exist in the fake's account, with
+// the numbers in its sender pool: a send through it goes from one of them,
+// the same one for a recipient every time (Twilio's sticky sender), or from
+// no number the fake knows ("") when it has none. A send naming a service
+// the account does not have fails with 21701, as Twilio's does.
+func (s *Server) AddService(sid string, numbers ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.services == nil {
+		s.services = map[string][]string{}
+	}
+	s.services[sid] = append([]string(nil), numbers...)
+}
+
 // CallbackErrors returns the errors met while delivering status callbacks
 // (AutoStatus), for tests that want none.
 func (s *Server) CallbackErrors() []error {
@@ -192,7 +210,27 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+var (
+	e164       = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	serviceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+)
+
+// sticky picks one of n numbers for a recipient, the same one every time.
+func sticky(to string, n int) int {
+	var h uint32
+	for i := 0; i < len(to); i++ {
+		h = h*31 + uint32(to[i])
+	}
+	return int(h % uint32(n))
+}
+
+// orNull is v, or JSON null for "" (as Twilio shows a field it has no value for).
+func orNull(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
 
 // restAPI answers the Messages REST resource the fake speaks, on behalf of
 // its Server (the recorded messages and the scripted failures live there).
@@ -224,6 +262,7 @@ func (s restAPI) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to, from, body, cb := r.PostForm.Get("To"), r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("StatusCallback")
+	service := r.PostForm.Get("MessagingServiceSid")
 
 	s.mu.Lock()
 	var fail *failure
@@ -244,8 +283,11 @@ func (s restAPI) createMessage(w http.ResponseWriter, r *http.Request) {
 	case to == "":
 		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
 		return
-	case from == "":
+	case from == "" && service == "":
 		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
+		return
+	case service != "" && !serviceSID.MatchString(service):
+		writeError(w, http.StatusBadRequest, 21705, "The Messaging Service is invalid.")
 		return
 	case body == "":
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
@@ -266,7 +308,18 @@ func (s restAPI) createMessage(w http.ResponseWriter, r *http.Request) {
 
 	at := s.now().UTC()
 	s.mu.Lock()
-	m := Message{SID: s.newSID("SM"), To: to, From: from, Body: body, StatusCallback: cb, At: at}
+	if service != "" {
+		pool, ok := s.services[service]
+		if !ok {
+			s.mu.Unlock()
+			writeError(w, http.StatusBadRequest, 21701, "The Messaging Service does not exist.")
+			return
+		}
+		if from == "" && len(pool) > 0 {
+			from = pool[sticky(to, len(pool))]
+		}
+	}
+	m := Message{SID: s.newSID("SM"), To: to, From: from, MessagingServiceSID: service, Body: body, StatusCallback: cb, At: at}
 	s.msgs = append(s.msgs, m)
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -308,8 +361,8 @@ func (s restAPI) resource(m Message, status string) map[string]any {
 		"direction":             "outbound-api",
 		"error_code":            code,
 		"error_message":         errMsg,
-		"from":                  m.From,
-		"messaging_service_sid": nil,
+		"from":                  orNull(m.From),
+		"messaging_service_sid": orNull(m.MessagingServiceSID),
 		"num_media":             "0",
 		"num_segments":          fmt.Sprint(Segments(m.Body)),
 		"price":                 nil,
