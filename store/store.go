@@ -47,7 +47,7 @@ type Store struct {
 	smsNumber string
 	// lines remembers which agency owns the numbers texts come to (PhoneOwner).
 	lines *lineCache
-	now       func() time.Time
+	now   func() time.Time
 	// keyUses spaces the writes of API keys' last use.
 	keyUses keyUses
 }

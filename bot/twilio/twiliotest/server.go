@@ -25,15 +25,15 @@ import (
 
 // Message is one message the fake accepted.
 type Message struct {
-	SID            string    // "SM" + 32 hex digits
-	To             string    // the recipient, E.164
-	From           string    // the sending number ("" when a Messaging Service without numbers sent it)
+	SID  string // "SM" + 32 hex digits
+	To   string // the recipient, E.164
+	From string // the sending number ("" when a Messaging Service without numbers sent it)
 	// MessagingServiceSID is the Messaging Service the send named ("" when it
 	// named a From number instead).
 	MessagingServiceSID string
-	Body           string    // the text
-	StatusCallback string    // where status callbacks go, "" for none
-	At             time.Time // when the fake accepted it (Server.Now)
+	Body                string    // the text
+	StatusCallback      string    // where status callbacks go, "" for none
+	At                  time.Time // when the fake accepted it (Server.Now)
 }
 
 // Server is a fake Twilio REST API. Create it with NewServer, stop it with
@@ -73,8 +73,8 @@ type Server struct {
 	failRate float64
 	failRNG  *rand.Rand
 	sidRNG   *rand.Rand
-	sendErrs []error           // status callback delivery errors
-	statuses map[string]string // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
+	sendErrs []error             // status callback delivery errors
+	statuses map[string]string   // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
 	services map[string][]string // Messaging Service SID → its numbers (AddService)
 }
 
