@@ -65,7 +65,8 @@ type Line struct {
 	Unknown bool
 	// From and Service are the answer's sending address: the number the
 	// text was sent to, or the agency's Messaging Service it came through;
-	// both "" for the default number.
+	// both "" for the default number; a number nobody owns answers from
+	// itself.
 	From, Service string
 }
 
@@ -170,7 +171,7 @@ func (s *Store) lineOf(to, service, toAgency, svcAgency string) Line {
 	case svcAgency != "":
 		return Line{Agency: svcAgency, Service: service}
 	}
-	return Line{Unknown: true}
+	return Line{Unknown: true, From: to}
 }
 
 func val(c *redis.StringCmd) string {
