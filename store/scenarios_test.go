@@ -30,6 +30,7 @@ func scenarios() []scenario {
 	all = append(all, memoryScenarios()...)
 	all = append(all, outboxScenarios()...)
 	all = append(all, safetyScenarios()...)
+	all = append(all, identityScenarios()...)
 	return all
 }
 

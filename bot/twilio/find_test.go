@@ -184,3 +184,33 @@ func TestFindSent(t *testing.T) {
 		t.Errorf("the error names a phone: %v", err)
 	}
 }
+
+// TestFindSentThroughMessagingService: a message sent through a Messaging
+// Service is found by its recipient and service, whatever number the
+// service sent it from; the same text sent from a number is not it.
+func TestFindSentThroughMessagingService(t *testing.T) {
+	fake, s := newFake(t, nil)
+	ctx := t.Context()
+	const service = "MG0123456789abcdef0123456789abcdef"
+	fake.AddService(service, "+13125550177", "+13125550178")
+	m := bot.Outbound{ID: "out_1", Channel: bot.SMS, To: "+17735550123", Text: "Time for your check-in", Service: service}
+	since := time.Now()
+	if _, err := s.Send(ctx, bot.Outbound{To: m.To, Text: m.Text}); err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := s.FindSent(ctx, m, since); err != nil || found {
+		t.Errorf("FindSent(sent from the default number, not the service) = %q, %t, %v; want not found", got, found, err)
+	}
+	sid, err := s.Send(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := s.FindSent(ctx, m, since); err != nil || !found || got != sid {
+		t.Errorf("FindSent(sent through the service) = %q, %t, %v; want %q", got, found, err, sid)
+	}
+	other := m
+	other.Service = "MGffffffffffffffffffffffffffffffff"
+	if got, found, err := s.FindSent(ctx, other, since); err != nil || found {
+		t.Errorf("FindSent(another service) = %q, %t, %v; want not found", got, found, err)
+	}
+}

@@ -352,3 +352,28 @@ func hangingServer(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { close(done) })
 	return hang
 }
+
+// TestSendThroughMessagingService: a message naming a Messaging Service is
+// sent with MessagingServiceSid and no From (Twilio picks the number from
+// the service's pool); a service the account lacks is refused (21701), a
+// malformed one too (21705), neither retried.
+func TestSendThroughMessagingService(t *testing.T) {
+	fake, s := newFake(t, nil)
+	const service = "MG0123456789abcdef0123456789abcdef"
+	fake.AddService(service, "+13125550177")
+	sid, err := s.Send(t.Context(), bot.Outbound{To: "+17735550123", Text: "through the service", Service: service, From: "+13125550111"})
+	if err != nil {
+		t.Fatalf("Send through a service: %v", err)
+	}
+	got := fake.Messages()
+	if len(got) != 1 || got[0].SID != sid || got[0].MessagingServiceSID != service || got[0].From != "+13125550177" {
+		t.Fatalf("fake recorded %+v; want one message through %s, from its pool's number", got, service)
+	}
+	sid, err = s.Send(t.Context(), bot.Outbound{To: "+17735550123", Text: "unknown service", Service: "MGffffffffffffffffffffffffffffffff"})
+	checkSendError(t, sid, err, "21701", false, false)
+	sid, err = s.Send(t.Context(), bot.Outbound{To: "+17735550123", Text: "malformed service", Service: "MG123"})
+	checkSendError(t, sid, err, "21705", false, false)
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("fake recorded %d messages; want 1", n)
+	}
+}

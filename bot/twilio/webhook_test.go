@@ -426,6 +426,21 @@ func TestDeliverSMS(t *testing.T) {
 		t.Errorf("received %+v; want %+v", in, want)
 	}
 
+	// Through a Messaging Service: the inbound names it.
+	viaService := twiliotest.SMSForm("SM22222222222222222222222222222222", "+17735550123", testFrom, "estoy bien")
+	viaService.Set("MessagingServiceSid", "MG0123456789abcdef0123456789abcdef")
+	resp, err = fake.DeliverSMS(t.Context(), ts.URL+twilio.SMSPath, testPublic+twilio.SMSPath, viaService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	in, _ = recv.got()
+	wantService := sms("SM22222222222222222222222222222222", "+17735550123", "estoy bien")
+	wantService.Service = "MG0123456789abcdef0123456789abcdef"
+	if resp.StatusCode != 200 || len(in) != 2 || in[1] != wantService {
+		t.Errorf("through a service: status %d, received %+v; want 200 and %+v", resp.StatusCode, in, wantService)
+	}
+
 	// Signed over the test server's own URL: not the public one.
 	resp, err = fake.DeliverSMS(t.Context(), ts.URL+twilio.SMSPath, ts.URL+twilio.SMSPath, form)
 	if err != nil {
