@@ -139,7 +139,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 	if m.Email != "" {
 		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
 			if m.Phone != "" {
-				s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+				s.releasePhone(ctx, o, m.Phone)
 			}
 			return ErrEmailTaken
 		}
@@ -384,7 +384,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	if newEmail {
 		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
 			if m.Phone != old.Phone && m.Phone != "" {
-				s.releaseOwner(ctx, s.phoneKey(m.Phone), o)
+				s.releasePhone(ctx, o, m.Phone)
 			}
 			return ErrEmailTaken
 		}
