@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/store/redistest"
 )
 
 // TestPaceLimit: a fraction of a message per second keeps its meaning in the
@@ -27,6 +30,37 @@ func TestPaceLimit(t *testing.T) {
 	} {
 		if got := paceLimit(c.perSecond); got != c.want {
 			t.Errorf("paceLimit(%v) = %v; want %v", c.perSecond, got, c.want)
+		}
+	}
+}
+
+// TestPacingIsPerSendingIdentity: at 1 message a second, a number that
+// just sent must wait, while another number, a Messaging Service and the
+// default number each have their own quota; a service is one identity
+// whatever number it sends from.
+func TestPacingIsPerSendingIdentity(t *testing.T) {
+	st := store.New(redistest.New(t).Client(t), nil)
+	o := NewOutbox(st, nil, Pacing{SMSPerSecond: 1}, nil, nil)
+	const service = "MG0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		label string
+		m     Outbound
+		waits bool
+	}{
+		{"number A's first", Outbound{Channel: SMS, From: "+13125550201"}, false},
+		{"number A's second", Outbound{Channel: SMS, From: "+13125550201"}, true},
+		{"number B's first", Outbound{Channel: SMS, From: "+13125550202"}, false},
+		{"the service's first", Outbound{Channel: SMS, Service: service}, false},
+		{"the service's second", Outbound{Channel: SMS, Service: service, From: "+13125550203"}, true},
+		{"the default number's first", Outbound{Channel: SMS}, false},
+		{"the default number's second", Outbound{Channel: SMS}, true},
+	} {
+		wait, err := o.pace(t.Context(), c.m)
+		if err != nil {
+			t.Fatalf("%s: %v", c.label, err)
+		}
+		if (wait > 0) != c.waits {
+			t.Errorf("%s: wait %v; want a wait: %t", c.label, wait, c.waits)
 		}
 	}
 }
