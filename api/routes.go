@@ -21,6 +21,7 @@ import (
 type Checkins interface {
 	StartCheckin(ctx context.Context, c *store.Client, questionnaire string) (string, error)
 	PlanSchedule(ctx context.Context, a *store.Agency, sc *store.Schedule, after time.Time) error
+	AddSchedule(ctx context.Context, a *store.Agency, c *store.Client, sc *store.Schedule) error
 }
 
 // Appointments saves appointments and plans their reminders (conversations.Appointments).

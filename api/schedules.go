@@ -10,7 +10,6 @@ import (
 
 	"github.com/carecheck/carecheck/conversations"
 	q "github.com/carecheck/carecheck/conversations/questionnaire"
-	"github.com/carecheck/carecheck/conversations/schedule"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -36,46 +35,16 @@ func handleCreateSchedule(d Deps) http.Handler {
 		if !ok {
 			return
 		}
-		if req.Questionnaire == "" {
-			respondErr(w, r, d.Log, invalid("questionnaire: required"))
-			return
-		}
-		cat, err := conversations.AgencyCatalogue(ctx, d.Store, q.Builtin(), c.AgencyID)
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		if _, ok := cat.Get(req.Questionnaire); !ok {
-			respondErr(w, r, d.Log, invalid("questionnaire: unknown %q (see GET /v1/questionnaires)", req.Questionnaire))
-			return
-		}
-		if req.Start.IsZero() {
-			respondErr(w, r, d.Log, invalid("start: required (RFC 3339)"))
-			return
-		}
-		if req.Timezone == "" {
-			req.Timezone = c.Timezone
-		}
-		if _, err := schedule.Parse(req.RRule, req.Start, req.Until, req.Timezone); err != nil {
-			respondErr(w, r, d.Log, invalid("%v", err))
-			return
-		}
-		sc := &store.Schedule{ClientID: c.ID, AgencyID: c.AgencyID, Questionnaire: req.Questionnaire, RRule: req.RRule,
-			Start: req.Start, Until: req.Until, Timezone: req.Timezone, Paused: req.Paused}
-		if err := d.Store.SaveSchedule(ctx, sc); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
 		ag, err := d.Store.Agency(ctx, c.AgencyID)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if !sc.Paused && c.Status != store.StatusDischarged {
-			if err := d.Services.Checkins.PlanSchedule(ctx, ag, sc, d.Now().Add(-time.Second)); err != nil {
-				respondErr(w, r, d.Log, productErr(err))
-				return
-			}
+		sc := &store.Schedule{Questionnaire: req.Questionnaire, RRule: req.RRule,
+			Start: req.Start, Until: req.Until, Timezone: req.Timezone, Paused: req.Paused}
+		if err := d.Services.Checkins.AddSchedule(ctx, ag, c, sc); err != nil {
+			respondErr(w, r, d.Log, productErr(err))
+			return
 		}
 		d.Log.Info("schedule created", "client_id", c.ID, "schedule_id", sc.ID)
 		audit(d, r, "schedule", sc.ID, "created", nil, sc)

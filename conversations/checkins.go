@@ -339,6 +339,40 @@ func (k *Checkins) planNext(ctx context.Context, clientID, scheduleID string, af
 	return "", k.PlanSchedule(ctx, a, sc, after)
 }
 
+// AddSchedule checks and saves a new schedule of a client (the API's
+// POST …/schedules and the console's schedule form) and plans its first
+// occurrence unless it is paused or the client discharged. A problem with
+// the schedule is ErrInvalid, naming the field; nothing is saved then.
+func (k *Checkins) AddSchedule(ctx context.Context, a *store.Agency, c *store.Client, sc *store.Schedule) error {
+	if sc.Questionnaire == "" {
+		return fmt.Errorf("%w: questionnaire: required", ErrInvalid)
+	}
+	cat, err := AgencyCatalogue(ctx, k.store, k.cats.builtin, c.AgencyID)
+	if err != nil {
+		return err
+	}
+	if _, ok := cat.Get(sc.Questionnaire); !ok {
+		return fmt.Errorf("%w: questionnaire: unknown %q (see GET /v1/questionnaires)", ErrInvalid, sc.Questionnaire)
+	}
+	if sc.Start.IsZero() {
+		return fmt.Errorf("%w: start: required (RFC 3339)", ErrInvalid)
+	}
+	if sc.Timezone == "" {
+		sc.Timezone = c.Timezone
+	}
+	if _, err := schedule.Parse(sc.RRule, sc.Start, sc.Until, sc.Timezone); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	sc.ClientID, sc.AgencyID = c.ID, c.AgencyID
+	if err := k.store.SaveSchedule(ctx, sc); err != nil {
+		return err
+	}
+	if sc.Paused || c.Status == store.StatusDischarged {
+		return nil
+	}
+	return k.PlanSchedule(ctx, a, sc, k.now().Add(-time.Second))
+}
+
 // PlanSchedule plans the first occurrence of a schedule strictly after
 // `after`, deferred out of the agency's quiet hours. An occurrence is
 // planned once whatever the calls: its id is the item id.
