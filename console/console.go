@@ -6,6 +6,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -20,11 +21,18 @@ import (
 	"github.com/carecheck/carecheck/store"
 )
 
-// Deps is what the console needs: the store and the escalation service
-// behind the API, a logger, the clock, and how to read the source address.
+// Schedules adds a client's schedules (conversations.Checkins), as the API does.
+type Schedules interface {
+	AddSchedule(ctx context.Context, a *store.Agency, c *store.Client, sc *store.Schedule) error
+}
+
+// Deps is what the console needs: the store, the escalation service and
+// the check-in service behind the API, a logger, the clock, and how to
+// read the source address.
 type Deps struct {
 	Store       *store.Store
 	Escalations *escalation.Service
+	Schedules   Schedules
 	Log         *slog.Logger
 	// Now is the clock (session expiry, TOTP); nil: time.Now.
 	Now func() time.Time
@@ -48,8 +56,8 @@ type console struct {
 // New builds the console's handler, to be mounted at /console. A missing
 // dependency or a template that does not parse fails here, at start.
 func New(d Deps) (http.Handler, error) {
-	if d.Store == nil || d.Escalations == nil {
-		return nil, errors.New("console: Store and Escalations are required")
+	if d.Store == nil || d.Escalations == nil || d.Schedules == nil {
+		return nil, errors.New("console: Store, Escalations and Schedules are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now

@@ -79,7 +79,7 @@ func newHarness(t *testing.T) *harness {
 	ob := bot.NewOutbox(st, nil, bot.Pacing{}, conversations.NewStops(st, nil), nil)
 	esc := escalation.NewService(st, ob, nil, log)
 	rooms := conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: esc, Outbox: ob})
-	con, err := console.New(console.Deps{Store: st, Escalations: esc, Log: log, Now: clk.Now, LivePoll: 50 * time.Millisecond})
+	con, err := console.New(console.Deps{Store: st, Escalations: esc, Schedules: rooms.Checkins, Log: log, Now: clk.Now, LivePoll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,10 @@ var funcs = template.FuncMap{
 	"join": strings.Join,
 	// items pairs a list of escalations with the page's view (its strings).
 	"items": func(v view, list []item) itemsView { return itemsView{V: v, Items: list} },
+	// duration and percent write the reports' figures.
+	"duration": duration,
+	"percent":  percent,
+	"label":    labelOr,
 }
 
 // itemsView is one list of escalations with the page's view.

@@ -46,6 +46,13 @@ func routes(c *console) http.Handler {
 		r.Method(http.MethodGet, "/escalations/{id}", handleEscalation(c))
 		r.Method(http.MethodPost, "/escalations/{id}/ack", handleAck(c))
 		r.Method(http.MethodPost, "/escalations/{id}/resolve", handleResolve(c))
+		r.Method(http.MethodGet, "/clients", handleClients(c))
+		r.Method(http.MethodGet, "/clients/{id}", handleClient(c))
+		r.Method(http.MethodPost, "/clients/{id}/schedules", handleAddSchedule(c))
+		r.Group(func(r chi.Router) {
+			r.Use(requireRole(c, staff.RoleSupervisor, staff.RoleAdmin))
+			r.Method(http.MethodGet, "/reports", handleReports(c))
+		})
 		r.Group(func(r chi.Router) {
 			r.Use(requireRole(c, staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))

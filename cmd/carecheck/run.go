@@ -174,7 +174,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	// validate parsed it already.
 	deps.TrustedProxies, _ = throttle.ParseProxies(cfg.TrustedProxies)
 	deps.PublicURL = cfg.PublicURL
-	if deps.Console, err = console.New(console.Deps{Store: st, Escalations: s.esc, Log: log, Now: now,
+	if deps.Console, err = console.New(console.Deps{Store: st, Escalations: s.esc, Schedules: s.rooms.Checkins, Log: log, Now: now,
 		TrustedProxies: deps.TrustedProxies, PublicURL: cfg.PublicURL}); err != nil {
 		_ = closeStore()
 		return nil, err
