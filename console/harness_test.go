@@ -62,6 +62,7 @@ type harness struct {
 	clock *clock
 	store *store.Store
 	esc   *escalation.Service
+	rooms *conversations.Rooms
 	logs  *lockedBuffer
 }
 
@@ -90,7 +91,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, url: srv.URL, clock: clk, store: st, esc: esc, logs: logs}
+	return &harness{t: t, url: srv.URL, clock: clk, store: st, esc: esc, rooms: rooms, logs: logs}
 }
 
 // api calls the agency API as JSON.
