@@ -80,7 +80,7 @@ func (c *console) loadInbox(ctx context.Context, v *viewer) (inbox, error) {
 		if !visible(v, e, cl) {
 			continue
 		}
-		it := itemOf(e, cl, names, now, v.Lang)
+		it := itemOf(e, cl, names, now, v.Lang, zoneOf(v.Agency))
 		if e.Level == "crisis" {
 			out.Crises = append(out.Crises, it)
 		} else {
@@ -112,7 +112,8 @@ func (c *console) staffNames(ctx context.Context, agency string) map[string]stri
 	}
 }
 
-func itemOf(e *store.Escalation, cl *store.Client, names map[string]string, now time.Time, lang string) item {
+// itemOf is an escalation as the inbox shows it; times in the agency's zone.
+func itemOf(e *store.Escalation, cl *store.Client, names map[string]string, now time.Time, lang string, loc *time.Location) item {
 	it := item{ID: e.ID, Level: e.Level, Status: e.Status, Reasons: e.Reasons, Opened: e.Opened,
 		OpenFor: since(now.Sub(e.Opened), lang), Resolved: e.Status == store.EscResolved}
 	it.Client = e.ClientID
@@ -128,7 +129,7 @@ func itemOf(e *store.Escalation, cl *store.Client, names map[string]string, now 
 		if name == "" {
 			name = id
 		}
-		it.Alerted = append(it.Alerted, alerted{Name: name, At: en.At})
+		it.Alerted = append(it.Alerted, alerted{Name: name, At: en.At.In(loc)})
 	}
 	if id, ok := strings.CutPrefix(e.AckedBy, "staff:"); ok {
 		it.AckedBy = names[id]
@@ -139,6 +140,14 @@ func itemOf(e *store.Escalation, cl *store.Client, names map[string]string, now 
 		it.AckedBy = e.AckedBy
 	}
 	return it
+}
+
+// zoneOf is the agency's time zone (UTC when it cannot be loaded).
+func zoneOf(a *store.Agency) *time.Location {
+	if loc, err := time.LoadLocation(a.Timezone); err == nil {
+		return loc
+	}
+	return time.UTC
 }
 
 // alertedID reads the staff id of an "alert sent" audit line ("... to <id> ...").
@@ -300,7 +309,7 @@ func handleEscalation(c *console) http.Handler {
 			return
 		}
 		v := viewerOf(r)
-		it := itemOf(e, cl, c.staffNames(r.Context(), v.Agency.ID), c.Now(), v.Lang)
+		it := itemOf(e, cl, c.staffNames(r.Context(), v.Agency.ID), c.Now(), v.Lang, zoneOf(v.Agency))
 		c.render(w, r, "escalation.html", http.StatusOK, "details", view{Data: escalationPage{item: it, Audit: e.Audit}})
 	})
 }
