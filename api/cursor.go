@@ -20,6 +20,7 @@ var (
 	clientCursor      = cursorKind{idPrefix: "cl"}
 	caseManagerCursor = cursorKind{idPrefix: "cm"}
 	escalationCursor  = cursorKind{idPrefix: "es"}
+	rotationCursor    = cursorKind{idPrefix: "ro"}
 	timelineCursor    = cursorKind{entry: true}
 	onePage           = cursorKind{}
 )

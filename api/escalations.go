@@ -163,6 +163,12 @@ func handlePutPolicy(d Deps) http.Handler {
 				lookupErr = err
 			}
 			return err == nil && m.Active
+		}, func(id string) bool {
+			_, err := d.Store.Rotation(ctx, ag.ID, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				lookupErr = err
+			}
+			return err == nil
 		})
 		if lookupErr != nil {
 			respondErr(w, r, d.Log, lookupErr)

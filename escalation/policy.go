@@ -24,11 +24,22 @@ func DefaultPolicy() store.Policy {
 const (
 	NotifyAssigned = "assigned"
 	NotifyBackup   = "backup"
+	// NotifyOnCall prefixes a rotation id: "on-call:<rotation id>" alerts
+	// whoever is on call in that rotation when the step runs.
+	NotifyOnCall = "on-call:"
 )
 
+// OnCallRotation is the rotation id a step target names ("" and false: it
+// names none).
+func OnCallRotation(notify string) (string, bool) {
+	id, ok := strings.CutPrefix(strings.TrimSpace(notify), NotifyOnCall)
+	return strings.TrimSpace(id), ok
+}
+
 // ValidatePolicy checks a policy an agency wants to save; caseManager
-// reports whether an id names one of the agency's active case managers.
-func ValidatePolicy(p store.Policy, caseManager func(id string) bool) error {
+// reports whether an id names one of the agency's active case managers,
+// rotation whether it names one of its rotations.
+func ValidatePolicy(p store.Policy, caseManager, rotation func(id string) bool) error {
 	if len(p.Steps) == 0 {
 		return fmt.Errorf("steps: at least one step")
 	}
@@ -39,7 +50,11 @@ func ValidatePolicy(p store.Policy, caseManager func(id string) bool) error {
 		switch n := strings.TrimSpace(st.Notify); {
 		case n == NotifyAssigned || n == NotifyBackup:
 		case n == "":
-			return fmt.Errorf("steps[%d].notify: required (\"assigned\", \"backup\" or a case manager id)", i)
+			return fmt.Errorf("steps[%d].notify: required (\"assigned\", \"backup\", \"on-call:<rotation id>\" or a case manager id)", i)
+		case strings.HasPrefix(n, NotifyOnCall):
+			if id, _ := OnCallRotation(n); id == "" || !rotation(id) {
+				return fmt.Errorf("steps[%d].notify: no such rotation in this agency", i)
+			}
 		case !caseManager(n):
 			return fmt.Errorf("steps[%d].notify: no such active case manager in this agency", i)
 		}

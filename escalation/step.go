@@ -374,12 +374,27 @@ func (s *Service) hold(ctx context.Context, e *store.Escalation, staff *store.Ca
 	return got, nil
 }
 
-// target resolves a policy step to a case manager (nil: nobody).
+// target resolves a policy step to a case manager (nil: nobody): the
+// person on call now for an "on-call:<rotation>" step.
 func target(ctx context.Context, st *store.Store, a *store.Agency, c *store.Client, notify string) (*store.CaseManager, error) {
 	// ValidatePolicy trims; the stored step may not be: " assigned " must not
 	// read as a case manager id that does not exist (a skipped step).
 	notify = strings.TrimSpace(notify)
 	id := notify
+	if rot, ok := OnCallRotation(notify); ok {
+		r, err := st.Rotation(ctx, a.ID, rot)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil // deleted since the policy was taken: nobody
+		}
+		if err != nil {
+			return nil, err
+		}
+		who, _, err := OnCall(r, a.Timezone, st.Now(), 0)
+		if err != nil {
+			return nil, err
+		}
+		id = who.StaffID
+	}
 	switch notify {
 	case NotifyAssigned:
 		id = c.CaseManagerID

@@ -158,6 +158,7 @@ var auditRules = map[string]map[string]fieldRule{
 	"client":         {"name": hidden, "phone": hidden, "telegram_chat": hidden},
 	"appointment":    {"with": hidden, "location": hidden},
 	"questionnaire":  {"*": hidden},
+	"rotation":       {"overrides": counted},
 }
 
 // auditSkipped fields are bookkeeping, not configuration.

@@ -26,6 +26,8 @@ package store
 //	session:<sha256 hex>        a console session (JSON), under the hash of its cookie's id
 //	{a:<agency>}:sessions:<staff>   the hashes of a staff member's sessions (set)
 //	{a:<agency>}:totp-used:<staff>  the newest TOTP time step a staff member used (replays refused)
+//	{a:<agency>}:rot:<id>       an on-call rotation (JSON, rotations.go)
+//	{a:<agency>}:rots           the agency's rotation ids (lex sorted set)
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }

@@ -1,0 +1,335 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/escalation/oncall"
+	"github.com/carecheck/carecheck/store"
+)
+
+// rotationRequest is the body of POST and PATCH /v1/rotations: every field
+// may be left out of a PATCH.
+type rotationRequest struct {
+	Name    *string   `json:"name"`
+	Staff   *[]string `json:"staff"`
+	Handoff *string   `json:"handoff"`
+	At      *string   `json:"at"`
+	Start   *string   `json:"start"`
+}
+
+// apply sets the request's fields on rot and validates the result: the
+// shape (escalation/oncall) and every staff id an active case manager of
+// the agency, once.
+func (req *rotationRequest) apply(r *http.Request, d Deps, rot *store.Rotation) error {
+	if req.Name != nil {
+		name, err := text("name", *req.Name, nameRule)
+		if err != nil {
+			return err
+		}
+		rot.Name = name
+	}
+	if req.Staff != nil {
+		rot.Staff = nil
+		for _, id := range *req.Staff {
+			rot.Staff = append(rot.Staff, strings.TrimSpace(id))
+		}
+	}
+	if req.Handoff != nil {
+		rot.Handoff = strings.TrimSpace(*req.Handoff)
+	}
+	if req.At != nil {
+		rot.At = strings.TrimSpace(*req.At)
+	}
+	if req.Start != nil {
+		rot.Start = strings.TrimSpace(*req.Start)
+	}
+	if rot.Name == "" {
+		return invalid("name: required")
+	}
+	if err := oncall.Validate(escalation.OnCallSpec(rot)); err != nil {
+		return invalid("%s", err.Error())
+	}
+	for i, id := range rot.Staff {
+		if slices.Index(rot.Staff, id) != i {
+			return invalid("staff[%d]: %s is already in the rotation", i, id)
+		}
+		if err := activeStaff(r, d, id); err != nil {
+			if errors.Is(err, errNoStaff) {
+				return invalid("staff[%d]: no such active case manager in this agency", i)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+var errNoStaff = errors.New("no such active case manager")
+
+// activeStaff checks that id names an active case manager of the request's agency.
+func activeStaff(r *http.Request, d Deps, id string) error {
+	m, err := d.Store.CaseManager(r.Context(), agencyID(r), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !m.Active) {
+		return errNoStaff
+	}
+	return err
+}
+
+// rotationOf loads the rotation named by the route's {id} for the calling
+// agency; another agency's is 404.
+func rotationOf(d Deps, w http.ResponseWriter, r *http.Request) (*store.Rotation, bool) {
+	rot, err := d.Store.Rotation(r.Context(), agencyID(r), urlParam(r, "id"))
+	if err != nil {
+		respondErr(w, r, d.Log, err)
+		return nil, false
+	}
+	return rot, true
+}
+
+// handleCreateRotation creates an on-call rotation.
+func handleCreateRotation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req rotationRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		rot := &store.Rotation{AgencyID: agencyID(r)}
+		if err := req.apply(r, d, rot); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if err := d.Store.CreateRotation(r.Context(), rot); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("rotation created", "agency_id", rot.AgencyID, "rotation_id", rot.ID)
+		audit(d, r, "rotation", rot.ID, "created", nil, rot)
+		encode(w, http.StatusCreated, rot)
+	})
+}
+
+// handleListRotations lists the agency's rotations.
+func handleListRotations(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := pageLimit(r)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		cursor, err := pageCursor(r, rotationCursor)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		page, err := d.Store.Rotations(r.Context(), agencyID(r), cursor, limit)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"rotations": page.Items, "next": page.Next})
+	})
+}
+
+// handleGetRotation shows one rotation with its overrides.
+func handleGetRotation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rot, ok := rotationOf(d, w, r); ok {
+			encode(w, http.StatusOK, rot)
+		}
+	})
+}
+
+// handlePatchRotation changes a rotation's name, staff, hand-off or start.
+func handlePatchRotation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req rotationRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		old, rot, err := d.Store.UpdateRotation(r.Context(), agencyID(r), urlParam(r, "id"), func(rot *store.Rotation) error {
+			return req.apply(r, d, rot)
+		})
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("rotation changed", "agency_id", rot.AgencyID, "rotation_id", rot.ID)
+		audit(d, r, "rotation", rot.ID, "changed", old, rot)
+		encode(w, http.StatusOK, rot)
+	})
+}
+
+// handleDeleteRotation deletes a rotation the agency's policy does not name
+// (409 naming the steps that do). An open escalation whose policy snapshot
+// names it skips that step, and its audit says nobody was on call.
+func handleDeleteRotation(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rot, ok := rotationOf(d, w, r)
+		if !ok {
+			return
+		}
+		ag, err := d.Store.Agency(r.Context(), rot.AgencyID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if ag.Policy != nil {
+			var steps []string
+			for i, st := range ag.Policy.Steps {
+				if id, ok := escalation.OnCallRotation(st.Notify); ok && id == rot.ID {
+					steps = append(steps, strconv.Itoa(i+1))
+				}
+			}
+			if len(steps) > 0 {
+				respondErr(w, r, d.Log, &Error{Code: CodeConflict,
+					Message: "the escalation policy names this rotation (steps " + strings.Join(steps, ", ") + "): change the policy first"})
+				return
+			}
+		}
+		if err := d.Store.DeleteRotation(r.Context(), rot.AgencyID, rot.ID); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("rotation deleted", "agency_id", rot.AgencyID, "rotation_id", rot.ID)
+		audit(d, r, "rotation", rot.ID, "deleted", rot, nil)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+type overrideRequest struct {
+	StaffID string    `json:"staff_id"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+}
+
+// maxOverride is the longest override; maxOverrides how many a rotation
+// keeps (those that ended are dropped when one is added).
+const (
+	maxOverride  = 31 * 24 * time.Hour
+	maxOverrides = 50
+)
+
+// handleCreateOverride puts another staff member on call for a while
+// ("Sam covers Friday night"): {staff_id, start, end} (RFC 3339).
+func handleCreateOverride(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req overrideRequest
+		if err := decode(w, r, &req); err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		req.StaffID = strings.TrimSpace(req.StaffID)
+		now := d.Now()
+		switch {
+		case req.StaffID == "":
+			respondErr(w, r, d.Log, invalid("staff_id: required"))
+			return
+		case req.Start.IsZero() || req.End.IsZero():
+			respondErr(w, r, d.Log, invalid("start, end: required (RFC 3339)"))
+			return
+		case !req.End.After(req.Start):
+			respondErr(w, r, d.Log, invalid("end: must be after start"))
+			return
+		case req.End.Sub(req.Start) > maxOverride:
+			respondErr(w, r, d.Log, invalid("end: an override lasts at most 31 days"))
+			return
+		case !req.End.After(now):
+			respondErr(w, r, d.Log, invalid("end: already past"))
+			return
+		}
+		if err := activeStaff(r, d, req.StaffID); err != nil {
+			if errors.Is(err, errNoStaff) {
+				err = invalid("staff_id: no such active case manager in this agency")
+			}
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		o := store.RotationOverride{ID: store.NewID("ov", now), StaffID: req.StaffID, Start: req.Start.UTC(), End: req.End.UTC()}
+		old, rot, err := d.Store.UpdateRotation(r.Context(), agencyID(r), urlParam(r, "id"), func(rot *store.Rotation) error {
+			rot.Overrides = slices.DeleteFunc(rot.Overrides, func(x store.RotationOverride) bool { return !x.End.After(now) })
+			if len(rot.Overrides) >= maxOverrides {
+				return &Error{Code: CodeConflict, Message: "overrides: at most 50 current or future overrides"}
+			}
+			rot.Overrides = append(rot.Overrides, o)
+			return nil
+		})
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		d.Log.Info("rotation override added", "agency_id", rot.AgencyID, "rotation_id", rot.ID, "override_id", o.ID)
+		audit(d, r, "rotation", rot.ID, "changed", old, rot)
+		encode(w, http.StatusCreated, o)
+	})
+}
+
+// handleDeleteOverride removes an override.
+func handleDeleteOverride(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		oid := urlParam(r, "oid")
+		old, rot, err := d.Store.UpdateRotation(r.Context(), agencyID(r), urlParam(r, "id"), func(rot *store.Rotation) error {
+			i := slices.IndexFunc(rot.Overrides, func(x store.RotationOverride) bool { return x.ID == oid })
+			if i < 0 {
+				return store.ErrNotFound
+			}
+			rot.Overrides = slices.Delete(rot.Overrides, i, i+1)
+			return nil
+		})
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		audit(d, r, "rotation", rot.ID, "changed", old, rot)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleOnCall answers who is on call at ?at= (RFC 3339; now when absent)
+// and the next ?n= (default 5, at most 20) changes of who is.
+func handleOnCall(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := d.Now()
+		if v := r.URL.Query().Get("at"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				respondErr(w, r, d.Log, invalid("at: an RFC 3339 time, 2026-11-06T22:00:00-06:00"))
+				return
+			}
+			at = t
+		}
+		n := 5
+		if v := r.URL.Query().Get("n"); v != "" {
+			x, err := strconv.Atoi(v)
+			if err != nil || x < 1 || x > 20 {
+				respondErr(w, r, d.Log, invalid("n: a number from 1 to 20"))
+				return
+			}
+			n = x
+		}
+		rot, ok := rotationOf(d, w, r)
+		if !ok {
+			return
+		}
+		ag, err := d.Store.Agency(r.Context(), rot.AgencyID)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		who, next, err := escalation.OnCall(rot, ag.Timezone, at, n)
+		if err != nil {
+			respondErr(w, r, d.Log, err)
+			return
+		}
+		if next == nil {
+			next = []oncall.Shift{}
+		}
+		encode(w, http.StatusOK, map[string]any{"at": at, "on_call": who, "next": next})
+	})
+}
