@@ -53,6 +53,12 @@ var raceEnabled = func() bool {
 	return false
 }()
 
+// startupWait bounds how long a serve process may take to listen. Start-up
+// trains the detector's model, CPU-bound: about a second alone, several
+// times that under -race, and more when several processes start together
+// on a busy machine.
+var startupWait = map[bool]time.Duration{false: 30 * time.Second, true: 90 * time.Second}[raceEnabled]
+
 const publicURL = "https://carecheck.example.org"
 
 // proc is one `carecheck serve` process.
@@ -136,9 +142,9 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 		p.URL = "http://" + addr
 	case <-p.exited:
 		t.Fatalf("%s exited before listening:\n%s", name, p.logs)
-	case <-time.After(30 * time.Second):
+	case <-time.After(startupWait):
 		_ = p.cmd.Process.Kill()
-		t.Fatalf("%s did not listen within 30s:\n%s", name, p.logs)
+		t.Fatalf("%s did not listen within %v:\n%s", name, startupWait, p.logs)
 	}
 	t.Cleanup(p.stop)
 	return p

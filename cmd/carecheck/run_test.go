@@ -157,11 +157,9 @@ func startServe(t *testing.T, e map[string]string) (addr string, logs *syncBuffe
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		// Start-up trains the detector's model (CPU-bound, several times
-		// slower under -race on a busy machine): wait as the process tests do.
+	case <-time.After(startupWait):
 		cancel()
-		t.Fatal("serve did not listen within 30s")
+		t.Fatalf("serve did not listen within %v", startupWait)
 	}
 	var once sync.Once
 	var stopErr error
