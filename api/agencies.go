@@ -73,6 +73,7 @@ type agencySettings struct {
 	MoodThreshold *int            `json:"mood_threshold"`
 	AlertDetail   *bool           `json:"alert_detail"`
 	AlertNames    *bool           `json:"alert_names"`
+	ExportWords   *bool           `json:"export_words"`
 	Retention     *store.Duration `json:"retention"`
 	RequireTOTP   *bool           `json:"require_totp"`
 	SessionIdle   *store.Duration `json:"session_idle"`
@@ -156,6 +157,9 @@ func (req agencySettings) apply(ag *store.Agency) error {
 	}
 	if req.AlertNames != nil {
 		ag.AlertNames = *req.AlertNames
+	}
+	if req.ExportWords != nil {
+		ag.ExportWords = *req.ExportWords
 	}
 	if req.Retention != nil {
 		// docs/clinical.md, "Retention and audit": configuration changes are kept 6 years (HIPAA).

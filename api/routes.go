@@ -122,6 +122,7 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/reports/checkins", handleCheckinsReport(d))
 		r.Method(http.MethodGet, "/reports/escalations", handleEscalationsReport(d))
 		r.Method(http.MethodGet, "/reports/worsening", handleWorseningReport(d))
+		r.Method(http.MethodGet, "/exports/{name}", handleExport(d))
 	})
 	return r
 }

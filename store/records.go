@@ -30,6 +30,9 @@ type Agency struct {
 	AlertDetail bool `json:"alert_detail"`
 	// AlertNames: alerts name the client by full name rather than initials.
 	AlertNames bool `json:"alert_names"`
+	// ExportWords lets the records sent out (CSV exports, webhook payloads)
+	// carry the client's own words; off: ids, values, scores and categories.
+	ExportWords bool `json:"export_words"`
 	// Phrases are agency-added crisis or concern phrases.
 	Phrases []Phrase `json:"phrases,omitempty"`
 	// Retention is how long the audit of configuration changes is kept

@@ -199,3 +199,49 @@ func (s *Store) Timelines(ctx context.Context, clientIDs []string, since, until 
 	}
 	return out, nil
 }
+
+// EachEntry calls fn with each of a client's timeline entries whose time is
+// in [since, until), in time order, reading 200 at a time (an export streams
+// them; nothing holds the whole range). With words, answers carry the text
+// of the message they came from, as Timeline gives it; without, answers hold
+// no text at all. An error from fn stops the reading and is returned.
+func (s *Store) EachEntry(ctx context.Context, clientID string, since, until time.Time, words bool, fn func(Entry) error) error {
+	const batch = 200
+	// Entry ids are never earlier than the entry's time (see Timelines).
+	start := strconv.FormatInt(since.UnixMilli(), 10)
+	end := strconv.FormatInt(until.Add(time.Hour).UnixMilli(), 10)
+	for {
+		msgs, err := s.rdb.XRangeN(ctx, keyTimeline(clientID), start, end, batch).Result()
+		if err != nil {
+			return fmt.Errorf("read timeline: %w", err)
+		}
+		page := make([]Entry, 0, len(msgs))
+		for _, m := range msgs {
+			e := decodeEntry(m)
+			if e.At.Before(since) || !e.At.Before(until) {
+				continue
+			}
+			page = append(page, e)
+		}
+		if words {
+			if err := s.answerTexts(ctx, clientID, page); err != nil {
+				return err
+			}
+		} else {
+			for _, e := range page {
+				if e.Type == "answer" {
+					delete(e.Fields, "text")
+				}
+			}
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < batch {
+			return nil
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+}
