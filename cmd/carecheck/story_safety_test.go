@@ -143,3 +143,48 @@ func TestStoryStrangerInCrisis(t *testing.T) {
 		t.Error("logs hold the stranger's number")
 	}
 }
+
+// At 3 a.m., inside the agency's quiet hours (21:00–08:00) and outside the
+// case manager's working hours, a client's crisis text brings the safety
+// reply and pages the case manager at once, without the clock moving; the
+// routine check-in due at 03:00 waits for 08:00.
+func TestStoryCrisisInQuietHoursPagesAtOnce(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	s.mustFn(s.api("POST", "/v1/clients/"+z.client+"/schedules", z.key, map[string]any{
+		"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=3;BYMINUTE=0", "start": "2026-11-24T08:00:00-06:00",
+	}))(201)
+	m := s.mark()
+	night := time.Date(2026, 11, 25, 3, 0, 30, 0, chicago)
+	s.jumpTo(night)
+	s.quiet(m, "a check-in due at 03:00", clientPhone)
+
+	if code, _ := s.sms(clientPhone, "i want to kill myself tonight"); code != 200 {
+		t.Fatalf("crisis webhook = %d; want 200", code)
+	}
+	safety := s.nextSMS(m, clientPhone, contains("988"))
+	alert := s.nextSMS(m, cmPhone, isAlert)
+	if !strings.Contains(safety.Body, "911") {
+		t.Errorf("safety reply = %q; want 911 too", safety.Body)
+	}
+	if !strings.Contains(alert.Body, "URGENT") || !strings.Contains(alert.Body, z.client) {
+		t.Errorf("alert = %q; want urgent, naming the client by id", alert.Body)
+	}
+	if now := s.clock.Now(); !now.Equal(night) {
+		t.Fatalf("the clock moved to %v; the story needs it at 03:00:30", now.In(chicago))
+	}
+	e := s.onlyOpen(z.key)
+	if a := audit(e); e["level"] != "crisis" || slices.Contains(a, "alert held") || !slices.Contains(a, "alert sent") {
+		t.Errorf("escalation %v with audit %v; want a crisis alerted at once, nothing held", e["level"], a)
+	}
+	s.settle()
+	if got := s.bodiesSince(m, clientPhone); len(got) != 1 || slices.ContainsFunc(got, moodQ) {
+		t.Errorf("at 03:00 the client got %q; want only the safety reply (the check-in waits for 08:00)", got)
+	}
+
+	s.jumpTo(time.Date(2026, 11, 25, 7, 59, 0, 0, chicago))
+	s.quiet(len(s.twilio.Messages()), "the check-in at 07:59", clientPhone)
+	s.jumpTo(time.Date(2026, 11, 25, 8, 0, 1, 0, chicago))
+	s.nextSMS(m, clientPhone, moodQ)
+	s.checkLogsArePrivate()
+}
