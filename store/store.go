@@ -120,30 +120,26 @@ func Open(ctx context.Context, o Options) (*Store, func() error, error) {
 // default, a Sentinel group when the URL names master_name, a Cluster when
 // cluster is set or the URL lists several addresses.
 func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
-	if cluster || strings.Contains(url, ",") || strings.Contains(url, "addr=") {
-		u := url
-		if strings.Contains(u, ",") && !strings.Contains(u, "addr=") {
-			// "redis://h1:p1,h2:p2" → first host plus addr= for the rest.
-			scheme, rest, _ := strings.Cut(u, "://")
-			hosts := strings.Split(rest, ",")
-			u = scheme + "://" + hosts[0] + "?addr=" + strings.Join(hosts[1:], "&addr=")
-		}
-		opt, err := redis.ParseClusterURL(u)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		opt.Protocol = protocol(url)
-		opt.Dialer = withoutPeek(redis.NewDialer(&redis.Options{DialTimeout: opt.DialTimeout, TLSConfig: opt.TLSConfig}))
-		return redis.NewClusterClient(opt), nil
-	}
-	if strings.Contains(url, "master_name=") {
-		opt, err := redis.ParseFailoverURL(url)
+	// A Sentinel URL lists its Sentinels with addr= (or commas) too: it is
+	// told apart from a Cluster's by master_name.
+	if strings.Contains(url, "master_name=") && !cluster {
+		u := severalHosts(url)
+		opt, err := redis.ParseFailoverURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		opt.Protocol = protocol(url)
 		opt.Dialer = withoutPeek(redis.NewDialer(&redis.Options{DialTimeout: opt.DialTimeout, TLSConfig: opt.TLSConfig}))
 		return redis.NewFailoverClient(opt), nil
+	}
+	if cluster || strings.Contains(url, ",") || strings.Contains(url, "addr=") {
+		opt, err := redis.ParseClusterURL(severalHosts(url))
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		opt.Protocol = protocol(url)
+		opt.Dialer = withoutPeek(redis.NewDialer(&redis.Options{DialTimeout: opt.DialTimeout, TLSConfig: opt.TLSConfig}))
+		return redis.NewClusterClient(opt), nil
 	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -153,6 +149,29 @@ func NewClient(url string, cluster bool) (redis.UniversalClient, error) {
 	opt.Protocol = protocol(url)
 	opt.Dialer = withoutPeek(redis.NewDialer(opt))
 	return redis.NewClient(opt), nil
+}
+
+// severalHosts turns "redis://h1:p1,h2:p2,h3:p3/db?q" into go-redis's form,
+// the first host plus addr= for the others:
+// "redis://h1:p1/db?addr=h2:p2&addr=h3:p3&q". Other URLs are returned as
+// they are.
+func severalHosts(url string) string {
+	if !strings.Contains(url, ",") || strings.Contains(url, "addr=") {
+		return url
+	}
+	scheme, rest, _ := strings.Cut(url, "://")
+	rest, query, _ := strings.Cut(rest, "?")
+	hosts, path, _ := strings.Cut(rest, "/")
+	list := strings.Split(hosts, ",")
+	u := scheme + "://" + list[0]
+	if path != "" {
+		u += "/" + path
+	}
+	u += "?addr=" + strings.Join(list[1:], "&addr=")
+	if query != "" {
+		u += "&" + query
+	}
+	return u
 }
 
 // noPeek is a connection to Redis without its file descriptor showing.
