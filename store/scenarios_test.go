@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/carecheck/carecheck/store/redistest"
 )
 
@@ -73,6 +75,50 @@ func TestNewClientPicksClusterForSeveralHosts(t *testing.T) {
 	defer rdb.Close()
 	if got := fmt.Sprintf("%T", rdb); got != "*redis.ClusterClient" {
 		t.Errorf("client for three hosts = %s; want *redis.ClusterClient", got)
+	}
+}
+
+// TestStoreOnSentinel runs the scenarios through a Sentinel client (the
+// form REDIS_URL takes with master_name) on a primary with a replica.
+func TestStoreOnSentinel(t *testing.T) {
+	start := time.Now()
+	sn := redistest.NewSentinel(t)
+	t.Logf("primary, replica and three Sentinels ready in %v", time.Since(start).Round(time.Millisecond))
+	rdb, err := NewClient(sn.URL, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			sc.run(t, New(rdb, nil))
+		})
+	}
+}
+
+// TestNewClientPicksSentinelForMasterName: a URL naming master_name is a
+// Sentinel group however its Sentinels are listed, never a Cluster.
+func TestNewClientPicksSentinelForMasterName(t *testing.T) {
+	for _, url := range []string{
+		"redis://127.0.0.1:26379?master_name=carecheck",
+		"redis://127.0.0.1:26379?master_name=carecheck&addr=127.0.0.1:26380&addr=127.0.0.1:26381",
+		"redis://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/0?master_name=carecheck",
+	} {
+		rdb, err := NewClient(url, false)
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		c, ok := rdb.(*redis.Client)
+		if !ok || c.Options().Addr != "FailoverClient" {
+			t.Errorf("client for %s = %T; want a Sentinel (failover) client", url, rdb)
+		}
+		_ = rdb.Close()
+	}
+	if got := severalHosts("redis://h1:1,h2:2,h3:3/2?master_name=m"); got != "redis://h1:1/2?addr=h2:2&addr=h3:3&master_name=m" {
+		t.Errorf("severalHosts = %q", got)
 	}
 }
 
