@@ -208,8 +208,7 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) error {
 	}
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
-		raw, _ := json.Marshal(j)
-		return o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
+		return o.markSent(ctx, j, pid, it)
 	}
 	end := o.store.ReleaseSend
 	if mayHaveSent(err) {
@@ -222,6 +221,40 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) error {
 		return rerr
 	}
 	return o.failed(ctx, j, err)
+}
+
+// markSentFor bounds how long markSent keeps trying (the item's own
+// deadline, 30 s, usually ends it first).
+const markSentFor = 30 * time.Second
+
+// markSent records a send the provider took. Should Redis fail just then (a
+// restart, a Sentinel failover: seconds), it is tried again with backoff
+// until the item's deadline: given up, the item would wait for the
+// reclaimer (30 s idle) and the send claim's minute, then a provider lookup,
+// before the send is on record.
+func (o *Outbox) markSent(ctx context.Context, j *Job, pid string, it *store.Item) error {
+	raw, _ := json.Marshal(j)
+	ctx, cancel := context.WithTimeout(ctx, markSentFor)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		err := o.store.MarkSent(ctx, j.Msg.ID, pid, raw, it, j.Routine())
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if wait == 50*time.Millisecond {
+			o.log.Warn("sent, but the sent marker was not written: trying again", "message_id", j.Msg.ID, "err", err)
+		}
+		// Redis's real availability: a real timer.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // mayHaveSent reports whether a failed send may still have reached the

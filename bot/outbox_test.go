@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/carecheck/carecheck/bot"
 	"github.com/carecheck/carecheck/bot/twilio"
@@ -237,5 +240,83 @@ func TestHandleRefusalReleasesTheClaim(t *testing.T) {
 	}
 	if c, _, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendClaimed {
 		t.Errorf("claim after a refusal = %d, %v; want a fresh claim (SendClaimed)", c, err)
+	}
+}
+
+// markerFault fails the first writes of one message's sent marker, as
+// Redis does while it restarts or fails over.
+type markerFault struct {
+	id   string // the message id
+	fail atomic.Int32
+}
+
+func (f *markerFault) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *markerFault) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.hit(cmd) {
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (f *markerFault) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if f.hit(cmd) {
+				return cmd.Err()
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// hit fails cmd when it writes the marker (the marker and the job
+// together: the send claim reads the marker too) and failures are left.
+func (f *markerFault) hit(cmd redis.Cmder) bool {
+	if !slices.Contains(cmd.Args(), any("sent:"+f.id)) || !slices.Contains(cmd.Args(), any("job:"+f.id)) {
+		return false
+	}
+	if f.fail.Add(-1) < 0 {
+		return false
+	}
+	cmd.SetErr(errors.New("injected: connection refused"))
+	return true
+}
+
+// TestHandleMarksSentOnceRedisAnswersAgain: Twilio took the message but
+// Redis refused the sent marker twice (a failover). Handle writes it once
+// Redis answers, instead of leaving the send unrecorded for the reclaimer
+// and a lookup at Twilio: one copy, marked with Twilio's SID.
+func TestHandleMarksSentOnceRedisAnswersAgain(t *testing.T) {
+	rdb := redistest.New(t).Client(t)
+	m := checkInMsg("out_marker_refused")
+	fault := &markerFault{id: m.ID}
+	fault.fail.Store(2)
+	rdb.AddHook(fault)
+	st := store.New(rdb, nil)
+	fake := twiliotest.NewServer(account, token)
+	t.Cleanup(fake.Close)
+	sender, err := twilio.NewSender(twilio.Config{AccountSID: account, AuthToken: token, FromNumber: ourSMS, APIURL: fake.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := bot.NewOutbox(st, map[bot.Kind]bot.Sender{bot.SMS: sender}, bot.Pacing{}, nil, nil)
+	ctx := t.Context()
+	if err := o.Handle(ctx, &bot.Job{Msg: m}, nil); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if left := fault.fail.Load(); left >= 0 {
+		t.Fatalf("the sent marker was refused %d times; want 2", 2-left)
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("the person got %d copies; want 1", n)
+	}
+	if got, err := st.SentMarker(ctx, m.ID); err != nil || got != fake.Messages()[0].SID {
+		t.Errorf("sent marker = %q, %v; want the SID Twilio gave", got, err)
+	}
+	if c, _, err := st.ClaimSend(ctx, m.ID, time.Minute); err != nil || c != store.SendDone {
+		t.Errorf("claim after the send = %d, %v; want SendDone", c, err)
 	}
 }
