@@ -290,12 +290,17 @@ func (f *markerFault) hit(cmd redis.Cmder) bool {
 // Redis answers, instead of leaving the send unrecorded for the reclaimer
 // and a lookup at Twilio: one copy, marked with Twilio's SID.
 func TestHandleMarksSentOnceRedisAnswersAgain(t *testing.T) {
-	rdb := redistest.New(t).Client(t)
+	// The pooled client: the hook fails commands in the caller's goroutine
+	// (the auto-pipeliner runs hooks on its own).
+	st, closeStore, err := store.Open(t.Context(), store.Options{URL: redistest.New(t).URL, NoAutoPipeline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeStore() })
 	m := checkInMsg("out_marker_refused")
 	fault := &markerFault{id: m.ID}
 	fault.fail.Store(2)
-	rdb.AddHook(fault)
-	st := store.New(rdb, nil)
+	st.Redis().AddHook(fault)
 	fake := twiliotest.NewServer(account, token)
 	t.Cleanup(fake.Close)
 	sender, err := twilio.NewSender(twilio.Config{AccountSID: account, AuthToken: token, FromNumber: ourSMS, APIURL: fake.URL}, nil)
