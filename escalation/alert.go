@@ -188,10 +188,11 @@ const StaffDeactivated = "CareCheck: your account is deactivated; you no longer 
 // number (a dead number in a safety message is a known harm).
 func ValidateSafetyMessage(msg string) error {
 	msg = strings.TrimSpace(msg)
-	if len(msg) < 20 {
+	// Lengths in characters: a Spanish message's accents are one each.
+	if utf8.RuneCountInString(msg) < 20 {
 		return fmt.Errorf("too short to be a safety message")
 	}
-	if len(msg) > 640 {
+	if utf8.RuneCountInString(msg) > 640 {
 		return fmt.Errorf("at most 640 characters (4 SMS segments)")
 	}
 	numbers := crisisNumber.FindAllString(msg, -1)

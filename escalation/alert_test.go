@@ -168,3 +168,16 @@ func TestAlertReasonsNeverNameSubstanceUse(t *testing.T) {
 		}
 	}
 }
+
+// The safety message's limit counts characters, not bytes: 640 accented
+// characters fit, 641 do not.
+func TestSafetyMessageLimitCountsCharacters(t *testing.T) {
+	head := "Llama al 988 o al 911. "
+	fill := func(n int) string { return head + strings.Repeat("é", n-utf8.RuneCountInString(head)) }
+	if err := ValidateSafetyMessage(fill(640)); err != nil {
+		t.Errorf("640 characters (%d bytes) refused: %v", len(fill(640)), err)
+	}
+	if err := ValidateSafetyMessage(fill(641)); err == nil {
+		t.Error("641 characters accepted")
+	}
+}
