@@ -6,23 +6,36 @@ package detect
 // every row.
 
 // folds assigns each row to one of k folds, stratified by level: within
-// each level, rows in file order are dealt round-robin.
-func folds(rows []Example, k int) []int {
+// each level, rows are dealt round-robin, in file order for seed 0 (the
+// shipped thresholds' folds) and in an order shuffled by seed otherwise
+// (repeated cross-validation, to see how much a figure moves with the
+// folds alone).
+func folds(rows []Example, k int, seed uint64) []int {
 	out := make([]int, len(rows))
-	var next [nLevels]int
+	var byLevel [nLevels][]int
 	for i, r := range rows {
-		out[i] = next[r.Level] % k
-		next[r.Level]++
+		byLevel[r.Level] = append(byLevel[r.Level], i)
+	}
+	rng := splitmix64(seed)
+	for _, idx := range byLevel {
+		if seed != 0 {
+			for i := len(idx) - 1; i > 0; i-- {
+				j := int(rng.next() % uint64(i+1))
+				idx[i], idx[j] = idx[j], idx[i]
+			}
+		}
+		for n, i := range idx {
+			out[i] = n % k
+		}
 	}
 	return out
 }
 
-// crossValidate chooses the thresholds on out-of-fold readings of rows
-// (see crossReadings and pickThresholds) and returns them with the
-// readings.
-func crossValidate(lex *Detector, rows []Example, cfg trainConfig) (thresholds, []reading) {
-	prep := prepare(lex, rows)
-	rs, floor := crossReadings(rows, prep, nil, cfg, cfg.folds)
+// crossValidate chooses the thresholds on out-of-fold readings of rows,
+// already read by prepare, with the folds dealt by seed (see folds,
+// crossReadings and pickThresholds), and returns them with the readings.
+func crossValidate(rows []Example, prep []prepared, cfg trainConfig, seed uint64) (thresholds, []reading) {
+	rs, floor := crossReadings(rows, prep, nil, cfg, cfg.folds, seed)
 	return pickThresholds(rs, levels(rows, nil), floor), rs
 }
 
@@ -30,7 +43,7 @@ func crossValidate(lex *Detector, rows []Example, cfg trainConfig) (thresholds, 
 // reading with the probabilities of the model trained on the other k-1
 // folds of idx, and the mean over the k models of what each says of a
 // message with no evidence (P(crisis) of its bias).
-func crossReadings(rows []Example, prep []prepared, idx []int, cfg trainConfig, k int) ([]reading, float32) {
+func crossReadings(rows []Example, prep []prepared, idx []int, cfg trainConfig, k int, seed uint64) ([]reading, float32) {
 	if idx == nil {
 		idx = make([]int, len(rows))
 		for i := range idx {
@@ -41,7 +54,7 @@ func crossReadings(rows []Example, prep []prepared, idx []int, cfg trainConfig, 
 	for j, i := range idx {
 		sub[j] = rows[i]
 	}
-	fold := folds(sub, k)
+	fold := folds(sub, k, seed)
 	out := make([]reading, len(idx))
 	var floor float32
 	for f := 0; f < k; f++ {
@@ -63,18 +76,18 @@ func crossReadings(rows []Example, prep []prepared, idx []int, cfg trainConfig, 
 	return out, floor
 }
 
-// levels returns the gold levels of rows idx (all when nil).
-func levels(rows []Example, idx []int) []Level {
+// levels returns what the threshold choice knows of rows idx (all when
+// nil): gold level, plain reply or not.
+func levels(rows []Example, idx []int) []goldRow {
 	if idx == nil {
-		out := make([]Level, len(rows))
-		for i, r := range rows {
-			out[i] = r.Level
+		idx = make([]int, len(rows))
+		for i := range idx {
+			idx[i] = i
 		}
-		return out
 	}
-	out := make([]Level, len(idx))
+	out := make([]goldRow, len(idx))
 	for j, i := range idx {
-		out[j] = rows[i].Level
+		out[j] = goldRow{level: rows[i].Level, plain: rows[i].Level == None && rows[i].Category == "ordinary"}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -252,8 +253,27 @@ func TestPublicEval(t *testing.T) {
 	}
 }
 
+// The tests' detector with the built-in lexicon alone, built once: a
+// Detector is safe for concurrent use and no test changes it, and
+// compiling the lexicon again for every test cost seconds under -race.
+var builtIn struct {
+	once sync.Once
+	d    *Detector
+	err  error
+}
+
+// mustNew returns a detector with the built-in lexicon and extra; without
+// extra, the one shared by the tests. The learned stage is the process's
+// shared model either way (trained once).
 func mustNew(t testing.TB, extra ...Phrase) *Detector {
 	t.Helper()
+	if len(extra) == 0 {
+		builtIn.once.Do(func() { builtIn.d, builtIn.err = New() })
+		if builtIn.err != nil {
+			t.Fatal(builtIn.err)
+		}
+		return builtIn.d
+	}
 	d, err := New(extra...)
 	if err != nil {
 		t.Fatal(err)

@@ -7,10 +7,10 @@ import (
 )
 
 // Table sizes of the two heads, in bits of the feature hash. The level head
-// sees 2^18 buckets (3 weights each); the category head, which only orders
-// categories once the level is known, 2^16 (one weight per category).
+// sees 2^20 buckets (3 weights each); the category head, which only orders
+// categories once the level is known, 2^15 (one weight per category).
 const (
-	levelBits = 18
+	levelBits = 20
 	catBits   = 15
 	nLevels   = 3
 )

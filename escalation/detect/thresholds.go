@@ -4,17 +4,24 @@ package detect
 // corpus (crossValidate: five models, each trained without one fifth of
 // the rows, read that fifth). Crisis recall comes first: the crisis
 // threshold is as low as the false-alarm budget allows, and stops lowering
-// once recall reaches devCrisisRecall. The budget is 4 % of the none rows
-// (issue 13 bounds new messages at 5 %): the corpus's none rows are mostly
-// hard negatives, and at 5 % the threshold fell to where plain replies
-// ("took the bus to the clinic and back") sit.
+// once recall reaches devCrisisRecall.
+//
+// The budget is 4.5 % of the hard negatives: the none rows other than plain
+// replies (category ordinary), that is idioms, jokes, third person, past,
+// negation, news, media and risky-word logistics. Issue 13 bounds unseen
+// messages at 5 %. Plain replies are almost never called crisis, so a budget
+// over all none rows loosens whenever writers add everyday rows (1,100 in
+// the w4 file alone); over the hard negatives it does not. At the last
+// round's thresholds the cross-validated hard-negative rate was 4.6 % and
+// the frozen test split's (90 % hard negatives) 4.5 %; 4.5 % leaves about
+// the gap seen between the two below the bound.
 var (
 	devCrisisRecall          = 0.98  // enough: no need to spend more false alarms
-	devNoneCrisisMax         = 0.04  // most none rows the combination may call crisis
+	devHardCrisisMax         = 0.045 // most hard-negative none rows the combination may call crisis
 	devConcernCaught         = 0.90  // share of concern rows called concern or crisis
 	minDevRows               = 100   // below this there is too little to choose on
-	lowMargin        float32 = 0.20  // the band starts this far above the bias's P(crisis)
-	devBandNoneMax           = 0.02  // most none rows the band may raise to concern
+	lowMargin        float32 = 0.10  // the band never starts within this of the bias's P(crisis)
+	devBandPlainMax          = 0.03  // most plain replies the band may raise (each gets the safety question)
 	doubtLoss                = 0.001 // share of crisis rows a doubted lexicon crisis may cost
 )
 
@@ -23,13 +30,14 @@ var (
 // every start, which would train five more models (seconds of CPU);
 // TestThresholdsCrossValidated chooses them again and fails, printing the
 // new values, when the corpus, the features or the training change them.
-var cvThresholds = thresholds{Crisis: 0.41, Low: 0.29, Risk: 0.44, Guard: 0.85, Veto: 0.21, Doubt: 0.22}
+var cvThresholds = thresholds{Crisis: 0.36, Low: 0.2, Risk: 0.46, Guard: 0.8, Veto: 0.24, Doubt: 0.22}
 
-// bandShare is the share of dev none rows that only the band raises.
-func bandShare(th thresholds, rs []reading, gold []Level) float64 {
+// bandShare is the share of plain replies (gold none, category ordinary)
+// that only the band raises.
+func bandShare(th thresholds, rs []reading, gold []goldRow) float64 {
 	n, band := 0, 0
 	for i, r := range rs {
-		if gold[i] != None {
+		if !gold[i].plain {
 			continue
 		}
 		n++
@@ -43,20 +51,38 @@ func bandShare(th thresholds, rs []reading, gold []Level) float64 {
 // defaultThresholds serve when the dev split is too small to choose on.
 var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95}
 
-// devFigures are the combination's figures on the dev split.
-type devFigures struct {
-	crisisRecall, noneCrisis, concernCaught, noneFlagged float64
+// goldRow is what the threshold choice knows of a row: its level, and
+// whether it is a plain reply (gold none, category ordinary) rather than a
+// hard negative.
+type goldRow struct {
+	level Level
+	plain bool
 }
 
-func measureDev(th thresholds, rs []reading, gold []Level) devFigures {
-	var nc, nn, ncon, cr, ncr, conc, nfl int
+// devFigures are the combination's figures on the dev split (or the
+// out-of-fold readings). harm is the share of crisis rows left at none.
+type devFigures struct {
+	crisisRecall, noneCrisis, hardCrisis, concernCaught, noneFlagged, harm float64
+}
+
+func measureDev(th thresholds, rs []reading, gold []goldRow) devFigures {
+	var nc, nn, ncon, cr, ncr, conc, nfl, nh, hcr, harm int
 	for i, r := range rs {
 		lv := th.decide(r).level
-		switch gold[i] {
+		if gold[i].level == None && !gold[i].plain {
+			nh++
+			if lv == Crisis {
+				hcr++
+			}
+		}
+		switch gold[i].level {
 		case Crisis:
 			nc++
 			if lv == Crisis {
 				cr++
+			}
+			if lv == None {
+				harm++
 			}
 		case Concern:
 			ncon++
@@ -73,7 +99,7 @@ func measureDev(th thresholds, rs []reading, gold []Level) devFigures {
 			}
 		}
 	}
-	return devFigures{ratio(cr, nc), ratio(ncr, nn), ratio(conc, ncon), ratio(nfl, nn)}
+	return devFigures{ratio(cr, nc), ratio(ncr, nn), ratio(hcr, nh), ratio(conc, ncon), ratio(nfl, nn), ratio(harm, nc)}
 }
 
 // pickThresholds chooses the thresholds on the dev split by a fixed search
@@ -82,20 +108,21 @@ func measureDev(th thresholds, rs []reading, gold []Level) devFigures {
 //
 //  1. Veto, with the model's own crisis off: the highest value up to 0.30
 //     that turns no dev crisis row into concern.
-//  2. Crisis: the lowest threshold at which dev none→crisis (the whole
-//     combination) stays within devNoneCrisisMax, or the highest one whose
-//     dev crisis recall reaches devCrisisRecall if that comes first.
+//  2. Crisis: the lowest threshold at which the hard negatives called
+//     crisis (the whole combination) stay within devHardCrisisMax, or the
+//     highest one whose dev crisis recall reaches devCrisisRecall if that
+//     comes first.
 //  3. Risk: the highest threshold whose dev concern caught (concern or
 //     crisis) reaches devConcernCaught, else the best one.
 //  4. Guard, how sure the model must be to overrule the lexicon's explicit
 //     reading (an idiom, a denial, a third person, remote history): from
 //     0.95 down to 0.80 at most, while no more dev none rows are flagged.
-//  5. Low, the start of the ambiguous band: the lowest value at which the
-//     band raises at most devBandNoneMax of the dev none rows, and never
-//     within lowMargin of what the model says of a message with no
-//     evidence (its bias), or every short reply would land in the band
-//     and get the safety question.
-func pickThresholds(rs []reading, dev []Level, floor float32) thresholds {
+//  5. Low, the start of the ambiguous band, whose messages get the safety
+//     question: the lowest value at which the band raises at most
+//     devBandPlainMax of the plain replies, and never within lowMargin of
+//     what the model says of a message with no evidence (its bias), or
+//     every short reply would land in the band.
+func pickThresholds(rs []reading, dev []goldRow, floor float32) thresholds {
 	th := defaultThresholds
 	if len(dev) < minDevRows {
 		return th
@@ -128,7 +155,7 @@ func pickThresholds(rs []reading, dev []Level, floor float32) thresholds {
 	for i := 95; i >= 2; i-- {
 		th.Crisis = grid(i)
 		f := measureDev(th, rs, dev)
-		if f.noneCrisis > devNoneCrisisMax {
+		if f.hardCrisis > devHardCrisisMax {
 			break
 		}
 		best = th.Crisis
@@ -166,7 +193,7 @@ func pickThresholds(rs []reading, dev []Level, floor float32) thresholds {
 	for i := int(th.Crisis*100) - 1; grid(i) >= floor; i-- {
 		t := th
 		t.Low = grid(i)
-		if bandShare(t, rs, dev) > devBandNoneMax {
+		if bandShare(t, rs, dev) > devBandPlainMax {
 			break
 		}
 		th.Low = t.Low

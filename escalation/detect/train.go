@@ -181,11 +181,6 @@ func prepare(lex *Detector, rows []Example) []prepared {
 	return out
 }
 
-// train fits both heads on all rows (see fit).
-func train(lex *Detector, rows []Example, cfg trainConfig) *model {
-	return fit(rows, prepare(lex, rows), nil, cfg)
-}
-
 // fit fits both heads by AdaGrad with L2 on the rows whose indices are in
 // idx (all rows when idx is nil), in a fixed order. It runs on one
 // goroutine over its own tables, so the race detector's instrumentation (a
