@@ -57,6 +57,7 @@ type clientRequest struct {
 	Language      *string         `json:"language"`
 	Consent       *consentRequest `json:"consent"`
 	Status        *string         `json:"status"`
+	ExternalID    *string         `json:"external_id"`
 }
 
 // apply validates the request and writes it onto c. create requires the
@@ -144,6 +145,13 @@ func (req *clientRequest) apply(ctx context.Context, d Deps, c *store.Client, cr
 		}
 		c.Consent = &store.Consent{At: req.Consent.At.UTC(), Method: req.Consent.Method}
 	}
+	if req.ExternalID != nil {
+		id, err := externalID(*req.ExternalID)
+		if err != nil {
+			return err
+		}
+		c.ExternalID = id
+	}
 	if req.Status != nil {
 		switch s := str(req.Status); s {
 		case store.StatusActive, store.StatusPaused:
@@ -177,9 +185,7 @@ func handleCreateClient(d Deps) http.Handler {
 			return
 		}
 		if err := d.Store.CreateClient(r.Context(), c); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
-			}
+			err = clientConflict(err)
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -261,9 +267,7 @@ func handlePatchClient(d Deps) http.Handler {
 			return
 		}
 		if err := d.Store.UpdateClient(r.Context(), old, &c); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
-			}
+			err = clientConflict(err)
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -292,4 +296,35 @@ func handleDischargeClient(d Deps) http.Handler {
 		audit(d, r, "client", c.ID, "discharged", old, &c)
 		encodeClient(d, w, r, http.StatusOK, &c)
 	})
+}
+
+// clientConflict words a client's conflicts for the API: an external id
+// another client of the agency has, or a phone another active person has.
+func clientConflict(err error) error {
+	switch {
+	case errors.Is(err, store.ErrExternalIDTaken):
+		return &Error{Code: CodeConflict, Message: "external_id: already belongs to another client of the agency"}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
+	}
+	return err
+}
+
+// externalID checks an agency's own identifier of a client (an EHR's MRN):
+// 1 to 64 of A-Z a-z 0-9 and . _ - : / (FHIR sends it as an identifier
+// value; nothing invisible or ambiguous); "" removes it.
+func externalID(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if len(v) > 64 {
+		return "", invalid("external_id: at most 64 characters")
+	}
+	for i, r := range v {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-:/", r)
+		if !ok {
+			return "", invalid("external_id: %q at %d is not allowed (A-Z a-z 0-9 . _ - : /)", r, i)
+		}
+	}
+	return v, nil
 }

@@ -89,6 +89,7 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodPost, "/case-managers/{id}/invite", handleInvite(d))
 		r.Method(http.MethodPost, "/clients/{id}/checkins", handleStartCheckin(d))
 		r.Method(http.MethodGet, "/clients/{id}/responses", handleResponses(d))
+		r.Method(http.MethodGet, "/clients/{id}/fhir", handleClientFHIR(d))
 		r.Method(http.MethodPost, "/clients/{id}/schedules", handleCreateSchedule(d))
 		r.Method(http.MethodGet, "/clients/{id}/schedules", handleListSchedules(d))
 		r.Method(http.MethodPatch, "/clients/{id}/schedules/{sid}", handlePatchSchedule(d))

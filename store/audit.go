@@ -155,7 +155,7 @@ var auditRules = map[string]map[string]fieldRule{
 	"safety_message": {"*": hidden},
 	"phrases":        {"phrases": counted},
 	"case_manager":   {"name": hidden, "phone": hidden, "telegram_chat": hidden, "email": hidden},
-	"client":         {"name": hidden, "phone": hidden, "telegram_chat": hidden},
+	"client":         {"name": hidden, "phone": hidden, "telegram_chat": hidden, "external_id": hidden},
 	"appointment":    {"with": hidden, "location": hidden},
 	"questionnaire":  {"*": hidden},
 	"rotation":       {"overrides": counted},

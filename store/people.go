@@ -204,8 +204,12 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 		c.Status = StatusActive
 	}
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
+	if err := s.claimExternalID(ctx, c.AgencyID, c.ID, c.ExternalID); err != nil {
+		return err
+	}
 	if c.Phone != "" {
 		if err := s.claimPhone(ctx, o, c.Phone); err != nil {
+			s.releaseExternalID(ctx, c.AgencyID, c.ID, c.ExternalID)
 			return err
 		}
 	}
@@ -220,6 +224,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 		if c.Phone != "" {
 			s.releasePhone(ctx, o, c.Phone)
 		}
+		s.releaseExternalID(ctx, c.AgencyID, c.ID, c.ExternalID)
 		return fmt.Errorf("store client: %w", err)
 	}
 	return nil
@@ -259,6 +264,11 @@ func (s *Store) AgencyClient(ctx context.Context, agencyID, id string) (*Client,
 func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 	c.Updated = s.nowMilli()
 	o := Owner{Kind: "client", ID: c.ID, AgencyID: c.AgencyID}
+	if c.ExternalID != old.ExternalID {
+		if err := s.claimExternalID(ctx, c.AgencyID, c.ID, c.ExternalID); err != nil {
+			return err
+		}
+	}
 	if c.Phone != old.Phone && c.Phone != "" {
 		if err := s.claimPhone(ctx, o, c.Phone); err != nil {
 			return err
@@ -278,6 +288,9 @@ func (s *Store) UpdateClient(ctx context.Context, old, c *Client) error {
 	}
 	if old.Phone != "" && c.Phone != old.Phone {
 		s.releasePhone(ctx, o, old.Phone)
+	}
+	if c.ExternalID != old.ExternalID {
+		s.releaseExternalID(ctx, c.AgencyID, c.ID, old.ExternalID)
 	}
 	return nil
 }

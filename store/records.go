@@ -152,7 +152,11 @@ type Client struct {
 	OptedOut            bool       `json:"opted_out"`
 	OptedOutAt          *time.Time `json:"opted_out_at,omitempty"`
 	TelegramUnreachable bool       `json:"telegram_unreachable,omitempty"`
-	Created             time.Time  `json:"created_at"`
+	// ExternalID is the agency's own identifier of the client (the EHR's
+	// MRN, say): unique among the agency's clients; FHIR exports name the
+	// client by it.
+	ExternalID string    `json:"external_id,omitempty"`
+	Created    time.Time `json:"created_at"`
 	Updated             time.Time  `json:"updated_at"`
 }
 
@@ -261,6 +265,7 @@ type clientRecord struct {
 	OptedOut            bool    `json:"o,omitempty"`
 	OptedOutAt          *stamp  `json:"oa,omitempty"`
 	TelegramUnreachable bool    `json:"tu,omitempty"`
+	ExternalID          string  `json:"x,omitempty"`
 	Created             *stamp  `json:"c"`
 	Updated             *stamp  `json:"u,omitempty"`
 }
@@ -269,7 +274,7 @@ func encodeClient(c *Client) ([]byte, error) {
 	r := clientRecord{AgencyID: c.AgencyID, Name: c.Name, Phone: c.Phone, TelegramChat: c.TelegramChat, Channel: c.Channel,
 		Timezone: c.Timezone, Language: c.Language, CaseManagerID: c.CaseManagerID,
 		OptedOut: c.OptedOut, OptedOutAt: stampPtr(c.OptedOutAt), TelegramUnreachable: c.TelegramUnreachable,
-		Created: &stamp{c.Created}}
+		ExternalID: c.ExternalID, Created: &stamp{c.Created}}
 	if c.Status != StatusActive {
 		r.Status = &c.Status
 	}
@@ -293,7 +298,7 @@ func decodeClient(raw []byte, id string) (*Client, error) {
 	c := &Client{ID: id, AgencyID: r.AgencyID, Name: r.Name, Phone: r.Phone, TelegramChat: r.TelegramChat, Channel: r.Channel,
 		Timezone: r.Timezone, Language: r.Language, CaseManagerID: r.CaseManagerID, Status: StatusActive,
 		OptedOut: r.OptedOut, OptedOutAt: r.OptedOutAt.timePtr(), TelegramUnreachable: r.TelegramUnreachable,
-		Created: r.Created.t, Updated: r.Created.t}
+		ExternalID: r.ExternalID, Created: r.Created.t, Updated: r.Created.t}
 	if r.Status != nil {
 		c.Status = *r.Status
 	}

@@ -208,7 +208,7 @@ func (s *Store) Timelines(ctx context.Context, clientIDs []string, since, until 
 func (s *Store) EachEntry(ctx context.Context, clientID string, since, until time.Time, words bool, fn func(Entry) error) error {
 	const batch = 200
 	// Entry ids are never earlier than the entry's time (see Timelines).
-	start := strconv.FormatInt(since.UnixMilli(), 10)
+	start := strconv.FormatInt(max(since.UnixMilli(), 0), 10)
 	end := strconv.FormatInt(until.Add(time.Hour).UnixMilli(), 10)
 	for {
 		msgs, err := s.rdb.XRangeN(ctx, keyTimeline(clientID), start, end, batch).Result()
