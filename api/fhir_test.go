@@ -140,12 +140,16 @@ func TestFHIRBundleOfAClientsQuestionnaires(t *testing.T) {
 			FullURL  string `json:"fullUrl"`
 			Resource struct {
 				ResourceType, Status, Questionnaire, EffectiveDateTime, Authored string
-				Subject                                                          struct{ Identifier struct{ System, Value string } }
-				Code                                                             struct{ Coding []struct{ System, Code string } }
-				Category                                                         []struct{ Coding []struct{ Code string } }
-				ValueInteger                                                     *int
-				DerivedFrom                                                      []struct{ Reference string }
-				Item                                                             []struct {
+				Subject                                                          struct {
+					Identifier struct{ System, Value string }
+				}
+				Code struct {
+					Coding []struct{ System, Code string }
+				}
+				Category     []struct{ Coding []struct{ Code string } }
+				ValueInteger *int
+				DerivedFrom  []struct{ Reference string }
+				Item         []struct {
 					LinkID string `json:"linkId"`
 					Answer []struct {
 						ValueCoding  struct{ Code string }

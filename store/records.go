@@ -157,7 +157,7 @@ type Client struct {
 	// client by it.
 	ExternalID string    `json:"external_id,omitempty"`
 	Created    time.Time `json:"created_at"`
-	Updated             time.Time  `json:"updated_at"`
+	Updated    time.Time `json:"updated_at"`
 }
 
 // Messageable reports whether routine messages (check-ins, reminders) may go
