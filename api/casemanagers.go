@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/staff"
 	"github.com/carecheck/carecheck/store"
 )
@@ -19,6 +20,7 @@ type caseManagerRequest struct {
 	Email        string              `json:"email"`
 	Role         string              `json:"role"`
 	Language     string              `json:"language"`
+	ContactRules []store.ContactRule `json:"contact_rules"`
 }
 
 func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, error) {
@@ -51,6 +53,10 @@ func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, er
 	if m.Language, err = staffLanguage(req.Language); err != nil {
 		return nil, err
 	}
+	if err := escalation.ValidateContactRules(req.ContactRules, m.Phone != ""); err != nil {
+		return nil, invalid("%s", err.Error())
+	}
+	m.ContactRules = req.ContactRules
 	return m, nil
 }
 
@@ -206,13 +212,14 @@ func handleGetCaseManager(d Deps) http.Handler {
 }
 
 type caseManagerPatch struct {
-	Name         *string             `json:"name"`
-	Phone        *string             `json:"phone"`
-	BackupID     *string             `json:"backup_id"`
-	WorkingHours *store.WorkingHours `json:"working_hours"`
-	Email        *string             `json:"email"`
-	Role         *string             `json:"role"`
-	Language     *string             `json:"language"`
+	Name         *string              `json:"name"`
+	Phone        *string              `json:"phone"`
+	BackupID     *string              `json:"backup_id"`
+	WorkingHours *store.WorkingHours  `json:"working_hours"`
+	Email        *string              `json:"email"`
+	Role         *string              `json:"role"`
+	Language     *string              `json:"language"`
+	ContactRules *[]store.ContactRule `json:"contact_rules"`
 }
 
 // apply validates the patch like a creation and writes it onto m.
@@ -263,6 +270,12 @@ func (req *caseManagerPatch) apply(r *http.Request, d Deps, agencyTZ string, m *
 		if m.Language, err = staffLanguage(*req.Language); err != nil {
 			return err
 		}
+	}
+	if req.ContactRules != nil {
+		m.ContactRules = *req.ContactRules
+	}
+	if err := escalation.ValidateContactRules(m.ContactRules, m.Phone != ""); err != nil {
+		return invalid("%s", err.Error())
 	}
 	return nil
 }

@@ -61,6 +61,9 @@ func routes(d Deps) http.Handler {
 
 	mountIf(r, "/webhooks/twilio/sms", d.TwilioSMS)
 	mountIf(r, "/webhooks/twilio/status", d.TwilioStatus)
+	mountIf(r, "/webhooks/twilio/voice", d.TwilioVoice)
+	mountIf(r, "/webhooks/twilio/voice/digits", d.TwilioVoiceDigits)
+	mountIf(r, "/webhooks/twilio/voice/status", d.TwilioVoiceStatus)
 	mountIf(r, "/webhooks/telegram", d.Telegram)
 
 	// The staff console lists its own pages in console/routes.go.

@@ -37,6 +37,9 @@ type Deps struct {
 
 	TwilioSMS    http.Handler
 	TwilioStatus http.Handler
+	// TwilioVoice, TwilioVoiceDigits and TwilioVoiceStatus are the voice
+	// call webhooks (nil: voice is off).
+	TwilioVoice, TwilioVoiceDigits, TwilioVoiceStatus http.Handler
 	Telegram     http.Handler
 
 	// Services are the product engines; all are required.

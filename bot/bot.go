@@ -18,6 +18,9 @@ type Kind string
 const (
 	SMS      Kind = "sms"
 	Telegram Kind = "telegram"
+	// Voice is a phone call that reads an alert (staff only; never a
+	// client's channel, so Valid does not count it).
+	Voice Kind = "voice"
 )
 
 // Valid reports whether k is a known channel.
@@ -89,6 +92,9 @@ type Outbound struct {
 	// Service is the Twilio Messaging Service that sends an SMS (its
 	// MessagingServiceSid) in place of From.
 	Service string `json:"service,omitempty"`
+	// Ref is a voice call's reference: a URL query its webhooks carry back
+	// (CallEvent.Ref), signed by the provider with the rest of the URL.
+	Ref string `json:"ref,omitempty"`
 }
 
 // StatusUpdate is a delivery report from a provider.

@@ -38,6 +38,7 @@ func (s *Service) Ack(ctx context.Context, agency, id, actor, via string) (*stor
 		return nil, false, fmt.Errorf("acknowledge escalation %s: %w", id, err)
 	}
 	if changed {
+		s.observe().Acknowledged(now.Sub(e.Opened), via)
 		s.log.Info("escalation acknowledged", "escalation_id", id, "actor", actor, "via", via)
 		s.tellOthers(ctx, e, actor)
 	}

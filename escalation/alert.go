@@ -221,3 +221,52 @@ var crisisNumber = regexp.MustCompile(`\+?\d[\d\s().-]{1,18}\d`)
 
 // knownLines are short crisis and emergency numbers accepted as they are.
 var knownLines = map[string]bool{"988": true, "911": true, "112": true, "999": true, "000": true, "116123": true, "131114": true, "741741": true}
+
+// Voice alert texts, read by a call (bot/twilio's TwiML <Say>) in the staff
+// member's language. A call may be heard by anyone near the phone, so it
+// says less than the SMS: no initials, no reasons, only the urgency and the
+// alert's short id, spelled out.
+var (
+	voiceCrisis = map[string]string{
+		"en": "This is CareCheck with an urgent alert. A client may be in crisis. Alert %s. Press 1 to take this alert. Press 2 to hear this again.",
+		"es": "Le llama CareCheck con una alerta urgente. Un cliente puede estar en crisis. Alerta %s. Oprima 1 para aceptar esta alerta. Oprima 2 para escucharla de nuevo.",
+	}
+	voiceConcern = map[string]string{
+		"en": "This is CareCheck. A client needs a check today. Alert %s. Press 1 to take this alert. Press 2 to hear this again.",
+		"es": "Le llama CareCheck. Un cliente necesita seguimiento hoy. Alerta %s. Oprima 1 para aceptar esta alerta. Oprima 2 para escucharla de nuevo.",
+	}
+	voiceAcked = map[string]string{
+		"en": "Thank you. The alert is yours. The details are in CareCheck. Goodbye.",
+		"es": "Gracias. La alerta es suya. Los detalles están en CareCheck. Adiós.",
+	}
+	voiceTaken = map[string]string{
+		"en": "This alert is already taken or closed. Nothing more to do. Goodbye.",
+		"es": "Esta alerta ya fue aceptada o cerrada. No hay nada más que hacer. Adiós.",
+	}
+)
+
+// voiceLang is the language a call speaks to a staff member: theirs when
+// there is a text in it, else English.
+func voiceLang(lang string) string {
+	if _, ok := voiceCrisis[lang]; ok {
+		return lang
+	}
+	return "en"
+}
+
+// VoiceAlertText is what a call says about escalation e to a staff member
+// speaking lang: its urgency and its short id, one character at a time.
+func VoiceAlertText(lang string, e *store.Escalation) string {
+	lang = voiceLang(lang)
+	t := voiceCrisis[lang]
+	if e.Level == "concern" {
+		t = voiceConcern[lang]
+	}
+	return fmt.Sprintf(t, strings.Join(strings.Split(ShortID(e.ID), ""), " "))
+}
+
+// VoiceAcked thanks a staff member who took an alert by pressing 1.
+func VoiceAcked(lang string) string { return voiceAcked[voiceLang(lang)] }
+
+// VoiceTaken tells a staff member the alert is no longer open.
+func VoiceTaken(lang string) string { return voiceTaken[voiceLang(lang)] }

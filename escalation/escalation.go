@@ -48,6 +48,9 @@ type Service struct {
 
 	// SafetyEvery spaces safety replies to one client.
 	SafetyEvery time.Duration
+	// Observe counts alerts and acknowledgements (nil: not counted). Set
+	// before use.
+	Observe Observer
 }
 
 // NewService builds the escalation service. handoff is this process's work

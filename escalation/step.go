@@ -287,11 +287,13 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
 	}
-	msg, fallback := alertMessages(s.outbox, a, c, e, staff, code)
-	job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback,
-		OnFail: &bot.Work{ID: stepID(next) + ":failed", Payload: nextRaw}}
-	job.Msg.Urgent = climbs // a concern is low urgency
-	work := []store.Work{s.outbox.Work(job)}
+	// A concern is low urgency.
+	p := s.contactPlan(a, c, e, staff, code, nextRaw, climbs)
+	var work []store.Work
+	for _, job := range p.now {
+		work = append(work, s.outbox.Work(job))
+	}
+	work = append(work, p.later...)
 	if climbs {
 		// Planned with the alert, in one script: whoever sees the alert
 		// sees the policy already running on.
@@ -307,13 +309,23 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 	}
 	s.workers.hand(q.Claimed)
 	marker := e.Alerting
-	detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
+	for _, job := range p.now {
+		s.observe().Alert(string(job.Msg.Channel), "queued")
+	}
 	got, err := s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
 		x.AckCode = code
 		if !slices.Contains(x.Alerted, staff.ID) {
 			x.Alerted = append(x.Alerted, staff.ID)
 		}
-		if !slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
+		for i, job := range p.now {
+			msg := job.Msg
+			if slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == msg.ID }) {
+				continue
+			}
+			detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
+			if len(staff.ContactRules) > 0 {
+				detail = fmt.Sprintf("step %d round %d to %s by %s (ACK %s, rule %d)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code, i+1)
+			}
 			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: auditAlertSent, Detail: detail, MessageID: msg.ID})
 		}
 		if marker != "" && x.Alerting == marker {
@@ -426,7 +438,7 @@ func reachable(ob *bot.Outbox, staff *store.CaseManager) bool {
 	if staff == nil {
 		return false
 	}
-	return (staff.TelegramChat != "" && ob.Has(bot.Telegram)) || (staff.Phone != "" && ob.Has(bot.SMS))
+	return (staff.TelegramChat != "" && ob.Has(bot.Telegram)) || (staff.Phone != "" && (ob.Has(bot.SMS) || (len(staff.ContactRules) > 0 && ob.Has(bot.Voice))))
 }
 
 // alertMessages builds the alert on the staff member's own channel (Telegram

@@ -121,6 +121,18 @@ type CaseManager struct {
 	Active        bool       `json:"active"`
 	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
 	Created       time.Time  `json:"created_at"`
+	// ContactRules say how an alert reaches them and when, counted from
+	// the alert (none: at once, on Telegram when linked, else SMS, the
+	// other as fallback).
+	ContactRules []ContactRule `json:"contact_rules,omitempty"`
+}
+
+// ContactRule is one way of reaching a staff member about an alert: After
+// the alert, unless it was acknowledged, by Method ("sms", "telegram",
+// "voice").
+type ContactRule struct {
+	After  Duration `json:"after"`
+	Method string   `json:"method"`
 }
 
 // Consent records when and how a client agreed to be messaged.

@@ -16,8 +16,8 @@ import (
 // must never move a status backwards.
 func StatusHandler(cfg Config, recv bot.StatusReceiver, now func() time.Time, log *slog.Logger) http.Handler {
 	return newWebhook("status", cfg, now, log, []string{"MessageSid", "MessageStatus"},
-		func(ctx context.Context, f url.Values, at time.Time) error {
-			return recv.Status(ctx, bot.StatusUpdate{
+		func(ctx context.Context, _ string, f url.Values, at time.Time) (string, error) {
+			return "", recv.Status(ctx, bot.StatusUpdate{
 				Channel:    bot.SMS,
 				ProviderID: f.Get("MessageSid"),
 				Status:     f.Get("MessageStatus"),

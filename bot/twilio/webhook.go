@@ -43,8 +43,8 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 // never the text or a phone number. now and log may be nil.
 func SMSHandler(cfg Config, recv bot.Receiver, now func() time.Time, log *slog.Logger) http.Handler {
 	return newWebhook("sms", cfg, now, log, []string{"MessageSid", "From", "To"},
-		func(ctx context.Context, f url.Values, at time.Time) error {
-			return recv.Receive(ctx, bot.Inbound{
+		func(ctx context.Context, _ string, f url.Values, at time.Time) (string, error) {
+			return "", recv.Receive(ctx, bot.Inbound{
 				Channel:    bot.SMS,
 				Kind:       bot.KindText,
 				ProviderID: f.Get("MessageSid"),
@@ -66,18 +66,22 @@ type webhook struct {
 	required   []string
 	now        func() time.Time
 	log        *slog.Logger
-	pass       func(ctx context.Context, form url.Values, at time.Time) error
+	// sidKey is the form field naming the event at Twilio, for logs.
+	sidKey string
+	// pass hands the verified form (and the URL's query, signed with it)
+	// on; a TwiML answer it returns is the webhook's answer ("" empty TwiML).
+	pass func(ctx context.Context, query string, form url.Values, at time.Time) (string, error)
 }
 
 func newWebhook(name string, cfg Config, now func() time.Time, log *slog.Logger, required []string,
-	pass func(context.Context, url.Values, time.Time) error) *webhook {
+	pass func(context.Context, string, url.Values, time.Time) (string, error)) *webhook {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &webhook{name: name, required: required, now: now, log: log, pass: pass}
+	h := &webhook{name: name, required: required, now: now, log: log, pass: pass, sidKey: "MessageSid"}
 	// Without a token anyone can sign; without a public URL nothing can be
 	// checked. Such a handler refuses everything.
 	if cfg.AuthToken != "" && cfg.PublicURL != "" {
@@ -121,7 +125,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, http.StatusBadRequest, "malformed", "")
 		return
 	}
-	sid := form.Get("MessageSid")
+	sid := form.Get(h.sidKey)
 	if !h.verified(r, form, sig) {
 		h.reject(w, r, http.StatusForbidden, "bad_signature", sid)
 		return
@@ -133,12 +137,12 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	err = h.pass(r.Context(), form, h.now())
+	twiml, err := h.pass(r.Context(), r.URL.RawQuery, form, h.now())
 	switch {
 	case err == nil:
-		h.accept(w, r, "accepted", sid, slog.LevelDebug)
+		h.accept(w, r, "accepted", sid, slog.LevelDebug, twiml)
 	case errors.Is(err, bot.ErrUnknownSender):
-		h.accept(w, r, "unknown_sender", sid, slog.LevelInfo)
+		h.accept(w, r, "unknown_sender", sid, slog.LevelInfo, "")
 	default:
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twilio webhook",
 			slog.String("hook", h.name), slog.String("message_sid", sid),
@@ -205,14 +209,17 @@ func signedBases(public string) []string {
 	return []string{public, alt.String()}
 }
 
-func (h *webhook) accept(w http.ResponseWriter, r *http.Request, outcome, sid string, level slog.Level) {
+func (h *webhook) accept(w http.ResponseWriter, r *http.Request, outcome, sid string, level slog.Level, twiml string) {
 	h.log.LogAttrs(r.Context(), level, "twilio webhook",
 		slog.String("hook", h.name), slog.String("message_sid", sid),
 		slog.String("outcome", outcome), slog.Int("status", http.StatusOK))
+	if twiml == "" {
+		twiml = emptyTwiML
+	}
 	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(emptyTwiML)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(twiml)))
 	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, emptyTwiML)
+	io.WriteString(w, twiml)
 }
 
 // reject answers a request that is passed on to no one. sid is logged only if

@@ -36,6 +36,9 @@ type config struct {
 	TwilioFrom       string  `env:"TWILIO_FROM_NUMBER"`
 	TwilioAPIURL     string  `env:"TWILIO_API_URL"`
 	TwilioRate       float64 `env:"TWILIO_MESSAGES_PER_SECOND" envDefault:"1"`
+	// TwilioVoice lets contact rules call staff (Twilio Voice) when Twilio
+	// and the public URL are set; false makes a voice rule an SMS.
+	TwilioVoice bool `env:"TWILIO_VOICE" envDefault:"true"`
 
 	TelegramToken  string `env:"TELEGRAM_BOT_TOKEN"`
 	TelegramSecret string `env:"TELEGRAM_WEBHOOK_SECRET"`
@@ -72,7 +75,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	var c config
 	environ := map[string]string{}
 	for _, k := range []string{"CARECHECK_ADDR", "CARECHECK_ADMIN_ADDR", "CARECHECK_PUBLIC_URL", "REDIS_URL", "CARECHECK_REDIS_AUTOPIPELINE", "CARECHECK_OPERATOR_TOKEN", "CARECHECK_TRUSTED_PROXIES", "CARECHECK_LOG_LEVEL",
-		"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_API_URL", "TWILIO_MESSAGES_PER_SECOND",
+		"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_API_URL", "TWILIO_MESSAGES_PER_SECOND", "TWILIO_VOICE",
 		"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME"} {
 		if v := getenv(k); v != "" {
 			environ[k] = v

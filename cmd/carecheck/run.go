@@ -125,6 +125,8 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		Handoff: s.work, Log: log})
 	s.work.Handle(bot.JobKind, s.outbox.SendJob)
 	s.work.Handle(escalation.StepKind, s.esc.StepJob)
+	s.work.Handle(escalation.RuleKind, s.esc.RuleJob)
+	s.esc.Observe = newAlertMetrics(reg)
 	s.work.Handle(conversations.WorkCheckin, s.rooms.Checkins.CheckinJob)
 	s.work.Handle(conversations.WorkTimeout, s.rooms.Checkins.TimeoutJob)
 	s.work.Handle(conversations.WorkReminder, s.rooms.Appointments.ReminderJob)
@@ -154,6 +156,20 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		deps.TwilioSMS = twilio.SMSHandler(twCfg, s.rooms.Inbox, now, log)
 		deps.TwilioStatus = twilio.StatusHandler(twCfg, s.outbox, now, log)
 		log.Info("channel on", "channel", "sms")
+		if cfg.TwilioVoice && twCfg.PublicURL != "" {
+			caller, err := twilio.NewCaller(sender)
+			if err != nil {
+				_ = closeStore()
+				return nil, usageError{fmt.Sprintf("bad config: %v", err)}
+			}
+			s.outbox.AddSender(bot.Voice, caller)
+			deps.TwilioVoice = twilio.VoiceHandler(twCfg, s.esc, now, log)
+			deps.TwilioVoiceDigits = twilio.VoiceDigitsHandler(twCfg, s.esc, now, log)
+			deps.TwilioVoiceStatus = twilio.VoiceStatusHandler(twCfg, s.esc, now, log)
+			log.Info("channel on", "channel", "voice")
+		} else {
+			log.Warn("channel off: voice rules go by SMS (set CARECHECK_PUBLIC_URL, and TWILIO_VOICE=true)", "channel", "voice")
+		}
 	} else {
 		log.Warn("channel off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER to turn SMS on", "channel", "sms")
 	}

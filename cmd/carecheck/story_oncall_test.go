@@ -1,9 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carecheck/carecheck/bot/twilio"
+	"github.com/carecheck/carecheck/bot/twilio/twiliotest"
 )
 
 // The on-call people of the rotation stories.
@@ -65,6 +73,200 @@ func TestStoryOnCallStepAlertsWhoeverIsOnCall(t *testing.T) {
 	s.settle()
 	if got := s.bodiesSince(m, nightPhone); len(got) != 0 {
 		t.Errorf("the rota's person was alerted during the override: %q", got)
+	}
+	s.checkLogsArePrivate()
+}
+
+// contactRules sets a staff member's contact rules ("0s/sms", "2m/voice").
+func (s *stack) contactRules(key, staff string, rules ...string) {
+	s.t.Helper()
+	var list []map[string]any
+	for _, r := range rules {
+		after, method, _ := strings.Cut(r, "/")
+		list = append(list, map[string]any{"after": after, "method": method})
+	}
+	s.mustFn(s.api("PATCH", "/v1/case-managers/"+staff, key, map[string]any{"contact_rules": list}))(200)
+}
+
+// expectCall waits for a new call to a phone, placed after the first n calls.
+func (s *stack) expectCall(n int, to string) twiliotest.Call {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), storyWait)
+	defer cancel()
+	c, err := s.twilio.WaitForCall(ctx, func(c twiliotest.Call) bool {
+		return c.To == to && slices.IndexFunc(s.twilio.Calls(), func(x twiliotest.Call) bool { return x.SID == c.SID }) >= n
+	})
+	if err != nil {
+		s.t.Fatalf("no call to %s within %v; calls: %+v", to, storyWait, s.twilio.Calls())
+	}
+	return c
+}
+
+// metric reads a counter of the service's registry with these labels.
+func (s *stack) metric(name string, labels map[string]string) float64 {
+	s.t.Helper()
+	mfs, err := s.svc.registry.Gather()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return 0
+}
+
+// The issue's trial: the policy's second step is a rotation; nobody takes
+// the crisis by SMS; the step advances and the person on call is texted,
+// then called two minutes on (their contact rules). A forged or unsigned
+// key press changes nothing; the call, signed as Twilio signs it, reads the
+// alert and takes the 1: the escalation is theirs. The rule after it is
+// cancelled by the acknowledgement.
+func TestStoryOnCallVoiceCallTakesPressOne(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	_, night, _, _ := s.onCallSeed(z)
+	s.contactRules(z.key, night, "0s/sms", "2m/voice", "5m/voice")
+	id := s.crisis(z.key, clientPhone, "i want to kill myself", cmPhone)
+	m := s.mark()
+	s.clock.Jump(5*time.Minute + time.Second)
+	s.nextSMS(m, nightPhone, isAlert)
+	s.settle()
+	if n := len(s.twilio.Calls()); n != 0 {
+		t.Fatalf("%d calls before the voice rule's two minutes", n)
+	}
+	s.clock.Jump(2 * time.Minute)
+	call := s.expectCall(0, nightPhone)
+	if !strings.HasPrefix(call.URL, s.url+twilio.VoicePath+"?") || !strings.HasPrefix(call.StatusCallback, s.url+twilio.VoiceStatusPath+"?") {
+		t.Errorf("call URLs = %s, %s; want ours", call.URL, call.StatusCallback)
+	}
+
+	// A key press nobody signed, or signed with another key: 403, nothing changes.
+	digits := strings.Replace(call.URL, twilio.VoicePath+"?", twilio.VoiceDigitsPath+"?", 1)
+	form := url.Values{"AccountSid": {accountSID}, "CallSid": {call.SID}, "CallStatus": {"in-progress"}, "Digits": {"1"}}
+	for name, sig := range map[string]string{"unsigned": "", "forged": twiliotest.Sign("another-token-0123456789abcdef", digits, form)} {
+		req, _ := http.NewRequest("POST", digits, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sig != "" {
+			req.Header.Set(twilio.SignatureHeader, sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("%s key press = %d; want 403", name, resp.StatusCode)
+		}
+		if e := s.escalation(z.key, id); e["status"] != "open" {
+			t.Fatalf("after a %s key press the escalation is %v; want open", name, e["status"])
+		}
+	}
+
+	// Answered, the alert read, 1 pressed: each request signed as Twilio signs.
+	if err := s.twilio.Play(context.Background(), call.SID, twiliotest.PressOne); err != nil {
+		t.Fatal(err)
+	}
+	call = s.expectCall(0, nightPhone)
+	if len(call.TwiML) != 2 || !strings.Contains(call.TwiML[0], `<Gather numDigits="1"`) || !strings.Contains(call.TwiML[0], "Press 1 to take this alert") ||
+		!strings.Contains(call.TwiML[0], strings.Join(strings.Split(id[len(id)-6:], ""), " ")) || !strings.Contains(call.TwiML[1], "The alert is yours") {
+		t.Errorf("TwiML = %q; want the alert with a one-digit gather, then the thanks", call.TwiML)
+	}
+	for _, doc := range call.TwiML {
+		if strings.Contains(doc, "R.O.") || strings.Contains(doc, "Rosalind") || strings.Contains(doc, z.client) {
+			t.Errorf("the call names the client: %q", doc)
+		}
+	}
+	e := s.escalation(z.key, id)
+	if e["status"] != "acknowledged" || e["acknowledged_by"] != "staff:"+night {
+		t.Fatalf("escalation %v by %v; want acknowledged by the person on call", e["status"], e["acknowledged_by"])
+	}
+	var details []string
+	for _, a := range e["audit"].([]any) {
+		en := a.(map[string]any)
+		details = append(details, fmt.Sprint(en["action"], ": ", en["detail"]))
+	}
+	joined := strings.Join(details, "\n")
+	for _, want := range []string{"to " + night + " by sms (ACK", "to " + night + " by voice (ACK", "acknowledged: via voice", "call ended: " + night + ": completed (call " + call.SID + ")"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit lacks %q:\n%s", want, joined)
+		}
+	}
+
+	// The 5-minute voice rule is cancelled by the acknowledgement.
+	s.clock.Jump(10 * time.Minute)
+	s.settle()
+	if n := len(s.twilio.Calls()); n != 1 {
+		t.Errorf("%d calls; want 1 (the rule after the acknowledgement cancelled)", n)
+	}
+	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": "acknowledged"}); got != 1 {
+		t.Errorf("voice acknowledged = %v; want 1", got)
+	}
+	if got := s.metric("carecheck_escalation_time_to_ack_seconds", map[string]string{"via": "voice"}); got != 1 {
+		t.Errorf("time-to-ack observations via voice = %v; want 1", got)
+	}
+	s.checkLogsArePrivate()
+}
+
+// An override sends the rotation's step to the person covering; their
+// call rings out, so the alert goes to them by SMS at once.
+func TestStoryOnCallOverrideNoAnswerFallsBackToSMS(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	rot, _, _, cover := s.onCallSeed(z)
+	s.contactRules(z.key, cover, "0s/voice")
+	now := s.clock.Now()
+	s.mustFn(s.api("POST", "/v1/rotations/"+rot+"/overrides", z.key, map[string]any{
+		"staff_id": cover, "start": now, "end": now.Add(2 * time.Hour)}))(201)
+	s.twilio.ScriptCall(coverPhone, twiliotest.NoAnswer)
+	id := s.crisis(z.key, clientPhone, "i want to kill myself", cmPhone)
+	m := s.mark()
+	s.clock.Jump(5*time.Minute + time.Second)
+	call := s.expectCall(0, coverPhone)
+	fallback := s.nextSMS(m, coverPhone, isAlert)
+	if !strings.Contains(fallback.Body, "URGENT") {
+		t.Errorf("fallback SMS = %q; want the alert", fallback.Body)
+	}
+	s.settle()
+	if got := s.bodiesSince(m, nightPhone); len(got) != 0 {
+		t.Errorf("the rota's person was alerted during the override: %q", got)
+	}
+	e := s.escalation(z.key, id)
+	found := false
+	for _, a := range e["audit"].([]any) {
+		en := a.(map[string]any)
+		if en["action"] == "call ended" && strings.Contains(fmt.Sprint(en["detail"]), cover+": no-answer; SMS fallback (ACK") &&
+			strings.Contains(fmt.Sprint(en["detail"]), call.SID) {
+			found = true
+		}
+	}
+	if !found || e["status"] != "open" {
+		t.Errorf("escalation %v, audit %v; want open with the unanswered call and its SMS fallback", e["status"], e["audit"])
+	}
+	// The fallback's code takes it by SMS.
+	s.sms(coverPhone, "ACK "+ackCode.FindStringSubmatch(fallback.Body)[1])
+	s.expectSMS(coverPhone, contains("acknowledged"))
+	if e := s.escalation(z.key, id); e["acknowledged_by"] != "staff:"+cover {
+		t.Errorf("acknowledged by %v; want %s", e["acknowledged_by"], cover)
+	}
+	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": "no-answer"}); got != 1 {
+		t.Errorf("voice no-answer = %v; want 1", got)
+	}
+	if errs := s.twilio.CallbackErrors(); len(errs) != 0 {
+		t.Errorf("the fake's callbacks failed: %v", errs)
 	}
 	s.checkLogsArePrivate()
 }

@@ -1,8 +1,8 @@
 // Package twiliotest is a fake Twilio for tests and the demo, in the manner of
 // net/http/httptest: a real HTTP server on loopback that speaks enough of the
-// REST API for twilio-go's CreateMessage and ListMessage/PageMessage, records
-// what was sent, fails on demand, and sends correctly signed webhooks as
-// Twilio would.
+// REST API for twilio-go's CreateMessage, ListMessage/PageMessage and
+// CreateCall, records what was sent, fails on demand, sends correctly signed
+// webhooks as Twilio would, and plays calls by script (calls.go).
 package twiliotest
 
 import (
@@ -73,8 +73,10 @@ type Server struct {
 	failRate float64
 	failRNG  *rand.Rand
 	sidRNG   *rand.Rand
-	sendErrs []error             // status callback delivery errors
-	statuses map[string]string   // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
+	sendErrs []error           // status callback delivery errors
+	statuses map[string]string // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
+
+	book     callBook            // voice calls (calls.go)
 	services map[string][]string // Messaging Service SID → its numbers (AddService)
 }
 
@@ -103,6 +105,7 @@ func NewServer(accountSID, authToken string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", restAPI{s}.createMessage)
 	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", restAPI{s}.listMessages)
+	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Calls.json", restAPI{s}.createCall)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 	})
