@@ -40,7 +40,7 @@ type Deps struct {
 	// TwilioVoice, TwilioVoiceDigits and TwilioVoiceStatus are the voice
 	// call webhooks (nil: voice is off).
 	TwilioVoice, TwilioVoiceDigits, TwilioVoiceStatus http.Handler
-	Telegram     http.Handler
+	Telegram                                          http.Handler
 
 	// Services are the product engines; all are required.
 	Services Services

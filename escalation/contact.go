@@ -225,7 +225,7 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) Alert(string, string)                {}
+func (noObserver) Alert(string, string)               {}
 func (noObserver) Acknowledged(time.Duration, string) {}
 
 func (s *Service) observe() Observer {

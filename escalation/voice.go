@@ -126,7 +126,9 @@ func (s *Service) CallStatus(ctx context.Context, ev bot.CallEvent) error {
 		outcome = "voicemail"
 	}
 	mark := "(call " + ev.CallID + ")"
-	if slices.ContainsFunc(e.Audit, func(en store.AuditEntry) bool { return en.Action == auditCallEnded && strings.HasSuffix(en.Detail, mark) }) {
+	if slices.ContainsFunc(e.Audit, func(en store.AuditEntry) bool {
+		return en.Action == auditCallEnded && strings.HasSuffix(en.Detail, mark)
+	}) {
 		return nil
 	}
 	s.observe().Alert(string(bot.Voice), outcome)
@@ -138,7 +140,9 @@ func (s *Service) CallStatus(ctx context.Context, ev bot.CallEvent) error {
 	}
 	detail := fmt.Sprintf("%s: %s%s %s", staff.ID, outcome, then, mark)
 	_, err = s.store.UpdateEscalation(ctx, e.AgencyID, e.ID, func(x *store.Escalation) error {
-		if slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.Action == auditCallEnded && strings.HasSuffix(en.Detail, mark) }) {
+		if slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool {
+			return en.Action == auditCallEnded && strings.HasSuffix(en.Detail, mark)
+		}) {
 			return store.ErrUnchanged
 		}
 		x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: auditCallEnded, Detail: detail})
