@@ -580,28 +580,3 @@ func writeError(w http.ResponseWriter, status, code int, msg string) {
 	}
 	json.NewEncoder(w).Encode(body)
 }
-
-// errorText is Twilio's message for code about a send to to. Like Twilio's
-// own, some quote the recipient's number (21211): what a careless log of a
-// provider error leaks.
-func errorText(code int, to string) string {
-	switch code {
-	case 20003:
-		return "Authenticate"
-	case 20429:
-		return "Too Many Requests"
-	case 20500:
-		return "Internal Server Error"
-	case 21211:
-		return fmt.Sprintf("The 'To' number %s is not a valid phone number.", to)
-	case 21408:
-		return "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"
-	case 21610:
-		return "Attempt to send to unsubscribed recipient"
-	case 21614:
-		return "'To' number is not a valid mobile number"
-	case 30007:
-		return "Message filtered"
-	}
-	return "Error"
-}
