@@ -224,6 +224,17 @@ func TestStoryOnCallVoiceCallTakesPressOne(t *testing.T) {
 // An override sends the rotation's step to the person covering; their
 // call rings out, so the alert goes to them by SMS at once.
 func TestStoryOnCallOverrideNoAnswerFallsBackToSMS(t *testing.T) {
+	// Every way a call can end without a person pressing 1 moves the alert
+	// on the same way: recorded, then an SMS with an ACK code.
+	for _, c := range []struct {
+		script  twiliotest.CallScript
+		outcome string
+	}{{twiliotest.NoAnswer, "no-answer"}, {twiliotest.Busy, "busy"}, {twiliotest.Failed, "failed"}, {twiliotest.Voicemail, "voicemail"}} {
+		t.Run(c.outcome, func(t *testing.T) { callNotTakenFallsBackToSMS(t, c.script, c.outcome) })
+	}
+}
+
+func callNotTakenFallsBackToSMS(t *testing.T, script twiliotest.CallScript, outcome string) {
 	s := startStack(t)
 	z := s.seed()
 	rot, _, _, cover := s.onCallSeed(z)
@@ -231,7 +242,7 @@ func TestStoryOnCallOverrideNoAnswerFallsBackToSMS(t *testing.T) {
 	now := s.clock.Now()
 	s.mustFn(s.api("POST", "/v1/rotations/"+rot+"/overrides", z.key, map[string]any{
 		"staff_id": cover, "start": now, "end": now.Add(2 * time.Hour)}))(201)
-	s.twilio.ScriptCall(coverPhone, twiliotest.NoAnswer)
+	s.twilio.ScriptCall(coverPhone, script)
 	id := s.crisis(z.key, clientPhone, "i want to kill myself", cmPhone)
 	m := s.mark()
 	s.clock.Jump(5*time.Minute + time.Second)
@@ -248,7 +259,7 @@ func TestStoryOnCallOverrideNoAnswerFallsBackToSMS(t *testing.T) {
 	found := false
 	for _, a := range e["audit"].([]any) {
 		en := a.(map[string]any)
-		if en["action"] == "call ended" && strings.Contains(fmt.Sprint(en["detail"]), cover+": no-answer; SMS fallback (ACK") &&
+		if en["action"] == "call ended" && strings.Contains(fmt.Sprint(en["detail"]), cover+": "+outcome+"; SMS fallback (ACK") &&
 			strings.Contains(fmt.Sprint(en["detail"]), call.SID) {
 			found = true
 		}
@@ -262,8 +273,8 @@ func TestStoryOnCallOverrideNoAnswerFallsBackToSMS(t *testing.T) {
 	if e := s.escalation(z.key, id); e["acknowledged_by"] != "staff:"+cover {
 		t.Errorf("acknowledged by %v; want %s", e["acknowledged_by"], cover)
 	}
-	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": "no-answer"}); got != 1 {
-		t.Errorf("voice no-answer = %v; want 1", got)
+	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": outcome}); got != 1 {
+		t.Errorf("voice %s = %v; want 1", outcome, got)
 	}
 	if errs := s.twilio.CallbackErrors(); len(errs) != 0 {
 		t.Errorf("the fake's callbacks failed: %v", errs)
