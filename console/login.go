@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/carecheck/carecheck/api/throttle"
@@ -13,7 +14,13 @@ import (
 // loginForm is the sign-in page's data.
 type loginForm struct {
 	Email string
+	// Agencies are offered when the password matched the email's staff
+	// member in several agencies (rare): the person picks one.
+	Agencies []agencyChoice
 }
+
+// agencyChoice is one agency the sign-in page offers.
+type agencyChoice struct{ ID, Name string }
 
 // handleLoginPage shows the sign-in form (email and password).
 func handleLoginPage(c *console) http.Handler {
@@ -34,9 +41,15 @@ func handleLoginPage(c *console) http.Handler {
 
 // handleLogin checks an email and password. The source address is
 // throttled as the API's keys are (api/throttle: 10 failures a minute lock
-// it for a minute, 429). An unknown email costs the time of a password
-// check and answers as a wrong password does. Each outcome for a known
-// staff member is audited in their agency; the password never is, anywhere.
+// it for a minute, 429). An email may be a staff member's in several
+// agencies (emails are unique per agency only): the password is checked
+// against each of them (at most store.MaxEmailAgencies, one password check
+// each, with or without a password set) and signs into the one it matches.
+// When it matches several, the page asks which agency (the password typed
+// again). An unknown email costs the time of one password check and answers
+// as a wrong password does. Each failure is audited in the agencies of the
+// email's staff; a success only in the agency signed into; the password
+// never is, anywhere.
 func handleLogin(c *console) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.throttled(w, r, "login.html", loginForm{}) {
@@ -44,23 +57,35 @@ func handleLogin(c *console) http.Handler {
 		}
 		email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 		pw := r.PostFormValue("password")
-		m, ag, ok, err := c.checkPassword(r, email, pw)
+		known, matches, err := c.checkPassword(r, email, pw)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		if !ok {
+		if chosen := r.PostFormValue("agency"); chosen != "" && len(matches) > 1 {
+			matches = slices.DeleteFunc(matches, func(s signIn) bool { return s.agency.ID != chosen })
+		}
+		switch {
+		case len(matches) == 0:
 			if _, err := c.guard.Failed(r, "wrong console email or password"); err != nil {
 				c.fail(w, r, err)
 				return
 			}
-			if m != nil {
+			for _, m := range known {
 				c.auditSignIn(r, m, "sign_in_failed", "wrong password")
 			}
 			c.render(w, r, "login.html", http.StatusUnauthorized, "login_title",
 				view{Flash: texts[langOf(r)]["login_failed"], FlashError: true, Data: loginForm{Email: email}})
 			return
+		case len(matches) > 1:
+			f := loginForm{Email: email}
+			for _, s := range matches {
+				f.Agencies = append(f.Agencies, agencyChoice{ID: s.agency.ID, Name: s.agency.Name})
+			}
+			c.render(w, r, "login.html", http.StatusOK, "login_title", view{Flash: texts[langOf(r)]["choose_agency"], Data: f})
+			return
 		}
+		m, ag := matches[0].staff, matches[0].agency
 		creds, err := c.Store.Credentials(r.Context(), m.AgencyID, m.ID)
 		if err != nil {
 			c.fail(w, r, err)
@@ -86,44 +111,57 @@ func handleLogin(c *console) http.Handler {
 	})
 }
 
-// checkPassword finds the staff member of an email and checks their
-// password. m is set when the email is an active staff member's (even when
-// the password is wrong, for the audit).
-func (c *console) checkPassword(r *http.Request, email, pw string) (m *store.CaseManager, ag *store.Agency, ok bool, err error) {
+// signIn is a staff member whose password matched, with their agency.
+type signIn struct {
+	staff  *store.CaseManager
+	agency *store.Agency
+}
+
+// checkPassword finds the active staff members of an email (one per
+// agency, at most store.MaxEmailAgencies) and checks the password against
+// each: one password check per candidate whether or not they set a
+// password, one when there is none. known lists the candidates (for the
+// audit of a failure), matches those whose password pw is.
+func (c *console) checkPassword(r *http.Request, email, pw string) (known []*store.CaseManager, matches []signIn, err error) {
 	ctx := r.Context()
-	o, err := c.Store.StaffByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) || email == "" {
+	var owners []store.Owner
+	if email != "" {
+		owners, err = c.Store.StaffByEmail(ctx, email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
+	}
+	for _, o := range owners {
+		m, err := c.Store.CaseManager(ctx, o.AgencyID, o.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Active || m.Email != email)) {
+			staff.VerifyNothing(pw)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		known = append(known, m)
+		creds, err := c.Store.Credentials(ctx, m.AgencyID, m.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && creds.PasswordHash == "") {
+			staff.VerifyNothing(pw)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok, err := staff.VerifyPassword(creds.PasswordHash, pw); err != nil || !ok {
+			continue
+		}
+		ag, err := c.Store.Agency(ctx, m.AgencyID)
+		if err != nil {
+			return nil, nil, err
+		}
+		matches = append(matches, signIn{staff: m, agency: ag})
+	}
+	if len(owners) == 0 {
 		staff.VerifyNothing(pw)
-		return nil, nil, false, nil
 	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	m, err = c.Store.CaseManager(ctx, o.AgencyID, o.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!m.Active || m.Email != email)) {
-		staff.VerifyNothing(pw)
-		return nil, nil, false, nil
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	creds, err := c.Store.Credentials(ctx, m.AgencyID, m.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && creds.PasswordHash == "") {
-		staff.VerifyNothing(pw)
-		return m, nil, false, nil
-	}
-	if err != nil {
-		return nil, nil, false, err
-	}
-	match, err := staff.VerifyPassword(creds.PasswordHash, pw)
-	if err != nil || !match {
-		return m, nil, false, nil
-	}
-	ag, err = c.Store.Agency(ctx, m.AgencyID)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return m, ag, true, nil
+	return known, matches, nil
 }
 
 // throttled answers 429 with Retry-After (page re-rendered with the

@@ -19,7 +19,9 @@ package store
 //	smsident:<number or MG sid> the agency whose own SMS identity holds that number or Messaging Service
 //	authfail:<source>           failed authentications from a source address (hash: n, reset, lock)
 //	{a:<agency>}:safety-asked:<client>  until when (unix ms) the client is not asked the safety question again
-//	staffemail:<email>          who a console email signs in: "staff:<agency>:<id>" (staff.go)
+//	{a:<agency>}:staffemail:<email>  the agency's staff member a console email signs in: "staff:<agency>:<id>" (staff.go)
+//	staffemail-agencies:<email> the agencies where that email is bound (set): where a sign-in looks
+//	staffemail:<email>          legacy global binding (before emails were per agency): read at sign-in, released, never written
 //	{a:<agency>}:cred:<staff>   a staff member's console secrets: argon2id hash, TOTP secret (JSON)
 //	invite:<sha256 hex>         a console invitation (JSON), single use, expires after 72 h
 //	{a:<agency>}:invite-of:<staff>  the hash of a staff member's newest invitation

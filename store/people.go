@@ -137,11 +137,11 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 		}
 	}
 	if m.Email != "" {
-		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
+		if err := s.claimStaffEmail(ctx, o, m.Email); err != nil {
 			if m.Phone != "" {
 				s.releasePhone(ctx, o, m.Phone)
 			}
-			return ErrEmailTaken
+			return err
 		}
 	}
 	body, err := json.Marshal(m)
@@ -156,7 +156,7 @@ func (s *Store) CreateCaseManager(ctx context.Context, m *CaseManager) error {
 			s.releasePhone(ctx, o, m.Phone)
 		}
 		if m.Email != "" {
-			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
+			s.releaseStaffEmail(ctx, o, m.Email)
 		}
 		return fmt.Errorf("store case manager: %w", err)
 	}
@@ -395,11 +395,11 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	}
 	newEmail := m.Email != old.Email && m.Email != ""
 	if newEmail {
-		if err := s.claimOwner(ctx, keyStaffEmail(m.Email), o); err != nil {
+		if err := s.claimStaffEmail(ctx, o, m.Email); err != nil {
 			if m.Phone != old.Phone && m.Phone != "" {
 				s.releasePhone(ctx, o, m.Phone)
 			}
-			return ErrEmailTaken
+			return err
 		}
 	}
 	was, err := json.Marshal(old)
@@ -440,7 +440,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 			s.releasePhone(ctx, o, m.Phone)
 		}
 		if newEmail {
-			s.releaseOwner(ctx, keyStaffEmail(m.Email), o)
+			s.releaseStaffEmail(ctx, o, m.Email)
 		}
 		if errors.Is(err, ErrChanged) || errors.Is(err, ErrNotFound) {
 			return err
@@ -451,7 +451,7 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 		s.releasePhone(ctx, o, old.Phone)
 	}
 	if old.Email != "" && m.Email != old.Email {
-		s.releaseOwner(ctx, keyStaffEmail(old.Email), o)
+		s.releaseStaffEmail(ctx, o, old.Email)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ func scenarios() []scenario {
 	all = append(all, outboxScenarios()...)
 	all = append(all, safetyScenarios()...)
 	all = append(all, identityScenarios()...)
+	all = append(all, staffEmailScenarios()...)
 	return all
 }
 

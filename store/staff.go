@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,14 +16,32 @@ import (
 // shows: a record never carries a password hash or a TOTP secret.
 
 // ErrEmailTaken is returned when a staff email already belongs to another
-// active staff member (of any agency: an email signs one person in).
+// active staff member of the same agency. Another agency's staff never
+// count: one person may work for several agencies with one email, and an
+// agency must not learn who another agency's staff are.
 var ErrEmailTaken = errors.New("email already belongs to another active staff member")
+
+// MaxEmailAgencies is how many agencies' accounts one email signs into:
+// a sign-in checks the password of this many candidates whatever the
+// email (StaffByEmail returns at most this many, the oldest agencies first).
+const MaxEmailAgencies = 4
 
 // DefaultSessionIdle is how long a console session lasts without a
 // request when the agency set nothing (HIPAA automatic log-off).
 const DefaultSessionIdle = Duration(15 * time.Minute)
 
+// keyStaffEmail is the legacy global email binding (before emails were
+// unique per agency); it is still read at sign-in, never written.
 func keyStaffEmail(email string) string { return "staffemail:" + email }
+
+// keyAgencyStaffEmail binds an email to one staff member of an agency.
+func keyAgencyStaffEmail(agency, email string) string {
+	return agencyTag(agency) + ":staffemail:" + email
+}
+
+// keyEmailAgencies is the set of agencies where an email is (or was) a
+// staff member's: where a sign-in looks.
+func keyEmailAgencies(email string) string { return "staffemail-agencies:" + email }
 func keyCredentials(agency, staff string) string {
 	return agencyTag(agency) + ":cred:" + staff
 }
@@ -34,17 +53,76 @@ func keyStaffSessions(agency, staff string) string {
 	return agencyTag(agency) + ":sessions:" + staff
 }
 
-// StaffByEmail finds the active or former staff member an email (lower
-// case) belongs to; ErrNotFound when nobody.
-func (s *Store) StaffByEmail(ctx context.Context, email string) (Owner, error) {
-	o, err := s.lookupOwner(ctx, keyStaffEmail(email))
+// StaffByEmail finds the staff members an email (lower case) belongs to,
+// one per agency at most, in at most MaxEmailAgencies agencies (the oldest
+// first); ErrNotFound when nobody. Former staff are included: the caller
+// checks Active. It reads the same keys whatever other agencies hold.
+func (s *Store) StaffByEmail(ctx context.Context, email string) ([]Owner, error) {
+	agencies, err := s.rdb.SMembers(ctx, keyEmailAgencies(email)).Result()
 	if err != nil {
-		return Owner{}, err
+		return nil, fmt.Errorf("look up email: %w", err)
 	}
-	if o.Kind != "staff" {
-		return Owner{}, ErrNotFound
+	slices.Sort(agencies)
+	var out []Owner
+	seen := map[string]bool{}
+	for _, ag := range agencies {
+		if len(out) == MaxEmailAgencies {
+			break
+		}
+		o, err := s.lookupOwner(ctx, keyAgencyStaffEmail(ag, email))
+		if errors.Is(err, ErrNotFound) || (err == nil && (o.Kind != "staff" || o.AgencyID != ag)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		seen[ag] = true
+		out = append(out, o)
 	}
-	return o, nil
+	// An email bound before emails were per agency.
+	if o, err := s.lookupOwner(ctx, keyStaffEmail(email)); err == nil && o.Kind == "staff" && !seen[o.AgencyID] && len(out) < MaxEmailAgencies {
+		out = append(out, o)
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
+
+// claimStaffEmail binds email to staff member o in o's agency: ErrEmailTaken
+// when another active staff member of that agency has it. Only that
+// agency's binding is read, so the answer and its time are the same
+// whoever else holds the email elsewhere.
+func (s *Store) claimStaffEmail(ctx context.Context, o Owner, email string) error {
+	// The agency is listed first: a binding is never without its listing.
+	if err := s.rdb.SAdd(ctx, keyEmailAgencies(email), o.AgencyID).Err(); err != nil {
+		return fmt.Errorf("claim email: %w", err)
+	}
+	if err := s.claimOwner(ctx, keyAgencyStaffEmail(o.AgencyID, email), o); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrEmailTaken
+		}
+		return err
+	}
+	return nil
+}
+
+// releaseStaffEmail drops o's binding of email (if still theirs), and the
+// agency's listing under the email when nobody there holds it now.
+func (s *Store) releaseStaffEmail(ctx context.Context, o Owner, email string) {
+	s.releaseOwner(ctx, keyStaffEmail(email), o)
+	key := keyAgencyStaffEmail(o.AgencyID, email)
+	n, err := scriptDelIfEquals.Run(ctx, s.rdb, []string{key}, o.value()).Int()
+	if err != nil || n == 0 {
+		return
+	}
+	_ = s.rdb.SRem(ctx, keyEmailAgencies(email), o.AgencyID).Err()
+	// A claim in the same agency may have run between the two: list it again.
+	if held, err := s.rdb.Exists(ctx, key).Result(); err == nil && held == 1 {
+		_ = s.rdb.SAdd(ctx, keyEmailAgencies(email), o.AgencyID).Err()
+	}
 }
 
 // Credentials are a staff member's console secrets.
