@@ -20,7 +20,7 @@ func handleCreateAPIKey(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		name, err := text("name", req.Name, textRule{max: 100})
+		name, err := text("name", req.Name, textRule{Max: 100})
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

@@ -257,7 +257,17 @@ const goodPassword = "river lantern oboe 42"
 // has them set a password; it returns their id and a signed-in browser.
 func (h *harness) newStaff(key, name, email, role string) (string, *browser) {
 	h.t.Helper()
-	id := h.staffMember(key, name, email, role)
+	return h.newStaffLang(key, name, email, role, "en")
+}
+
+// newStaffLang is newStaff with the staff member's console language.
+func (h *harness) newStaffLang(key, name, email, role, lang string) (string, *browser) {
+	h.t.Helper()
+	code, out := h.api("POST", "/v1/case-managers", key, map[string]any{"name": name, "email": email, "role": role, "language": lang})
+	if code != 201 {
+		h.t.Fatalf("create staff %s = %d %v", role, code, out)
+	}
+	id := out["id"].(string)
 	b := h.browser()
 	p := b.post(h.invite(key, id), url.Values{"password": {goodPassword}, "confirm": {goodPassword}})
 	if p.Status != http.StatusSeeOther || p.Location != "/console/account/totp?new=1" {

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/freetext"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -340,14 +340,17 @@ func handleResolve(c *console) http.Handler {
 			return
 		}
 		v := viewerOf(r)
-		note := strings.TrimSpace(r.PostFormValue("note"))
-		if note == "" || utf8.RuneCountInString(note) > 2000 || strings.ContainsRune(note, 0) {
+		note, problem := checkText(v.Lang, "note", r.PostFormValue("note"), freetext.Note)
+		if strings.TrimSpace(r.PostFormValue("note")) == "" {
+			problem = texts[v.Lang]["note_required"]
+		}
+		if problem != "" {
 			in, err := c.loadInbox(r.Context(), v)
 			if err != nil {
 				c.fail(w, r, err)
 				return
 			}
-			c.render(w, r, "inbox.html", http.StatusBadRequest, "inbox_title", view{Data: in, Flash: texts[v.Lang]["note_required"], FlashError: true})
+			c.render(w, r, "inbox.html", http.StatusBadRequest, "inbox_title", view{Data: in, Flash: problem, FlashError: true})
 			return
 		}
 		if _, err := c.Escalations.Resolve(r.Context(), v.Agency.ID, e.ID, "staff:"+v.Staff.ID, note); err != nil {
