@@ -4,11 +4,10 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/carecheck/carecheck/apikeys"
+	"github.com/carecheck/carecheck/freetext"
 	"github.com/carecheck/carecheck/store"
 )
-
-// maxAPIKeys bounds an agency's live keys.
-const maxAPIKeys = 50
 
 // handleCreateAPIKey makes a named key; the key is in this answer only.
 func handleCreateAPIKey(d Deps) http.Handler {
@@ -20,27 +19,14 @@ func handleCreateAPIKey(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		name, err := text("name", req.Name, textRule{Max: 100})
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
+		k, key, err := apikeys.Create(r.Context(), d.Store, agencyID(r), req.Name)
+		var fe *freetext.Error
+		switch {
+		case errors.As(err, &fe):
+			err = invalid("%s", fe.Error())
+		case errors.Is(err, apikeys.ErrTooMany), errors.Is(err, apikeys.ErrNameTaken):
+			err = &Error{Code: CodeConflict, Message: err.Error()}
 		}
-		keys, err := d.Store.APIKeys(r.Context(), agencyID(r), false)
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		if len(keys) >= maxAPIKeys {
-			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "api keys: at most 50 live keys; revoke one first"})
-			return
-		}
-		for _, k := range keys {
-			if k.Name == name {
-				respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "name: a live key already has this name"})
-				return
-			}
-		}
-		k, key, err := d.Store.CreateAPIKey(r.Context(), agencyID(r), name)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

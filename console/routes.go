@@ -57,6 +57,10 @@ func routes(c *console) http.Handler {
 			r.Use(requireRole(c, staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))
 			r.Method(http.MethodPost, "/staff/{id}/invite", handleStaffInvite(c))
+			r.Method(http.MethodGet, "/keys", handleKeys(c))
+			r.Method(http.MethodPost, "/keys", handleCreateKey(c))
+			r.Method(http.MethodPost, "/keys/{id}/revoke", handleRevokeKey(c))
+			r.Method(http.MethodGet, "/audit", handleAudit(c))
 		})
 	})
 	return r
