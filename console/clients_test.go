@@ -126,8 +126,8 @@ func TestClientPagesAndScheduleForm(t *testing.T) {
 		t.Error("a refused form saved a schedule")
 	}
 
-	if p := ana.get("/console/reports"); p.Status != http.StatusForbidden {
-		t.Errorf("a case manager on reports = %d; want 403", p.Status)
+	if p := ana.get("/console/reports"); p.Status != http.StatusForbidden || !strings.Contains(flash(p.Body), "Reports are for supervisors and admins.") {
+		t.Errorf("a case manager on reports = %d %q; want 403 saying reports are for supervisors and admins", p.Status, flash(p.Body))
 	}
 	if p := sup.get("/console/reports"); p.Status != 200 || !strings.Contains(p.Body, "Check-ins") || !strings.Contains(p.Body, "Scores that worsened") {
 		t.Errorf("a supervisor on reports = %d", p.Status)

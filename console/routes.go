@@ -50,11 +50,11 @@ func routes(c *console) http.Handler {
 		r.Method(http.MethodGet, "/clients/{id}", handleClient(c))
 		r.Method(http.MethodPost, "/clients/{id}/schedules", handleAddSchedule(c))
 		r.Group(func(r chi.Router) {
-			r.Use(requireRole(c, staff.RoleSupervisor, staff.RoleAdmin))
+			r.Use(requireRole(c, "forbidden_reports", staff.RoleSupervisor, staff.RoleAdmin))
 			r.Method(http.MethodGet, "/reports", handleReports(c))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(requireRole(c, staff.RoleAdmin))
+			r.Use(requireRole(c, "forbidden", staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))
 			r.Method(http.MethodPost, "/staff/{id}/invite", handleStaffInvite(c))
 			r.Method(http.MethodGet, "/keys", handleKeys(c))

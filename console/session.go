@@ -191,8 +191,9 @@ func (c *console) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// requireRole answers 403 to staff without one of the roles.
-func requireRole(c *console, roles ...string) func(http.Handler) http.Handler {
+// requireRole answers 403 to staff without one of the roles, saying why
+// with the string table's text of key.
+func requireRole(c *console, key string, roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v := viewerOf(r)
@@ -202,7 +203,7 @@ func requireRole(c *console, roles ...string) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			c.render(w, r, "message.html", http.StatusForbidden, "forbidden", view{Flash: texts[langOf(r)]["forbidden"], FlashError: true})
+			c.render(w, r, "message.html", http.StatusForbidden, "forbidden_title", view{Flash: texts[langOf(r)][key], FlashError: true})
 		})
 	}
 }
