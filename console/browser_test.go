@@ -89,6 +89,8 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	agency, key := h.agency("Northside")
 	anaID := h.staffMember(key, "Ana Reyes", "ana@example.org", "case_manager")
 	h.newStaff(key, "Sue Park", "sue@example.org", "supervisor")
+	h.newStaff(key, "Ada Admin", "ada@example.org", "admin")
+	inviteAna := h.invite(key, anaID)
 	rosa := h.client(key, anaID, "Rosa Delgado", "+13125550142")
 	h.client(key, anaID, "Sam Okafor", "+13125550157")
 	for i, mood := range []string{"6", "4", "7"} {
@@ -120,22 +122,8 @@ func TestConsolePagesInABrowser(t *testing.T) {
 		}
 		return v
 	}
-	do("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.url+"/console/login"),
-		chromedp.SendKeys("#email", "sue@example.org"), chromedp.SendKeys("#password", goodPassword),
-		chromedp.Submit("#password"), chromedp.WaitVisible("nav"))
-
-	// The mood chart: three points, and its table the three moods.
-	do("client page", chromedp.Navigate(h.url+"/console/clients/"+rosa), chromedp.WaitVisible(`svg[aria-labelledby="chart-mood-title chart-mood-desc"]`))
-	points := eval(`String(document.querySelectorAll('svg[aria-labelledby^="chart-mood"] circle').length)`)
-	table := eval(`[...document.querySelectorAll('figure.chart')[0].querySelectorAll('tbody td:nth-child(2)')].map(td => td.textContent).join(" ")`)
-	if points != "3" || table != "6 4 7" {
-		t.Errorf("mood chart: %s points, table %q; want 3 points, 6 4 7", points, table)
-	}
-
-	// The schedule form: weekly on Tuesday at 22:15, previewed, then saved.
-	do("preview", chromedp.SetValue("#sf-every", "weekly"), chromedp.SetValue("#sf-day", "2"),
-		chromedp.SetValue("#sf-at", "22:15"), chromedp.Click(`button[name="preview"]`), chromedp.WaitVisible("#preview"))
-	preview := strings.Fields(eval(`[...document.querySelectorAll('#preview time')].map(t => t.getAttribute('datetime')).join(" ")`))
+	esc := h.crisis(agency, h.client(key, anaID, "Lee Tran", "+13125550163"))
+	dir := artefacts(t)
 	checkAxe := func(page string) {
 		t.Helper()
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(axe)+";true")); err != nil {
@@ -156,6 +144,42 @@ func TestConsolePagesInABrowser(t *testing.T) {
 			}
 		}
 	}
+	shoot := func(name string) {
+		t.Helper()
+		for _, width := range []int64{1280, 390} {
+			do("viewport", chromedp.EmulateViewport(width, 900))
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, width))
+			if err := os.WriteFile(file, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The pages before sign-in: the sign-in page and an invitation's.
+	for _, page := range []struct{ name, path string }{{"login", h.url + "/console/login"}, {"invite", inviteAna}} {
+		do(page.name, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(page.path), chromedp.WaitVisible("main h1"))
+		checkAxe(page.name)
+		shoot(page.name)
+	}
+	do("sign in", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.url+"/console/login"),
+		chromedp.SendKeys("#email", "ada@example.org"), chromedp.SendKeys("#password", goodPassword),
+		chromedp.Submit("#password"), chromedp.WaitVisible("nav"))
+
+	// The mood chart: three points, and its table the three moods.
+	do("client page", chromedp.Navigate(h.url+"/console/clients/"+rosa), chromedp.WaitVisible(`svg[aria-labelledby="chart-mood-title chart-mood-desc"]`))
+	points := eval(`String(document.querySelectorAll('svg[aria-labelledby^="chart-mood"] circle').length)`)
+	table := eval(`[...document.querySelectorAll('figure.chart')[0].querySelectorAll('tbody td:nth-child(2)')].map(td => td.textContent).join(" ")`)
+	if points != "3" || table != "6 4 7" {
+		t.Errorf("mood chart: %s points, table %q; want 3 points, 6 4 7", points, table)
+	}
+
+	// The schedule form: weekly on Tuesday at 22:15, previewed, then saved.
+	do("preview", chromedp.SetValue("#sf-every", "weekly"), chromedp.SetValue("#sf-day", "2"),
+		chromedp.SetValue("#sf-at", "22:15"), chromedp.Click(`button[name="preview"]`), chromedp.WaitVisible("#preview"))
+	preview := strings.Fields(eval(`[...document.querySelectorAll('#preview time')].map(t => t.getAttribute('datetime')).join(" ")`))
 	checkAxe("the client's page with a preview")
 	do("save", chromedp.Click(`button[formaction$="/schedules"]`), chromedp.WaitVisible(".flash"))
 	_, list := h.api("GET", "/v1/clients/"+rosa+"/schedules", key, nil)
@@ -172,24 +196,12 @@ func TestConsolePagesInABrowser(t *testing.T) {
 		t.Errorf("the form previewed %v; GET …/upcoming answers %v", preview, api)
 	}
 
-	dir := artefacts(t)
-	shoot := func(name string) {
-		t.Helper()
-		for _, width := range []int64{1280, 390} {
-			do("viewport", chromedp.EmulateViewport(width, 900))
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("screenshot: %v", err)
-			}
-			file := filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, width))
-			if err := os.WriteFile(file, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	checkAxe("the client's page")
 	shoot("client")
-	for _, page := range []struct{ name, path string }{{"clients", "/console/clients"}, {"reports", "/console/reports"}} {
+	for _, page := range []struct{ name, path string }{
+		{"clients", "/console/clients"}, {"reports", "/console/reports"}, {"inbox", "/console/"},
+		{"escalation", "/console/escalations/" + esc}, {"staff", "/console/staff"}, {"keys", "/console/keys"}, {"audit", "/console/audit"},
+	} {
 		do(page.name, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.url+page.path), chromedp.WaitVisible("main h1"))
 		checkAxe(page.name)
 		shoot(page.name)
