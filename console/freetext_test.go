@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestConsoleFreeTextRule: the Resolve note goes through the API's one
@@ -51,5 +52,25 @@ func TestConsoleFreeTextRule(t *testing.T) {
 	last := audit[len(audit)-1].(map[string]any)
 	if out["status"] != "resolved" || last["detail"] != "Llamé: está a salvo." {
 		t.Errorf("resolved escalation = %v note %q; want resolved with the note in NFC, trimmed", out["status"], last["detail"])
+	}
+}
+
+// TestEscalationHistoryInTheAgencysZone: the escalation page's history
+// shows times in the agency's zone (America/Chicago), not UTC.
+func TestEscalationHistoryInTheAgencysZone(t *testing.T) {
+	h := newHarness(t)
+	agency, key := h.agency("Northside")
+	_, sup := h.newStaff(key, "Sue Park", "sue@example.org", "supervisor")
+	cm := h.staffMember(key, "Ana Reyes", "ana@example.org", "case_manager")
+	esc := h.crisis(agency, h.client(key, cm, "Rosa Delgado", "+13125550142"))
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := h.clock.Now()
+	p := sup.get("/console/escalations/" + esc)
+	local := now.In(chicago)
+	if p.Status != 200 || !strings.Contains(p.Body, ">"+local.Format("2006-01-02 15:04")+"</time>") || !strings.Contains(p.Body, local.Format("-07:00")+`">`) {
+		t.Errorf("escalation page = %d; want its history at %s Chicago time", p.Status, local.Format("2006-01-02 15:04 -07:00"))
 	}
 }

@@ -309,8 +309,15 @@ func handleEscalation(c *console) http.Handler {
 			return
 		}
 		v := viewerOf(r)
-		it := itemOf(e, cl, c.staffNames(r.Context(), v.Agency.ID), c.Now(), v.Lang, zoneOf(v.Agency))
-		c.render(w, r, "escalation.html", http.StatusOK, "details", view{Data: escalationPage{item: it, Audit: e.Audit}})
+		loc := zoneOf(v.Agency)
+		it := itemOf(e, cl, c.staffNames(r.Context(), v.Agency.ID), c.Now(), v.Lang, loc)
+		// The history's times in the agency's zone, as the inbox's.
+		history := make([]store.AuditEntry, len(e.Audit))
+		for i, a := range e.Audit {
+			a.At = a.At.In(loc)
+			history[i] = a
+		}
+		c.render(w, r, "escalation.html", http.StatusOK, "details", view{Data: escalationPage{item: it, Audit: history}})
 	})
 }
 
