@@ -19,6 +19,7 @@ import (
 	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
 	"github.com/carecheck/carecheck/store/redistest"
+	"github.com/carecheck/carecheck/webhooks"
 )
 
 // testClock is a service clock the test moves by hand.
@@ -41,6 +42,7 @@ type serviceHarness struct {
 	st    *store.Store
 	esc   *escalation.Service
 	rooms *conversations.Rooms
+	hooks *webhooks.Service
 	sids  atomic.Int64
 	occs  atomic.Int64
 }
@@ -51,6 +53,8 @@ func newServiceHarness(t *testing.T, start time.Time) *serviceHarness {
 	rdb := rs.Client(t)
 	clock := &testClock{t: start}
 	st := store.New(rdb, clock.Now)
+	hooks := webhooks.New(st, nil, nil)
+	st.SetObserver(hooks)
 	det, err := detect.New()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +69,7 @@ func newServiceHarness(t *testing.T, start time.Time) *serviceHarness {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &serviceHarness{harness: &harness{t: t, url: srv.URL, logs: logs, rdb: rdb}, clock: clock, st: st, esc: esc, rooms: rooms}
+	return &serviceHarness{harness: &harness{t: t, url: srv.URL, logs: logs, rdb: rdb}, clock: clock, st: st, esc: esc, rooms: rooms, hooks: hooks}
 }
 
 // checkin starts a check-in of a client now, as the runner does for a due

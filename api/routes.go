@@ -127,6 +127,10 @@ func routes(d Deps) http.Handler {
 		r.Method(http.MethodGet, "/reports/escalations", handleEscalationsReport(d))
 		r.Method(http.MethodGet, "/reports/worsening", handleWorseningReport(d))
 		r.Method(http.MethodGet, "/exports/{name}", handleExport(d))
+		r.Method(http.MethodPost, "/webhook-endpoints", handleCreateWebhookEndpoint(d))
+		r.Method(http.MethodGet, "/webhook-endpoints", handleListWebhookEndpoints(d))
+		r.Method(http.MethodDelete, "/webhook-endpoints/{id}", handleDeleteWebhookEndpoint(d))
+		r.Method(http.MethodGet, "/webhook-endpoints/{id}/deliveries", handleWebhookDeliveries(d))
 	})
 	return r
 }

@@ -154,6 +154,7 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		return out, nil
 	}
 	out.Esc = &e
+	s.observeEscalation(ctx, "", &e)
 	if n, _ := res[1].(int64); n > 0 {
 		out.Code = strconv.FormatInt(n, 10)
 	}
@@ -257,6 +258,7 @@ func (s *Store) updateEscalation(ctx context.Context, agency, id string, raw []b
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return nil, fmt.Errorf("decode escalation %s: %w", id, err)
 		}
+		before := e.Status
 		if err := change(&e); err != nil {
 			return nil, err
 		}
@@ -274,6 +276,9 @@ func (s *Store) updateEscalation(ctx context.Context, agency, id string, raw []b
 		}
 		switch n, _ := res[0].(int64); {
 		case n == 1:
+			if e.Status != before {
+				s.observeEscalation(ctx, before, &e)
+			}
 			return &e, nil
 		case n == -1:
 			return nil, ErrNotFound

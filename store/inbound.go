@@ -249,6 +249,14 @@ func (b *Batch) claim() string {
 }
 
 func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
+	applied, err := s.applyOnce(ctx, b, clientID, messageID, conv, events, work)
+	if err == nil && applied && len(events) > 0 {
+		s.observeEntries(ctx, clientID, events)
+	}
+	return applied, err
+}
+
+func (s *Store) applyOnce(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
 	args := s.applyArgs(messageID, conv, events)
 	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}
 	if len(work) == 0 && b == nil {

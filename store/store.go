@@ -48,6 +48,8 @@ type Store struct {
 	// lines remembers which agency owns the numbers texts come to (PhoneOwner).
 	lines *lineCache
 	now   func() time.Time
+	// observer is told of records written (SetObserver); nil: nobody.
+	observer Observer
 	// keyUses spaces the writes of API keys' last use.
 	keyUses keyUses
 }

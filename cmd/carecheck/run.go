@@ -28,6 +28,7 @@ import (
 	"github.com/carecheck/carecheck/escalation"
 	"github.com/carecheck/carecheck/escalation/detect"
 	"github.com/carecheck/carecheck/store"
+	"github.com/carecheck/carecheck/webhooks"
 	"github.com/carecheck/carecheck/work"
 )
 
@@ -123,6 +124,10 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	s.esc = escalation.NewService(st, s.outbox, s.work, log)
 	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox,
 		Handoff: s.work, Log: log})
+	// Outbound webhooks: told of what the store records, delivered as work.
+	hooks := webhooks.New(st, nil, log)
+	st.SetObserver(hooks)
+	s.work.Handle(webhooks.Kind, hooks.DeliverJob)
 	s.work.Handle(bot.JobKind, s.outbox.SendJob)
 	s.work.Handle(escalation.StepKind, s.esc.StepJob)
 	s.work.Handle(escalation.RuleKind, s.esc.RuleJob)
