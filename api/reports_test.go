@@ -55,6 +55,7 @@ func newServiceHarness(t *testing.T, start time.Time) *serviceHarness {
 	st := store.New(rdb, clock.Now)
 	hooks := webhooks.New(st, nil, nil)
 	st.SetObserver(hooks)
+	go hooks.Run(t.Context())
 	det, err := detect.New()
 	if err != nil {
 		t.Fatal(err)

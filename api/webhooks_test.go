@@ -73,6 +73,7 @@ func (h *serviceHarness) deliverDue(rounds int) {
 	h.t.Helper()
 	ctx := h.t.Context()
 	w := h.st.NewWorker("test-webhooks", nil)
+	h.hooks.Wait()
 	for range rounds {
 		if _, err := h.st.MoveDue(ctx, h.clock.Now(), 1000); err != nil {
 			h.t.Fatal(err)

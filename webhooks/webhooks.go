@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carecheck/carecheck/store"
@@ -64,6 +65,11 @@ type Service struct {
 	now  func() time.Time
 	http *http.Client
 	log  *slog.Logger
+	// pending are events told by the store, queued by Run on its own
+	// context: finding the agency's endpoints costs the writer (a crisis
+	// webhook, say) no round trip. busy counts those not yet queued.
+	pending chan func(context.Context)
+	busy    sync.WaitGroup
 }
 
 var _ store.Observer = (*Service)(nil)
@@ -77,7 +83,42 @@ func New(st *store.Store, client *http.Client, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, now: st.Now, http: client, log: log}
+	return &Service{st: st, now: st.Now, http: client, log: log, pending: make(chan func(context.Context), 4096)}
+}
+
+// Run queues the events the store told of, one after another (so a
+// client's events keep the order they were recorded in), until ctx ends;
+// then it queues what is left, for up to 5 seconds.
+func (s *Service) Run(ctx context.Context) {
+	for {
+		select {
+		case f := <-s.pending:
+			f(ctx)
+			s.busy.Done()
+		case <-ctx.Done():
+			drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case f := <-s.pending:
+					f(drain)
+					s.busy.Done()
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Wait returns once every event told so far is queued (tests).
+func (s *Service) Wait() { s.busy.Wait() }
+
+// later hands work to Run; a full buffer makes the writer wait rather
+// than lose an event.
+func (s *Service) later(f func(context.Context)) {
+	s.busy.Add(1)
+	s.pending <- f
 }
 
 // NewSecret makes an endpoint's signing secret: "whsec_" and 32 random
@@ -127,8 +168,8 @@ func jobID(agency, endpoint, client string) string {
 	return "wh:" + agency + ":" + endpoint + ":" + client
 }
 
-// Entries turns timeline events into webhook events.
-func (s *Service) Entries(ctx context.Context, clientID string, events []store.Event) {
+// Entries turns timeline events into webhook events (queued by Run).
+func (s *Service) Entries(_ context.Context, clientID string, events []store.Event) {
 	var out []Event
 	for _, e := range events {
 		f := fields(e)
@@ -156,18 +197,21 @@ func (s *Service) Entries(ctx context.Context, clientID string, events []store.E
 	if len(out) == 0 {
 		return
 	}
-	c, err := s.st.Client(ctx, clientID)
-	if err != nil {
-		s.log.Error("webhook events not queued", "client_id", clientID, "err", err)
-		return
-	}
-	for _, ev := range out {
-		s.publish(ctx, c.AgencyID, clientID, ev)
-	}
+	s.later(func(ctx context.Context) {
+		c, err := s.st.Client(ctx, clientID)
+		if err != nil {
+			s.log.Error("webhook events not queued", "client_id", clientID, "err", err)
+			return
+		}
+		for _, ev := range out {
+			s.publish(ctx, c.AgencyID, clientID, ev)
+		}
+	})
 }
 
-// Escalation turns an escalation's opening or change of status into an event.
-func (s *Service) Escalation(ctx context.Context, before string, e *store.Escalation) {
+// Escalation turns an escalation's opening or change of status into an
+// event (queued by Run).
+func (s *Service) Escalation(_ context.Context, before string, e *store.Escalation) {
 	typ := ""
 	switch {
 	case before == "":
@@ -186,7 +230,8 @@ func (s *Service) Escalation(ctx context.Context, before string, e *store.Escala
 	if e.ResolvedAt != nil {
 		d["resolved_at"] = *e.ResolvedAt
 	}
-	s.publish(ctx, e.AgencyID, e.ClientID, Event{Type: typ, Data: d})
+	agency, client := e.AgencyID, e.ClientID
+	s.later(func(ctx context.Context) { s.publish(ctx, agency, client, Event{Type: typ, Data: d}) })
 }
 
 // fields reads an event's field, value pairs.

@@ -88,6 +88,7 @@ type service struct {
 	rooms    *conversations.Rooms
 	esc      *escalation.Service
 	work     *work.Runner
+	hooks    *webhooks.Service
 	telegram *telegram.Channel
 	lastTick *prometheus.GaugeVec
 	tickMu   sync.Mutex
@@ -125,9 +126,9 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	s.rooms = conversations.New(conversations.Deps{Store: st, Screen: escalation.NewScreener(det), Escalations: s.esc, Outbox: s.outbox,
 		Handoff: s.work, Log: log})
 	// Outbound webhooks: told of what the store records, delivered as work.
-	hooks := webhooks.New(st, nil, log)
-	st.SetObserver(hooks)
-	s.work.Handle(webhooks.Kind, hooks.DeliverJob)
+	s.hooks = webhooks.New(st, nil, log)
+	st.SetObserver(s.hooks)
+	s.work.Handle(webhooks.Kind, s.hooks.DeliverJob)
 	s.work.Handle(bot.JobKind, s.outbox.SendJob)
 	s.work.Handle(escalation.StepKind, s.esc.StepJob)
 	s.work.Handle(escalation.RuleKind, s.esc.RuleJob)
@@ -267,6 +268,8 @@ func (s *service) start(ctx context.Context) *sync.WaitGroup {
 			s.log.Error("work runner", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.hooks.Run(ctx) }()
 	if s.telegram != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.runTelegram(ctx) }()
