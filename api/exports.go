@@ -70,25 +70,8 @@ func handleExport(d Deps) http.Handler {
 			respondErr(w, r, d.Log, &Error{Code: CodeNotFound, Message: "no such export (answers.csv, scores.csv, missed.csv, escalations.csv)"})
 			return
 		}
-		for param := range r.URL.Query() {
-			if param != "from" && param != "to" {
-				respondErr(w, r, d.Log, invalid("%s: unknown parameter (from and to are read)", param))
-				return
-			}
-		}
-		ag, err := d.Store.Agency(r.Context(), agencyID(r))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		p, err := reports.ParsePeriod(r.URL.Query().Get("from"), r.URL.Query().Get("to"), ag.Timezone)
-		var fe *reports.FieldError
-		if errors.As(err, &fe) {
-			respondErr(w, r, d.Log, invalid("%s", fe.Error()))
-			return
-		}
-		if err != nil {
-			respondErr(w, r, d.Log, err)
+		ag, p, ok := agencyPeriod(w, r, d)
+		if !ok {
 			return
 		}
 		loc, _ := time.LoadLocation(ag.Timezone) // ParsePeriod has loaded it
@@ -96,6 +79,7 @@ func handleExport(d Deps) http.Handler {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+"-"+p.From+"-"+p.To+`.csv"`)
 		w.WriteHeader(http.StatusOK)
 		out := &csvStream{w: csv.NewWriter(w), rc: http.NewResponseController(w)}
+		var err error
 		if name == "escalations" {
 			err = exportEscalations(r.Context(), d.Store, ag.ID, p, loc, out)
 		} else {
