@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -296,40 +295,14 @@ func (s *Store) SetSMSIdentity(ctx context.Context, agencyID string, id SMSIdent
 // updateAgency changes a stored agency record under WATCH (ErrNotFound if
 // there is none).
 func (s *Store) updateAgency(ctx context.Context, agencyID string, change func(*Agency)) error {
-	key := keyAgency(agencyID)
-	for range 10 {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			raw, err := tx.Get(ctx, key).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			var a Agency
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return fmt.Errorf("decode agency: %w", err)
-			}
-			change(&a)
-			body, err := json.Marshal(&a)
-			if err != nil {
-				return err
-			}
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, key, body, 0)
-				return nil
-			})
-			return err
-		}, key)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
-		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("save agency %s: %w", agencyID, err)
-		}
-		return err
+	_, _, err := changeJSON(ctx, s, keyAgency(agencyID), 10, func(a *Agency) error {
+		change(a)
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("save agency %s: %w", agencyID, err)
 	}
-	return fmt.Errorf("save agency %s: %w", agencyID, ErrChanged)
+	return err
 }
 
 // moveBindings moves the phone bindings an agency's people hold in the

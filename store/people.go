@@ -406,35 +406,15 @@ func (s *Store) UpdateCaseManager(ctx context.Context, old, m *CaseManager) erro
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	key := keyCaseManager(m.AgencyID, m.ID)
-	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		cur, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		var stored CaseManager
-		if err := json.Unmarshal(cur, &stored); err != nil {
-			return fmt.Errorf("decode case manager: %w", err)
-		}
-		if again, _ := json.Marshal(&stored); string(again) != string(was) {
+	// One attempt: a record written meanwhile is ErrChanged for the caller,
+	// who decided on m from old.
+	_, _, err = changeJSON(ctx, s, keyCaseManager(m.AgencyID, m.ID), 1, func(stored *CaseManager) error {
+		if again, _ := json.Marshal(stored); string(again) != string(was) {
 			return ErrChanged
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, body, 0)
-			return nil
-		})
-		return err
-	}, key)
-	if errors.Is(err, redis.TxFailedErr) {
-		err = ErrChanged
-	}
+		*stored = *m
+		return nil
+	})
 	if err != nil {
 		if m.Phone != old.Phone && m.Phone != "" {
 			s.releasePhone(ctx, o, m.Phone)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -86,42 +85,7 @@ func (s *Store) Rotations(ctx context.Context, agency, cursor string, limit int)
 // record and the result is written only if nobody wrote it meanwhile (else
 // change runs again). It returns the record before and after the change.
 func (s *Store) UpdateRotation(ctx context.Context, agency, id string, change func(*Rotation) error) (old, updated *Rotation, err error) {
-	key := keyRotation(agency, id)
-	for range 20 {
-		err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			raw, err := tx.Get(ctx, key).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return fmt.Errorf("load rotation %s: %w", id, err)
-			}
-			old, updated = &Rotation{}, &Rotation{}
-			if err := json.Unmarshal(raw, old); err != nil {
-				return fmt.Errorf("decode rotation %s: %w", id, err)
-			}
-			_ = json.Unmarshal(raw, updated)
-			if err := change(updated); err != nil {
-				return err
-			}
-			body, err := json.Marshal(updated)
-			if err != nil {
-				return fmt.Errorf("encode rotation %s: %w", id, err)
-			}
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, key, body, 0)
-				return nil
-			})
-			return err
-		}, key)
-		if !errors.Is(err, redis.TxFailedErr) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return old, updated, nil
+	return changeJSON(ctx, s, keyRotation(agency, id), 20, change)
 }
 
 // DeleteRotation removes a rotation (ErrNotFound: none by that id).
