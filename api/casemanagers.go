@@ -3,145 +3,37 @@ package api
 import (
 	"errors"
 	"net/http"
-	"net/mail"
 	"strconv"
-	"strings"
 
-	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/freetext"
 	"github.com/carecheck/carecheck/staff"
 	"github.com/carecheck/carecheck/store"
 )
 
-type caseManagerRequest struct {
-	Name         string              `json:"name"`
-	Phone        string              `json:"phone"`
-	BackupID     string              `json:"backup_id"`
-	WorkingHours *store.WorkingHours `json:"working_hours"`
-	Email        string              `json:"email"`
-	Role         string              `json:"role"`
-	Language     string              `json:"language"`
-	ContactRules []store.ContactRule `json:"contact_rules"`
-}
-
-func (req *caseManagerRequest) validate(agencyTZ string) (*store.CaseManager, error) {
-	name, err := text("name", req.Name, nameRule)
-	if err != nil {
-		return nil, err
+// staffErr turns the staff package's refusals into the API's errors.
+func staffErr(err error) error {
+	var se *staff.Error
+	var fe *freetext.Error
+	switch {
+	case errors.As(err, &se), errors.As(err, &fe):
+		return invalid("%s", err.Error())
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
+	case errors.Is(err, store.ErrEmailTaken):
+		return errEmailTaken
+	case errors.Is(err, staff.ErrDeactivated), errors.Is(err, staff.ErrChangedMeanwhile):
+		return &Error{Code: CodeConflict, Message: err.Error()}
 	}
-	m := &store.CaseManager{Name: name, BackupID: strings.TrimSpace(req.BackupID)}
-	if req.Phone != "" {
-		p, err := e164("phone", req.Phone)
-		if err != nil {
-			return nil, err
-		}
-		m.Phone = p
-	}
-	wh := store.WorkingHours{Start: "09:00", End: "17:00", Days: []int{1, 2, 3, 4, 5}, Timezone: agencyTZ}
-	if req.WorkingHours != nil {
-		var err error
-		if wh, err = workingHours(*req.WorkingHours, agencyTZ); err != nil {
-			return nil, err
-		}
-	}
-	m.WorkingHours = wh
-	if m.Email, err = staffEmail(req.Email); err != nil {
-		return nil, err
-	}
-	if m.Role, err = staffRole(req.Role); err != nil {
-		return nil, err
-	}
-	if m.Language, err = staffLanguage(req.Language); err != nil {
-		return nil, err
-	}
-	if err := escalation.ValidateContactRules(req.ContactRules, m.Phone != ""); err != nil {
-		return nil, invalid("%s", err.Error())
-	}
-	m.ContactRules = req.ContactRules
-	return m, nil
-}
-
-// staffEmail validates a console sign-in email: one bare address, stored
-// in lower case ("" stays empty: no console access).
-func staffEmail(v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return "", nil
-	}
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || a.Name != "" || len(v) > 254 || !strings.Contains(v[strings.LastIndex(v, "@"):], ".") {
-		return "", invalid("email: not an email address (name@example.org)")
-	}
-	return strings.ToLower(v), nil
-}
-
-// staffRole validates a role; "" is case_manager.
-func staffRole(v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return staff.RoleCaseManager, nil
-	}
-	if !staff.ValidRole(v) {
-		return "", invalid(`role: "case_manager", "supervisor" or "admin"`)
-	}
-	return v, nil
-}
-
-// staffLanguage validates the console language; "" is English.
-func staffLanguage(v string) (string, error) {
-	switch v = strings.TrimSpace(v); v {
-	case "", "en":
-		return "en", nil
-	case "es":
-		return v, nil
-	}
-	return "", invalid(`language: "en" or "es"`)
+	return err
 }
 
 // errEmailTaken answers a staff email another active person signs in with.
 var errEmailTaken = &Error{Code: CodeConflict, Message: "email: already belongs to another active staff member"}
 
-// workingHours validates working hours; an empty zone is the agency's.
-func workingHours(wh store.WorkingHours, agencyTZ string) (store.WorkingHours, error) {
-	if wh.Timezone == "" {
-		wh.Timezone = agencyTZ
-	}
-	if err := clock("working_hours.start", wh.Start); err != nil {
-		return wh, err
-	}
-	if err := clock("working_hours.end", wh.End); err != nil {
-		return wh, err
-	}
-	if err := zone("working_hours.timezone", wh.Timezone); err != nil {
-		return wh, err
-	}
-	for _, day := range wh.Days {
-		if day < 1 || day > 7 {
-			return wh, invalid("working_hours.days: 1 (Monday) to 7 (Sunday)")
-		}
-	}
-	return wh, nil
-}
-
-// checkBackup refuses a backup that is not another active case manager of
-// the agency.
-func checkBackup(r *http.Request, d Deps, agency, self, backup string) error {
-	if backup == "" {
-		return nil
-	}
-	if backup == self {
-		return invalid("backup_id: a case manager cannot be their own backup")
-	}
-	b, err := d.Store.CaseManager(r.Context(), agency, backup)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !b.Active) {
-		return invalid("backup_id: no such active case manager in this agency")
-	}
-	return err
-}
-
 // handleCreateCaseManager registers a case manager in the calling agency.
 func handleCreateCaseManager(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req caseManagerRequest
+		var req staff.Fields
 		if err := decode(w, r, &req); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
@@ -151,27 +43,12 @@ func handleCreateCaseManager(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		m, err := req.validate(ag.Timezone)
+		m, err := staff.Create(r.Context(), d.Store, ag, &req)
 		if err != nil {
-			respondErr(w, r, d.Log, err)
+			respondErr(w, r, d.Log, staffErr(err))
 			return
 		}
-		m.AgencyID = ag.ID
-		if err := checkBackup(r, d, ag.ID, "", m.BackupID); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		if err := d.Store.CreateCaseManager(r.Context(), m); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
-			}
-			if errors.Is(err, store.ErrEmailTaken) {
-				err = errEmailTaken
-			}
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		d.Log.Info("case manager created", "agency_id", ag.ID, "case_manager_id", m.ID)
+		d.Log.Info("case manager created", "agency_id", m.AgencyID, "case_manager_id", m.ID)
 		audit(d, r, "case_manager", m.ID, "created", nil, m)
 		encode(w, http.StatusCreated, m)
 	})
@@ -211,118 +88,12 @@ func handleGetCaseManager(d Deps) http.Handler {
 	})
 }
 
-type caseManagerPatch struct {
-	Name         *string              `json:"name"`
-	Phone        *string              `json:"phone"`
-	BackupID     *string              `json:"backup_id"`
-	WorkingHours *store.WorkingHours  `json:"working_hours"`
-	Email        *string              `json:"email"`
-	Role         *string              `json:"role"`
-	Language     *string              `json:"language"`
-	ContactRules *[]store.ContactRule `json:"contact_rules"`
-}
-
-// apply validates the patch like a creation and writes it onto m.
-func (req *caseManagerPatch) apply(r *http.Request, d Deps, agencyTZ string, m *store.CaseManager) error {
-	if req.Name != nil {
-		name, err := text("name", *req.Name, nameRule)
-		if err != nil {
-			return err
-		}
-		m.Name = name
-	}
-	if req.Phone != nil {
-		m.Phone = ""
-		if strings.TrimSpace(*req.Phone) != "" {
-			p, err := e164("phone", *req.Phone)
-			if err != nil {
-				return err
-			}
-			m.Phone = p
-		}
-	}
-	if req.BackupID != nil {
-		id := strings.TrimSpace(*req.BackupID)
-		if err := checkBackup(r, d, m.AgencyID, m.ID, id); err != nil {
-			return err
-		}
-		m.BackupID = id
-	}
-	if req.WorkingHours != nil {
-		wh, err := workingHours(*req.WorkingHours, agencyTZ)
-		if err != nil {
-			return err
-		}
-		m.WorkingHours = wh
-	}
-	var err error
-	if req.Email != nil {
-		if m.Email, err = staffEmail(*req.Email); err != nil {
-			return err
-		}
-	}
-	if req.Role != nil {
-		if m.Role, err = staffRole(*req.Role); err != nil {
-			return err
-		}
-	}
-	if req.Language != nil {
-		if m.Language, err = staffLanguage(*req.Language); err != nil {
-			return err
-		}
-	}
-	if req.ContactRules != nil {
-		m.ContactRules = *req.ContactRules
-	}
-	if err := escalation.ValidateContactRules(m.ContactRules, m.Phone != ""); err != nil {
-		return invalid("%s", err.Error())
-	}
-	return nil
-}
-
-// changeCaseManager reads the route's case manager, lets change make the
-// new record from it and saves it if nobody changed it meanwhile (read
-// again and retried, a few times). It answers errors itself; ok is false then.
-func changeCaseManager(d Deps, w http.ResponseWriter, r *http.Request,
-	change func(old *store.CaseManager) (*store.CaseManager, error)) (old, m *store.CaseManager, ok bool) {
-	for range 3 {
-		var err error
-		old, err = d.Store.CaseManager(r.Context(), agencyID(r), urlParam(r, "id"))
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return nil, nil, false
-		}
-		m, err = change(old)
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return nil, nil, false
-		}
-		err = d.Store.UpdateCaseManager(r.Context(), old, m)
-		if errors.Is(err, store.ErrChanged) {
-			continue
-		}
-		if errors.Is(err, store.ErrConflict) {
-			err = &Error{Code: CodeConflict, Message: "phone: already belongs to another active person"}
-		}
-		if errors.Is(err, store.ErrEmailTaken) {
-			err = errEmailTaken
-		}
-		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return nil, nil, false
-		}
-		return old, m, true
-	}
-	respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: "the case manager changed meanwhile: try again"})
-	return nil, nil, false
-}
-
 // handlePatchCaseManager changes a case manager's name, phone, backup or
 // working hours, validated as at creation. A deactivated case manager is
 // not edited (409).
 func handlePatchCaseManager(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req caseManagerPatch
+		var req staff.Patch
 		if err := decode(w, r, &req); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
@@ -332,14 +103,9 @@ func handlePatchCaseManager(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		old, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
-			if !old.Active {
-				return nil, &Error{Code: CodeConflict, Message: "case manager is deactivated"}
-			}
-			m := *old
-			return &m, req.apply(r, d, ag.Timezone, &m)
-		})
-		if !ok {
+		old, m, err := staff.Update(r.Context(), d.Store, ag, urlParam(r, "id"), &req)
+		if err != nil {
+			respondErr(w, r, d.Log, staffErr(err))
 			return
 		}
 		d.Log.Info("case manager updated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
@@ -356,72 +122,27 @@ func handlePatchCaseManager(d Deps) http.Handler {
 // by GET /v1/clients?needs_case_manager=true.
 func handleDeactivateCaseManager(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		old, m, ok := changeCaseManager(d, w, r, func(old *store.CaseManager) (*store.CaseManager, error) {
-			return d.Store.DeactivateCaseManager(old), nil
-		})
-		if !ok {
-			return
-		}
-		if err := d.Store.DeleteStaffSessions(r.Context(), m.AgencyID, m.ID); err != nil {
+		old, m, err := staff.Deactivate(r.Context(), d.Store, agencyID(r), urlParam(r, "id"))
+		if errors.Is(err, staff.ErrSessionsLeft) {
 			d.Log.Error("console sessions not ended", "agency_id", m.AgencyID, "case_manager_id", m.ID, "err", err)
+		} else if err != nil {
+			respondErr(w, r, d.Log, staffErr(err))
+			return
 		}
 		if old.Active {
 			d.Log.Info("case manager deactivated", "agency_id", m.AgencyID, "case_manager_id", m.ID)
 			audit(d, r, "case_manager", m.ID, "deactivated", old, m)
 		}
-		left, err := namedBy(r, d, m.ID)
+		left, err := staff.NamedBy(r.Context(), d.Store, m.AgencyID, m.ID)
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
 		encode(w, http.StatusOK, struct {
 			*store.CaseManager
-			stillNamed
+			staff.StillNamed
 		}{m, left})
 	})
-}
-
-// stillNamed is where a deactivated case manager is still named: the
-// settings an admin should change (each such step is skipped meanwhile).
-type stillNamed struct {
-	// BackupOf lists the active case managers whose backup they are.
-	BackupOf []string `json:"backup_of"`
-	// PolicySteps lists the agency policy's steps (from 1) naming them by id.
-	PolicySteps []int `json:"policy_steps"`
-}
-
-// namedBy finds where case manager id is still named in the request's agency.
-func namedBy(r *http.Request, d Deps, id string) (stillNamed, error) {
-	out := stillNamed{BackupOf: []string{}, PolicySteps: []int{}}
-	ctx := r.Context()
-	cursor := ""
-	for {
-		page, err := d.Store.CaseManagers(ctx, agencyID(r), cursor, 200)
-		if err != nil {
-			return out, err
-		}
-		for _, m := range page.Items {
-			if m.Active && m.BackupID == id {
-				out.BackupOf = append(out.BackupOf, m.ID)
-			}
-		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
-	}
-	ag, err := d.Store.Agency(ctx, agencyID(r))
-	if err != nil {
-		return out, err
-	}
-	if ag.Policy != nil {
-		for i, st := range ag.Policy.Steps {
-			if strings.TrimSpace(st.Notify) == id {
-				out.PolicySteps = append(out.PolicySteps, i+1)
-			}
-		}
-	}
-	return out, nil
 }
 
 func pageLimit(r *http.Request) (int, error) {

@@ -1,12 +1,6 @@
 package api
 
 import (
-	"strings"
-	"time"
-	"unicode"
-
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/carecheck/carecheck/freetext"
 )
 
@@ -41,43 +35,27 @@ func textTree(path string, v any, rule textRule) (any, error) {
 	return v, nil
 }
 
-// e164 validates a phone number and returns it in E.164. Letters are refused
-// before parsing: phonenumbers reads "555 CALL" as a keypad spelling, and a
-// typo must not become a stranger's number. phonenumbers.Parse accepts
-// invalid numbers, so IsValidNumber decides.
+// e164 validates a phone number and returns it in E.164 (freetext.Phone).
 func e164(field, raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if strings.IndexFunc(raw, unicode.IsLetter) >= 0 {
-		return "", invalid("%s: letters are not allowed", field)
+	p, err := freetext.Phone(field, raw)
+	if err != nil {
+		return "", invalid("%s", err.Error())
 	}
-	if !strings.HasPrefix(raw, "+") {
-		return "", invalid("%s: must be in E.164 form, e.g. +13125550100", field)
-	}
-	n, err := phonenumbers.Parse(raw, "")
-	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", invalid("%s: not a valid phone number", field)
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	return p, nil
 }
 
-// zone validates an IANA time zone name.
+// zone validates an IANA time zone name (freetext.Zone).
 func zone(field, name string) error {
-	if name == "" {
-		return invalid("%s: required (an IANA zone such as America/Chicago)", field)
-	}
-	if name == "Local" {
-		return invalid("%s: unknown time zone %q", field, name)
-	}
-	if _, err := time.LoadLocation(name); err != nil {
-		return invalid("%s: unknown time zone %q", field, name)
+	if err := freetext.Zone(field, name); err != nil {
+		return invalid("%s", err.Error())
 	}
 	return nil
 }
 
-// clock validates "HH:MM".
+// clock validates "HH:MM" (freetext.Clock).
 func clock(field, v string) error {
-	if _, err := time.Parse("15:04", v); err != nil || len(v) != 5 {
-		return invalid("%s: expected HH:MM, e.g. 09:00", field)
+	if err := freetext.Clock(field, v); err != nil {
+		return invalid("%s", err.Error())
 	}
 	return nil
 }

@@ -77,8 +77,10 @@ type axeViolation struct {
 // The console's pages in a real browser: a client's page shows the mood
 // chart after three check-ins; the schedule form's preview is what GET
 // …/upcoming answers once saved; axe-core (testdata/axe, injected into
-// each page) finds no serious or critical violation on the clients list,
-// the client's page and the reports; screenshots at 1280 and 390 px wide.
+// each page) finds no serious or critical violation on any page;
+// screenshots at 1280 and 390 px wide. Then the issue's story: an admin
+// adds a case manager and invites them from the staff page; the case
+// manager opens the link, sets a password and signs in.
 func TestConsolePagesInABrowser(t *testing.T) {
 	path := chromium(t)
 	axe, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
@@ -206,6 +208,43 @@ func TestConsolePagesInABrowser(t *testing.T) {
 		checkAxe(page.name)
 		shoot(page.name)
 	}
+	// The issue's story: the admin adds a case manager on the staff pages
+	// and invites them from the staff list; the case manager opens the link,
+	// sets a password and signs in as themselves.
+	do("add staff form", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.url+"/console/staff/new"), chromedp.WaitVisible("#sm-name"))
+	checkAxe("add a staff member")
+	shoot("staff-new")
+	do("add staff", chromedp.SendKeys("#sm-name", "Ben Ortiz"), chromedp.SendKeys("#sm-email", "ben@example.org"),
+		chromedp.SendKeys("#sm-phone", "+13125550190"), chromedp.Submit("#sm-name"), chromedp.WaitVisible("p.flash"))
+	if added := eval(`document.querySelector("p.flash").textContent`); !strings.Contains(added, "Ben Ortiz") {
+		t.Fatalf("after adding, the staff list says %q; want Ben Ortiz added", added)
+	}
+	eval(`[...document.querySelectorAll("tr[data-staff]")].find(tr => tr.textContent.includes("Ben Ortiz")).querySelector("button").click(); ""`)
+	do("invite", chromedp.WaitVisible("code.invite-url"))
+	inviteBen := eval(`document.querySelector("code.invite-url").textContent`)
+	if !strings.HasPrefix(inviteBen, h.url+"/console/invite/") {
+		t.Fatalf("invitation link shown = %q", inviteBen)
+	}
+	eval(`[...document.querySelectorAll("tr[data-staff] a")].find(a => a.textContent == "Sue Park").click(); ""`)
+	do("staff member page", chromedp.WaitVisible("#sm-backup"))
+	checkAxe("a staff member")
+	shoot("staff-edit")
+	do("deactivate", chromedp.Click(`button.danger`), chromedp.WaitVisible("#still-named"))
+	checkAxe("a staff member just deactivated")
+	do("sign out", chromedp.Click(".signout button"), chromedp.WaitVisible("#email"))
+	do("set password", chromedp.Navigate(inviteBen), chromedp.SendKeys("#password", "copper meadow falcon 8"),
+		chromedp.SendKeys("#confirm", "copper meadow falcon 8"), chromedp.Submit("#confirm"), chromedp.WaitVisible("#code"))
+	do("sign out again", chromedp.Click(".signout button"), chromedp.WaitVisible("#email"))
+	do("sign in as Ben", chromedp.SendKeys("#email", "ben@example.org"), chromedp.SendKeys("#password", "copper meadow falcon 8"),
+		chromedp.Submit("#password"), chromedp.WaitVisible("nav"))
+	if who := eval(`document.querySelector(".who strong").textContent + " " + location.pathname`); who != "Ben Ortiz /console/" {
+		t.Errorf("after signing in with the new password: %q; want Ben Ortiz on the inbox", who)
+	}
+	if links := eval(`[...document.querySelectorAll("nav a")].map(a => a.getAttribute("href")).join(" ")`); strings.Contains(links, "/console/staff") {
+		t.Errorf("a case manager's menu offers the staff page: %s", links)
+	}
+	checkAxe("a case manager's inbox")
+
 	// The check itself: an image without a text alternative is critical to axe.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("main").append(document.createElement("img")); true`)); err != nil {
 		t.Fatal(err)

@@ -61,8 +61,12 @@ var adminTexts = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for lang, strs := range adminTexts {
+func init() { addTexts(adminTexts) }
+
+// addTexts merges a page group's strings into texts; a key defined twice
+// stops the program at start.
+func addTexts(more map[string]map[string]string) {
+	for lang, strs := range more {
 		for k, s := range strs {
 			if _, dup := texts[lang][k]; dup {
 				panic("console: string " + k + " defined twice")

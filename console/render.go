@@ -47,6 +47,8 @@ var funcs = template.FuncMap{
 	"duration": duration,
 	"percent":  percent,
 	"label":    labelOr,
+	// list makes a list of strings (a select's fixed options).
+	"list": func(s ...string) []string { return s },
 }
 
 // itemsView is one list of escalations with the page's view.

@@ -56,6 +56,11 @@ func routes(c *console) http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(requireRole(c, "forbidden", staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))
+			r.Method(http.MethodPost, "/staff", handleStaffCreate(c))
+			r.Method(http.MethodGet, "/staff/new", handleStaffNew(c))
+			r.Method(http.MethodGet, "/staff/{id}", handleStaffEdit(c))
+			r.Method(http.MethodPost, "/staff/{id}", handleStaffSave(c))
+			r.Method(http.MethodPost, "/staff/{id}/deactivate", handleStaffDeactivate(c))
 			r.Method(http.MethodPost, "/staff/{id}/invite", handleStaffInvite(c))
 			r.Method(http.MethodGet, "/keys", handleKeys(c))
 			r.Method(http.MethodPost, "/keys", handleCreateKey(c))

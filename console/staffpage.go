@@ -20,12 +20,20 @@ type staffPage struct {
 	Staff     []staffRow
 	InviteFor string // the staff member an invitation was just made for
 	InviteURL string
+	// Added is the name of the staff member just added.
+	Added string
 }
 
 // handleStaff lists the agency's staff for an admin.
 func handleStaff(c *console) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.renderStaff(w, r, http.StatusOK, staffPage{})
+		p := staffPage{}
+		if id := r.URL.Query().Get("added"); id != "" {
+			if m, err := c.Store.CaseManager(r.Context(), viewerOf(r).Agency.ID, id); err == nil {
+				p.Added = m.Name
+			}
+		}
+		c.renderStaff(w, r, http.StatusOK, p)
 	})
 }
 

@@ -2,7 +2,9 @@
 // (names, notes, appointment details, safety messages, phrases,
 // questionnaire texts), shared by the agency API and the console: Unicode
 // NFC, surrounding spaces trimmed, control and invisible formatting
-// characters refused naming the field, limits counted in characters.
+// characters refused naming the field, limits counted in characters. The
+// typed values people enter (phone numbers, time zones, times of day) are
+// checked here too (typed.go), with the same kind of error.
 package freetext
 
 import (
@@ -59,6 +61,8 @@ type Error struct {
 	Char rune
 	// Max and Got are the limit and the value's length (CodeLong).
 	Max, Got int
+	// Value is the refused value where the message shows it (CodeZone).
+	Value string
 }
 
 func (e *Error) Error() string {
@@ -73,6 +77,11 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s: invisible formatting character U+%04X is not allowed", e.Field, e.Char)
 	case CodeLong:
 		return fmt.Sprintf("%s: at most %d characters (got %d)", e.Field, e.Max, e.Got)
+	case CodeZone:
+		return fmt.Sprintf("%s: unknown time zone %q", e.Field, e.Value)
+	}
+	if m, ok := typedMessages[e.Code]; ok {
+		return e.Field + ": " + m
 	}
 	return e.Field + ": only invisible or space characters"
 }
