@@ -1,11 +1,9 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/carecheck/carecheck/escalation"
+	"github.com/carecheck/carecheck/settings"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -156,26 +154,8 @@ func handlePutPolicy(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		var lookupErr error
-		err = escalation.ValidatePolicy(p, func(id string) bool {
-			m, err := d.Store.CaseManager(ctx, ag.ID, id)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				lookupErr = err
-			}
-			return err == nil && m.Active
-		}, func(id string) bool {
-			_, err := d.Store.Rotation(ctx, ag.ID, id)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				lookupErr = err
-			}
-			return err == nil
-		})
-		if lookupErr != nil {
-			respondErr(w, r, d.Log, lookupErr)
-			return
-		}
-		if err != nil {
-			respondErr(w, r, d.Log, invalid("%s", err.Error()))
+		if err := settings.CheckPolicy(ctx, d.Store, ag.ID, p); err != nil {
+			respondErr(w, r, d.Log, settingsErr(err))
 			return
 		}
 		old := ag.Policy
@@ -199,21 +179,10 @@ func handlePutSafetyMessage(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		for lang, msg := range req {
-			if lang != "en" && lang != "es" {
-				respondErr(w, r, d.Log, invalid(`%s: languages are "en" and "es"`, lang))
-				return
-			}
-			msg, err := text(lang, msg, safetyRule)
-			if err != nil {
-				respondErr(w, r, d.Log, err)
-				return
-			}
-			if err := escalation.ValidateSafetyMessage(msg); err != nil {
-				respondErr(w, r, d.Log, invalid("%s: %v", lang, err))
-				return
-			}
-			req[lang] = msg
+		req, err := settings.SafetyMessages(req)
+		if err != nil {
+			respondErr(w, r, d.Log, settingsErr(err))
+			return
 		}
 		ag, err := d.Store.Agency(r.Context(), agencyID(r))
 		if err != nil {
@@ -243,22 +212,12 @@ func handlePutPhrases(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if len(req.Phrases) > 200 {
-			respondErr(w, r, d.Log, invalid("phrases: at most 200"))
+		phrases, err := settings.Phrases(req.Phrases)
+		if err != nil {
+			respondErr(w, r, d.Log, settingsErr(err))
 			return
 		}
-		for i := range req.Phrases {
-			p, err := text(fmt.Sprintf("phrases[%d].text", i), req.Phrases[i].Text, nameRule)
-			if err != nil {
-				respondErr(w, r, d.Log, err)
-				return
-			}
-			req.Phrases[i].Text = p
-		}
-		if _, err := escalation.Phrases(req.Phrases); err != nil {
-			respondErr(w, r, d.Log, invalid("%v", err))
-			return
-		}
+		req.Phrases = phrases
 		ag, err := d.Store.Agency(r.Context(), agencyID(r))
 		if err != nil {
 			respondErr(w, r, d.Log, err)

@@ -203,6 +203,7 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	for _, page := range []struct{ name, path string }{
 		{"clients", "/console/clients"}, {"reports", "/console/reports"}, {"inbox", "/console/"},
 		{"escalation", "/console/escalations/" + esc}, {"staff", "/console/staff"}, {"keys", "/console/keys"}, {"audit", "/console/audit"},
+		{"settings", "/console/settings"}, {"policy", "/console/settings/policy"}, {"safety", "/console/settings/safety"}, {"phrases", "/console/settings/phrases"},
 	} {
 		do(page.name, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.url+page.path), chromedp.WaitVisible("main h1"))
 		checkAxe(page.name)

@@ -49,6 +49,8 @@ var funcs = template.FuncMap{
 	"label":    labelOr,
 	// list makes a list of strings (a select's fixed options).
 	"list": func(s ...string) []string { return s },
+	// inc counts from 1 for people.
+	"inc": func(i int) int { return i + 1 },
 }
 
 // itemsView is one list of escalations with the page's view.

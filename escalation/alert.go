@@ -190,14 +190,14 @@ func ValidateSafetyMessage(msg string) error {
 	msg = strings.TrimSpace(msg)
 	// Lengths in characters: a Spanish message's accents are one each.
 	if utf8.RuneCountInString(msg) < 20 {
-		return fmt.Errorf("too short to be a safety message")
+		return settingError(CodeSafetyShort, 0, "too short to be a safety message")
 	}
 	if utf8.RuneCountInString(msg) > 640 {
-		return fmt.Errorf("at most 640 characters (4 SMS segments)")
+		return settingError(CodeSafetyLong, 0, "at most 640 characters (4 SMS segments)")
 	}
 	numbers := crisisNumber.FindAllString(msg, -1)
 	if len(numbers) == 0 {
-		return fmt.Errorf("must contain a crisis line or phone number")
+		return settingError(CodeSafetyNoNumber, 0, "must contain a crisis line or phone number")
 	}
 	for _, n := range numbers {
 		digits := strings.Map(func(r rune) rune {
@@ -211,7 +211,9 @@ func ValidateSafetyMessage(msg string) error {
 		}
 		p, err := phonenumbers.Parse(strings.TrimSpace(n), "US")
 		if err != nil || !phonenumbers.IsValidNumber(p) {
-			return fmt.Errorf("%q is not a valid phone number or known crisis line", strings.TrimSpace(n))
+			e := settingError(CodeSafetyBadPhone, 0, "%q is not a valid phone number or known crisis line", strings.TrimSpace(n))
+			e.Value = strings.TrimSpace(n)
+			return e
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package escalation
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -41,30 +40,30 @@ func OnCallRotation(notify string) (string, bool) {
 // rotation whether it names one of its rotations.
 func ValidatePolicy(p store.Policy, caseManager, rotation func(id string) bool) error {
 	if len(p.Steps) == 0 {
-		return fmt.Errorf("steps: at least one step")
+		return settingError(CodeStepsNone, 0, "steps: at least one step")
 	}
 	if len(p.Steps) > 10 {
-		return fmt.Errorf("steps: at most 10")
+		return settingError(CodeStepsMany, 0, "steps: at most 10")
 	}
 	for i, st := range p.Steps {
 		switch n := strings.TrimSpace(st.Notify); {
 		case n == NotifyAssigned || n == NotifyBackup:
 		case n == "":
-			return fmt.Errorf("steps[%d].notify: required (\"assigned\", \"backup\", \"on-call:<rotation id>\" or a case manager id)", i)
+			return settingError(CodeNotifyRequired, i, "steps[%d].notify: required (\"assigned\", \"backup\", \"on-call:<rotation id>\" or a case manager id)", i)
 		case strings.HasPrefix(n, NotifyOnCall):
 			if id, _ := OnCallRotation(n); id == "" || !rotation(id) {
-				return fmt.Errorf("steps[%d].notify: no such rotation in this agency", i)
+				return settingError(CodeNoRotation, i, "steps[%d].notify: no such rotation in this agency", i)
 			}
 		case !caseManager(n):
-			return fmt.Errorf("steps[%d].notify: no such active case manager in this agency", i)
+			return settingError(CodeNoStaff, i, "steps[%d].notify: no such active case manager in this agency", i)
 		}
 		w := time.Duration(st.Wait)
 		if w < time.Second || w > 24*time.Hour {
-			return fmt.Errorf("steps[%d].wait: between 1s and 24h", i)
+			return settingError(CodeWait, i, "steps[%d].wait: between 1s and 24h", i)
 		}
 	}
 	if p.Repeat < 0 || p.Repeat > 20 {
-		return fmt.Errorf("repeat: between 0 and 20")
+		return settingError(CodeRepeat, 0, "repeat: between 0 and 20")
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package escalation
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/carecheck/carecheck/escalation/detect"
@@ -36,15 +35,15 @@ func Phrases(list []store.Phrase) ([]detect.Phrase, error) {
 	for i, p := range list {
 		var lv detect.Level
 		if err := lv.UnmarshalText([]byte(p.Level)); err != nil || lv == detect.None {
-			return nil, fmt.Errorf("phrases[%d].level: \"concern\" or \"crisis\"", i)
+			return nil, settingError(CodePhraseLevel, i, "phrases[%d].level: \"concern\" or \"crisis\"", i)
 		}
 		if p.Lang != "" && p.Lang != "en" && p.Lang != "es" {
-			return nil, fmt.Errorf("phrases[%d].lang: \"en\", \"es\" or empty for both", i)
+			return nil, settingError(CodePhraseLang, i, "phrases[%d].lang: \"en\", \"es\" or empty for both", i)
 		}
 		out = append(out, detect.Phrase{Text: p.Text, Level: lv, Lang: p.Lang})
 	}
 	if _, err := detect.New(out...); err != nil {
-		return nil, err
+		return nil, settingError(CodePhraseInvalid, 0, "%s", err.Error())
 	}
 	return out, nil
 }
