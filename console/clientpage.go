@@ -42,6 +42,9 @@ type scheduleForm struct {
 // timelineRow is one timeline entry as shown.
 type timelineRow struct {
 	Datetime, Shown, Kind, Detail string
+	// Link is the page the row is about (an escalation's), if any.
+	Link string
+	at   time.Time
 }
 
 // clientView is the client page's data.
@@ -219,11 +222,17 @@ func (c *console) clientPage(w http.ResponseWriter, r *http.Request, cl *store.C
 		c.fail(w, r, err)
 		return
 	}
-	for i := len(page.Items) - 1; i >= 0; i-- {
-		e := page.Items[i]
+	for _, e := range page.Items {
 		data.Timeline = append(data.Timeline, timelineRow{Datetime: e.At.Format(time.RFC3339), Shown: e.At.In(loc).Format("2006-01-02 15:04"),
-			Kind: labelOr(T, "ev_"+e.Type, e.Type), Detail: entryDetail(e, T)})
+			Kind: labelOr(T, "ev_"+e.Type, e.Type), Detail: entryDetail(e, T), at: e.At})
 	}
+	escs, err := c.escalationRows(ctx, v.Agency.ID, cl.ID, now.AddDate(0, 0, -recentDays), c.staffNames(ctx, v.Agency.ID), loc, T)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	data.Timeline = append(data.Timeline, escs...)
+	newestFirst(data.Timeline)
 	c.render(w, r, "client.html", status, "client_title", view{Data: data, Flash: flash})
 }
 
