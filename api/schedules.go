@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -20,6 +21,9 @@ type scheduleRequest struct {
 	Until         *time.Time `json:"until"`
 	Timezone      string     `json:"timezone"`
 	Paused        bool       `json:"paused"`
+	// Template names one of the agency's schedule templates, which gives
+	// the questionnaire and rule (then both are left out).
+	Template string `json:"template"`
 }
 
 // handleCreateSchedule gives a client a recurring check-in in their zone.
@@ -42,6 +46,22 @@ func handleCreateSchedule(d Deps) http.Handler {
 		}
 		sc := &store.Schedule{Questionnaire: req.Questionnaire, RRule: req.RRule,
 			Start: req.Start, Until: req.Until, Timezone: req.Timezone, Paused: req.Paused}
+		if req.Template != "" {
+			if req.Questionnaire != "" || req.RRule != "" {
+				respondErr(w, r, d.Log, invalid("template: gives the questionnaire and rrule; leave them out"))
+				return
+			}
+			t, err := d.Store.ScheduleTemplate(ctx, ag.ID, req.Template)
+			if errors.Is(err, store.ErrNotFound) {
+				respondErr(w, r, d.Log, invalid("template: no schedule template %q in this agency (see GET /v1/schedule-templates)", req.Template))
+				return
+			}
+			if err != nil {
+				respondErr(w, r, d.Log, err)
+				return
+			}
+			sc.Questionnaire, sc.RRule, sc.Template = t.Questionnaire, t.RRule, t.Name
+		}
 		if err := d.Services.Checkins.AddSchedule(ctx, ag, c, sc); err != nil {
 			respondErr(w, r, d.Log, productErr(err))
 			return

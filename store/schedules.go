@@ -24,6 +24,9 @@ type Schedule struct {
 	Timezone      string     `json:"timezone"`
 	Paused        bool       `json:"paused"`
 	Created       time.Time  `json:"created_at"`
+	// Template names the agency's schedule template it was made from; the
+	// schedule keeps its own copy of the questionnaire and rule.
+	Template string `json:"template,omitempty"`
 }
 
 // Appointment is a client's appointment with reminders before it.
@@ -56,11 +59,12 @@ type scheduleRecord struct {
 	Timezone      string `json:"tz"`
 	Paused        bool   `json:"p,omitempty"`
 	Created       *stamp `json:"c,omitempty"`
+	Template      string `json:"t,omitempty"`
 }
 
 func newScheduleRecord(sc *Schedule) scheduleRecord {
 	r := scheduleRecord{Questionnaire: sc.Questionnaire, RRule: sc.RRule, Start: stamp{sc.Start}, Until: stampPtr(sc.Until),
-		Timezone: sc.Timezone, Paused: sc.Paused}
+		Timezone: sc.Timezone, Paused: sc.Paused, Template: sc.Template}
 	if t, ok := idTime(sc.ID); !ok || !sameStamp(t, sc.Created) {
 		r.Created = &stamp{sc.Created}
 	}
@@ -69,7 +73,7 @@ func newScheduleRecord(sc *Schedule) scheduleRecord {
 
 func (r scheduleRecord) schedule(id, client, agency string) *Schedule {
 	sc := &Schedule{ID: id, ClientID: client, AgencyID: agency, Questionnaire: r.Questionnaire, RRule: r.RRule,
-		Start: r.Start.t, Until: r.Until.timePtr(), Timezone: r.Timezone, Paused: r.Paused}
+		Start: r.Start.t, Until: r.Until.timePtr(), Timezone: r.Timezone, Paused: r.Paused, Template: r.Template}
 	if r.Created != nil {
 		sc.Created = r.Created.t
 	} else {

@@ -37,6 +37,7 @@ const usage = `usage: carecheck <command>
 commands:
   serve    run the HTTP API, webhooks, scheduler and workers (config from the environment)
   demo     run everything on this machine with fake Twilio and Telegram and a seeded agency
+  apply    make an agency's configuration match a file: apply -f agency.yaml [--dry-run]
   triage   read one message per line on stdin, write one JSON verdict per line on stdout
            (triage --eval FILE.csv: recall and precision on labelled messages, columns text,label[,lang])`
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return d.EvalFile(args[3], stdout)
 		}
 		return d.Triage(stdin, stdout)
+	case "apply":
+		return applyFile(ctx, args[2:], getenv, stdin, stdout, stderr)
 	case "demo":
 		return asUsage(demo.Main(ctx, args[2:], stdout, stderr, startInProc))
 	case "bench":
