@@ -32,8 +32,9 @@ func readCSV(t *testing.T, path string) []Example {
 // TestTestSplit measures the detector on the frozen test split. Issue 13
 // sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
 // flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
-// detector does not reach them yet (at the last change: 0.875, 4.5 %,
-// 0.848; the round before 0.873, 4.5 %, 0.873; before the cross-validated
+// detector does not reach them yet (at the last change, es.txt's everyday
+// Spanish ignores: 0.875, 4.5 % (es 6.3 %), 0.848; the round before the
+// same with es 7.4 %; before that 0.873, 4.5 %, 0.873; before the cross-validated
 // thresholds 0.851, 7.2 %, 0.835; the lexicon alone 0.496, 4.8 %, 0.405),
 // so the test logs the gap and holds the floors below, just under what it
 // reaches, so that a change that loses ground fails. Raise them as the

@@ -37,6 +37,26 @@ func TestTraps(t *testing.T) {
 			{text: "cut myself shaving", lang: "en", want: None},
 			{text: "me corté el pelo", lang: "es", want: None},
 		}},
+		// Spanish everyday uses of crisis phrases (es.txt's ignore lines
+		// for threats said of an exam or a grandmother, kitchen cuts,
+		// clothesline ropes, moving day, a roof being fixed), beside the
+		// same phrases meant: those stay crisis.
+		{"spanish everyday", []tc{
+			{text: "el examen de mañana me va a matar de los nervios", lang: "es", want: None},
+			{text: "mi abuela me mata si no voy a misa el domingo", lang: "es", want: None},
+			{text: "compré una cuerda para tender la ropa en la azotea", lang: "es", want: None},
+			{text: "ya tengo todo listo para la fiesta del niño", lang: "es", want: None},
+			{text: "me corté picando cebolla", lang: "es", want: None},
+			{text: "me pegué con la puerta del carro en la rodilla", lang: "es", want: None},
+			{text: "no quiero vivir en esta colonia, hay mucho ruido", lang: "es", want: None},
+			{text: "la voy a matar a besos a mi nieta", lang: "es", want: None},
+			{text: "ando en el techo arreglando la antena", lang: "es", want: None},
+			{text: "mi esposo me va a matar, esta afuera con un cuchillo", lang: "es", want: Crisis},
+			{text: "me pegué contra la pared a propósito hasta sangrar", lang: "es", want: Crisis},
+			{text: "compré una soga para colgarme", lang: "es", want: Crisis},
+			{text: "estoy en el puente y quiero saltar", lang: "es", want: Crisis},
+			{text: "ya tengo todo listo, la soga y la carta", lang: "es", want: Crisis},
+		}},
 		{"negation", []tc{
 			{text: "I would never hurt myself", lang: "en", want: None},
 			{text: "I'm not suicidal", lang: "en", want: None},
