@@ -37,6 +37,34 @@ type Job struct {
 	// OnFail is work to start when every channel failed (an escalation
 	// moves to its next step at once).
 	OnFail *Work `json:"on_fail,omitempty"`
+	// About is the escalation a staff alert is about ("" for any other
+	// message): what becomes of each send of it, and of its fallback, is
+	// reported to the outbox's Outcomes.
+	About string `json:"about,omitempty"`
+}
+
+// Outcome is what became of one send of a message: the provider's answer
+// to the send, or its later delivery report.
+type Outcome struct {
+	// Status is "sent" (Telegram's Bot API took the message), "placed" (a
+	// voice call Twilio took: ringing), "error" (the provider refused the
+	// send or gave no answer), or Twilio's final delivery report of an SMS:
+	// "delivered", "undelivered" or "failed".
+	Status string
+	// Code is the provider's error code ("30003", "403"), "" for none.
+	Code string
+	// ProviderID is the provider's id of what was sent ("" after an error).
+	ProviderID string
+	// Attempt counts the sends of the message, from 1.
+	Attempt int
+}
+
+// OutcomeReporter hears what became of messages about something
+// (Job.About). The core implements it: an alert's outcomes go into its
+// escalation's audit and the alert metrics. A voice call is reported placed
+// or refused; its end comes by the call's own status webhook.
+type OutcomeReporter interface {
+	Outcome(ctx context.Context, j *Job, o Outcome) error
 }
 
 // Work is a piece of queued work, as the queue stores it.
@@ -90,6 +118,9 @@ type Outbox struct {
 	pacing  Pacing
 	stops   StopRecorder
 	log     *slog.Logger
+	// Outcomes hears what became of messages about something (Job.About);
+	// nil: nobody. Set before the workers start.
+	Outcomes OutcomeReporter
 	// MaxAttempts before a message counts as failed (urgent ones fail faster
 	// so the fallback channel is tried within seconds).
 	MaxAttempts, MaxUrgentAttempts int
@@ -208,8 +239,20 @@ func (o *Outbox) Handle(ctx context.Context, j *Job, it *store.Item) error {
 	}
 	pid, err := sender.Send(ctx, j.Msg)
 	if err == nil {
-		return o.markSent(ctx, j, pid, it)
+		if err := o.markSent(ctx, j, pid, it); err != nil {
+			return err
+		}
+		switch j.Msg.Channel {
+		case Telegram:
+			// The Bot API's answer is the outcome; an SMS's comes later
+			// as a delivery report (Status), a call's as its status.
+			o.report(ctx, j, Outcome{Status: "sent", ProviderID: pid})
+		case Voice:
+			o.report(ctx, j, Outcome{Status: "placed", ProviderID: pid})
+		}
+		return nil
 	}
+	o.report(ctx, j, Outcome{Status: "error", Code: errCode(err)})
 	end := o.store.ReleaseSend
 	if mayHaveSent(err) {
 		// No answer (a timeout, a dropped connection) or a 5xx: the provider
@@ -368,7 +411,8 @@ func (o *Outbox) Status(ctx context.Context, s StatusUpdate) error {
 	if err != nil || !moved {
 		return err
 	}
-	if s.Status != "failed" && s.Status != "undelivered" {
+	failed := s.Status == "failed" || s.Status == "undelivered"
+	if !failed && s.Status != "delivered" {
 		return nil
 	}
 	raw, err := o.store.SentJob(ctx, id)
@@ -377,6 +421,10 @@ func (o *Outbox) Status(ctx context.Context, s StatusUpdate) error {
 	}
 	var j Job
 	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil
+	}
+	o.report(ctx, &j, Outcome{Status: s.Status, Code: s.ErrorCode, ProviderID: s.ProviderID})
+	if !failed {
 		return nil
 	}
 	if err := o.store.Unsend(ctx, id); err != nil {
@@ -393,12 +441,25 @@ func (o *Outbox) Status(ctx context.Context, s StatusUpdate) error {
 	return o.failed(ctx, &j, se)
 }
 
+// report hands what became of one send of j to Outcomes, when j is about
+// something. The send's own bookkeeping is done by then: a failure to
+// record the outcome is logged, never a reason to send again.
+func (o *Outbox) report(ctx context.Context, j *Job, out Outcome) {
+	if o.Outcomes == nil || j.About == "" {
+		return
+	}
+	out.Attempt = j.Attempt + 1
+	if err := o.Outcomes.Outcome(ctx, j, out); err != nil {
+		o.log.Warn("outcome not recorded", "message_id", j.Msg.ID, "outcome", out.Status, "err", err)
+	}
+}
+
 // giveUp sends the fallback, or starts the on-fail work.
 func (o *Outbox) giveUp(ctx context.Context, j *Job, cause error) error {
 	if j.Fallback != nil {
 		if _, ok := o.senders[j.Fallback.Channel]; ok {
 			o.log.Warn("trying the other channel", "message_id", j.Msg.ID, "channel", string(j.Fallback.Channel))
-			return o.Queue(ctx, &Job{Msg: *j.Fallback, Person: j.Person, OnFail: j.OnFail})
+			return o.Queue(ctx, &Job{Msg: *j.Fallback, Person: j.Person, OnFail: j.OnFail, About: j.About})
 		}
 	}
 	if j.OnFail != nil {

@@ -66,20 +66,24 @@ func ValidateContactRules(rules []store.ContactRule, hasPhone bool) error {
 
 // plan is how an alert reaches its staff member: jobs now, rules later.
 type plan struct {
-	now   []*bot.Job
+	now []*bot.Job
+	// notes are the jobs' audit notes ("" none), beside now.
+	notes []string
 	later []store.Work
 }
 
 // contactPlan turns the staff member's contact rules (none: the default)
 // into the alert's jobs, each handing on to the next step (next) when
-// every channel fails, and the delayed rules' work.
-func (s *Service) contactPlan(a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, next []byte, urgent bool) plan {
+// every channel fails, and the delayed rules' work. calling is the call to
+// them still ringing or in progress ("" none): a voice rule does not call
+// them again, it goes by its fallback.
+func (s *Service) contactPlan(a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, next []byte, urgent bool, calling string) plan {
 	onFail := &bot.Work{ID: string(stepIDOf(next)) + ":failed", Payload: next}
 	if len(staff.ContactRules) == 0 {
 		msg, fallback := alertMessages(s.outbox, a, c, e, staff, code)
-		job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback, OnFail: onFail}
+		job := &bot.Job{Msg: *msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, Fallback: fallback, OnFail: onFail, About: e.ID}
 		job.Msg.Urgent = urgent
-		return plan{now: []*bot.Job{job}}
+		return plan{now: []*bot.Job{job}, notes: []string{""}}
 	}
 	var p plan
 	now := s.now()
@@ -89,9 +93,10 @@ func (s *Service) contactPlan(a *store.Agency, c *store.Client, e *store.Escalat
 			p.later = append(p.later, store.Work{ID: fmt.Sprintf("rule:%s:%d:%d:%s:%d", e.ID, e.Round, e.Step, staff.ID, i), At: now.Add(after), Once: true, Payload: raw})
 			continue
 		}
-		if job := ruleJob(s.outbox, a, c, e, staff, code, i, r.Method, onFail); job != nil {
+		if job := ruleJob(s.outbox, a, c, e, staff, code, i, r.Method, calling, onFail); job != nil {
 			job.Msg.Urgent = urgent
 			p.now = append(p.now, job)
+			p.notes = append(p.notes, notCalledNote(r.Method, calling))
 		}
 	}
 	return p
@@ -104,10 +109,21 @@ func stepIDOf(raw []byte) string {
 	return stepID(w)
 }
 
+// notCalledNote is the audit note of a voice rule that did not call
+// because a call to the staff member is still ringing or in progress.
+func notCalledNote(method, calling string) string {
+	if method != MethodVoice || calling == "" {
+		return ""
+	}
+	return "; not called again: call " + calling + " still ringing or in progress"
+}
+
 // ruleJob is the alert by one contact rule: the method asked for with SMS
 // (or Telegram, for an SMS rule) as its fallback; a method that cannot be
 // used (Telegram not linked or off, voice off) is SMS; nil when nothing can.
-func ruleJob(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, rule int, method string, onFail *bot.Work) *bot.Job {
+// While a call to them is ringing or in progress (calling, "" none), a
+// voice rule places no second call: it goes by SMS or Telegram.
+func ruleJob(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Escalation, staff *store.CaseManager, code string, rule int, method, calling string, onFail *bot.Work) *bot.Job {
 	shown := *e
 	shown.Reasons = alertReasons(a, e.Reasons)
 	text := AlertText(Who(a, c), &shown, code)
@@ -121,7 +137,7 @@ func ruleJob(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Escalati
 		tg = &bot.Outbound{ID: id + ":tg", Channel: bot.Telegram, To: staff.TelegramChat, Text: text, Urgent: true,
 			Buttons: []bot.Button{{Label: "ACK " + code, Data: "ack:" + e.ID}}}
 	}
-	if staff.Phone != "" && ob.Has(bot.Voice) {
+	if staff.Phone != "" && ob.Has(bot.Voice) && calling == "" {
 		voice = &bot.Outbound{ID: id + ":voice", Channel: bot.Voice, To: staff.Phone, Urgent: true, Ref: callRef(e, staff.ID)}
 		voice.From, _ = a.SMSFrom(staff.Phone)
 	}
@@ -137,7 +153,7 @@ func ruleJob(ob *bot.Outbox, a *store.Agency, c *store.Client, e *store.Escalati
 	if len(order) == 0 {
 		return nil
 	}
-	job := &bot.Job{Msg: *order[0], Person: person, OnFail: onFail}
+	job := &bot.Job{Msg: *order[0], Person: person, OnFail: onFail, About: e.ID}
 	if len(order) > 1 {
 		job.Fallback = order[1]
 	}
@@ -190,7 +206,13 @@ func (s *Service) RuleJob(ctx context.Context, it *store.Item) error {
 	shown := *e
 	shown.Round, shown.Step = w.Round, w.Step // the alert the rule belongs to
 	method := staff.ContactRules[w.Rule].Method
-	job := ruleJob(s.outbox, a, c, &shown, staff, w.Code, w.Rule, method, &bot.Work{ID: stepID(StepWork{ID: e.ID, Round: w.Round, Step: w.Step + 1}) + ":failed", Payload: next})
+	calling := ""
+	if method == MethodVoice {
+		if calling, err = s.store.CallInFlight(ctx, w.Agency, staff.ID); err != nil {
+			return fmt.Errorf("contact rule of %s: %w", w.ID, err)
+		}
+	}
+	job := ruleJob(s.outbox, a, c, &shown, staff, w.Code, w.Rule, method, calling, &bot.Work{ID: stepID(StepWork{ID: e.ID, Round: w.Round, Step: w.Step + 1}) + ":failed", Payload: next})
 	if job == nil {
 		return nil
 	}
@@ -199,7 +221,7 @@ func (s *Service) RuleJob(ctx context.Context, it *store.Item) error {
 		return fmt.Errorf("contact rule of %s: %w", w.ID, err)
 	}
 	s.observe().Alert(string(job.Msg.Channel), "queued")
-	detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s, rule %d)", w.Step+1, w.Round+1, staff.ID, job.Msg.Channel, w.Code, w.Rule+1)
+	detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s, rule %d%s)", w.Step+1, w.Round+1, staff.ID, job.Msg.Channel, w.Code, w.Rule+1, notCalledNote(method, calling))
 	_, err = s.store.ChangeEscalation(ctx, e, func(x *store.Escalation) error {
 		if slices.ContainsFunc(x.Audit, func(en store.AuditEntry) bool { return en.MessageID == job.Msg.ID }) {
 			return store.ErrUnchanged
@@ -216,8 +238,12 @@ func (s *Service) RuleJob(ctx context.Context, it *store.Item) error {
 // Observer counts alerts and acknowledgements (Prometheus, in cmd/carecheck).
 type Observer interface {
 	// Alert counts an alert by method ("sms", "telegram", "voice") and
-	// outcome ("queued", a call's end: "completed", "no-answer", "busy",
-	// "failed", "canceled", "voicemail"; "acknowledged" by a key press).
+	// outcome: "queued"; what became of a send ("sent" by Telegram, a
+	// call "placed",
+	// "delivered", "undelivered" or "failed" by Twilio's delivery report,
+	// "error" when the provider refused it); a call's end ("completed",
+	// "no-answer", "busy", "failed", "canceled", "voicemail");
+	// "acknowledged" by a key press.
 	Alert(method, outcome string)
 	// Acknowledged observes the time from opening to acknowledgement.
 	Acknowledged(after time.Duration, via string)

@@ -121,11 +121,14 @@ func (s *Service) Signal(ctx context.Context, a *store.Agency, c *store.Client, 
 		Alerting: alertingOpened,
 	}}
 	// The first step's case manager, when known without a read (the
-	// backup is found through the assigned one's record at alert time).
-	switch notify := strings.TrimSpace(policy.Steps[0].Notify); notify {
-	case NotifyAssigned:
+	// backup is found through the assigned one's record, the person on
+	// call through the rotation, at alert time).
+	notify := strings.TrimSpace(policy.Steps[0].Notify)
+	_, onCall := OnCallRotation(notify)
+	switch {
+	case notify == NotifyAssigned:
 		o.Staff = c.CaseManagerID
-	case NotifyBackup:
+	case notify == NotifyBackup || onCall:
 	default:
 		o.Staff = notify
 	}

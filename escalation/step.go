@@ -287,8 +287,17 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
 	}
+	// A person we are calling now (an earlier round's call, another
+	// alert's) is not called a second time. Asked only of staff with a
+	// voice rule: the first alert's round trips are counted.
+	calling := ""
+	if slices.ContainsFunc(staff.ContactRules, func(r store.ContactRule) bool { return r.Method == MethodVoice && r.After == 0 }) {
+		if calling, err = s.store.CallInFlight(ctx, a.ID, staff.ID); err != nil {
+			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
+		}
+	}
 	// A concern is low urgency.
-	p := s.contactPlan(a, c, e, staff, code, nextRaw, climbs)
+	p := s.contactPlan(a, c, e, staff, code, nextRaw, climbs, calling)
 	var work []store.Work
 	for _, job := range p.now {
 		work = append(work, s.outbox.Work(job))
@@ -324,7 +333,7 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 			}
 			detail := fmt.Sprintf("step %d round %d to %s by %s (ACK %s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code)
 			if len(staff.ContactRules) > 0 {
-				detail = fmt.Sprintf("step %d round %d to %s by %s (ACK %s, rule %d)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code, i+1)
+				detail = fmt.Sprintf("step %d round %d to %s by %s (ACK %s, rule %d%s)", e.Step+1, e.Round+1, staff.ID, msg.Channel, code, i+1, p.notes[i])
 			}
 			x.Audit = append(x.Audit, store.AuditEntry{At: s.now().UTC(), Actor: "system", Action: auditAlertSent, Detail: detail, MessageID: msg.ID})
 		}

@@ -121,6 +121,10 @@ func (s *Service) CallStatus(ctx context.Context, ev bot.CallEvent) error {
 	if err != nil {
 		return err
 	}
+	// Ended: a new round may call them again.
+	if err := s.store.CallEnded(ctx, c.agency, staff.ID, ev.CallID); err != nil {
+		return err
+	}
 	outcome := ev.Status
 	if ev.Machine() {
 		outcome = "voicemail"
@@ -185,7 +189,7 @@ func (s *Service) afterCall(ctx context.Context, c callOf, e *store.Escalation, 
 		msg := bot.Outbound{ID: fmt.Sprintf("alert:%s:call:%s:sms", e.ID, callID), Channel: bot.SMS, To: staff.Phone,
 			Text: AlertText(Who(a, cl), &shown, code), Urgent: e.Level != Concern}
 		msg.From, msg.Service = a.SMSFrom(staff.Phone)
-		if err := s.outbox.Queue(ctx, &bot.Job{Msg: msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, OnFail: onFail}); err != nil {
+		if err := s.outbox.Queue(ctx, &bot.Job{Msg: msg, Person: bot.Person{Kind: "staff", ID: staff.ID, AgencyID: a.ID}, OnFail: onFail, About: e.ID}); err != nil {
 			return "", err
 		}
 		s.observe().Alert(string(bot.SMS), "queued")

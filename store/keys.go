@@ -30,6 +30,7 @@ package store
 //	{a:<agency>}:totp-used:<staff>  the newest TOTP time step a staff member used (replays refused)
 //	{a:<agency>}:rot:<id>       an on-call rotation (JSON, rotations.go)
 //	{a:<agency>}:rots           the agency's rotation ids (lex sorted set)
+//	{a:<agency>}:calling:<staff>  the CallSid of the alert call ringing or in progress to a staff member (calls.go)
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }

@@ -116,7 +116,7 @@ func voiceHook(name string, cfg Config, now func() time.Time, log *slog.Logger, 
 		return pass(ctx, bot.CallEvent{Ref: query, CallID: f.Get("CallSid"), Status: f.Get("CallStatus"),
 			AnsweredBy: f.Get("AnsweredBy"), Digits: f.Get("Digits"), Received: at})
 	})
-	h.sidKey = "CallSid"
+	h.sidKey, h.logKey = "CallSid", "call_sid"
 	return h
 }
 

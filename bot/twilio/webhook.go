@@ -66,8 +66,9 @@ type webhook struct {
 	required   []string
 	now        func() time.Time
 	log        *slog.Logger
-	// sidKey is the form field naming the event at Twilio, for logs.
-	sidKey string
+	// sidKey is the form field naming the event at Twilio, and logKey the
+	// log attribute that carries it (message_sid, call_sid).
+	sidKey, logKey string
 	// pass hands the verified form (and the URL's query, signed with it)
 	// on; a TwiML answer it returns is the webhook's answer ("" empty TwiML).
 	pass func(ctx context.Context, query string, form url.Values, at time.Time) (string, error)
@@ -81,7 +82,7 @@ func newWebhook(name string, cfg Config, now func() time.Time, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &webhook{name: name, required: required, now: now, log: log, pass: pass, sidKey: "MessageSid"}
+	h := &webhook{name: name, required: required, now: now, log: log, pass: pass, sidKey: "MessageSid", logKey: "message_sid"}
 	// Without a token anyone can sign; without a public URL nothing can be
 	// checked. Such a handler refuses everything.
 	if cfg.AuthToken != "" && cfg.PublicURL != "" {
@@ -145,7 +146,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.accept(w, r, "unknown_sender", sid, slog.LevelInfo, "")
 	default:
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twilio webhook",
-			slog.String("hook", h.name), slog.String("message_sid", sid),
+			slog.String("hook", h.name), slog.String(h.logKey, sid),
 			slog.String("outcome", "receiver_failed"), slog.Int("status", http.StatusServiceUnavailable),
 			slog.String("error", redactForm(err.Error(), form)))
 		w.Header().Set("Retry-After", retryAfter)
@@ -211,7 +212,7 @@ func signedBases(public string) []string {
 
 func (h *webhook) accept(w http.ResponseWriter, r *http.Request, outcome, sid string, level slog.Level, twiml string) {
 	h.log.LogAttrs(r.Context(), level, "twilio webhook",
-		slog.String("hook", h.name), slog.String("message_sid", sid),
+		slog.String("hook", h.name), slog.String(h.logKey, sid),
 		slog.String("outcome", outcome), slog.Int("status", http.StatusOK))
 	if twiml == "" {
 		twiml = emptyTwiML
@@ -229,7 +230,7 @@ func (h *webhook) reject(w http.ResponseWriter, r *http.Request, status int, out
 		sid = ""
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelWarn, "twilio webhook",
-		slog.String("hook", h.name), slog.String("message_sid", sid),
+		slog.String("hook", h.name), slog.String(h.logKey, sid),
 		slog.String("outcome", outcome), slog.Int("status", status))
 	http.Error(w, http.StatusText(status), status)
 }

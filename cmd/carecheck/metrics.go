@@ -20,7 +20,7 @@ var _ escalation.Observer = (*alertMetrics)(nil)
 func newAlertMetrics(reg *prometheus.Registry) *alertMetrics {
 	m := &alertMetrics{
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "carecheck_alerts_total",
-			Help: "Staff alerts by method (sms, telegram, voice) and outcome (queued; a call's end: completed, no-answer, busy, failed, canceled, voicemail; acknowledged by key press)."},
+			Help: "Staff alerts by method (sms, telegram, voice) and outcome (queued; sent or error by Telegram's answer; placed, a call Twilio took; delivered, undelivered or failed by Twilio's delivery report, error when refused; a call's end: completed, no-answer, busy, failed, canceled, voicemail; acknowledged by key press)."},
 			[]string{"method", "outcome"}),
 		ack: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "carecheck_escalation_time_to_ack_seconds",
 			Help:    "Time from an escalation's opening to its acknowledgement, by how it was acknowledged.",

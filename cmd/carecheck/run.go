@@ -136,6 +136,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	s.work.Handle(escalation.StepKind, s.esc.StepJob)
 	s.work.Handle(escalation.RuleKind, s.esc.RuleJob)
 	s.esc.Observe = newAlertMetrics(reg)
+	s.outbox.Outcomes = s.esc // what became of each alert: audit and metrics
 	s.work.Handle(conversations.WorkCheckin, s.rooms.Checkins.CheckinJob)
 	s.work.Handle(conversations.WorkTimeout, s.rooms.Checkins.TimeoutJob)
 	s.work.Handle(conversations.WorkReminder, s.rooms.Appointments.ReminderJob)

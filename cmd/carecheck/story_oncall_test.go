@@ -281,3 +281,51 @@ func callNotTakenFallsBackToSMS(t *testing.T, script twiliotest.CallScript, outc
 	}
 	s.checkLogsArePrivate()
 }
+
+// Each round of a policy restarts the contact rules, so the on-call
+// person's voice rule would call them every round. While the first round's
+// call still rings, the second round does not call them again: its alert
+// goes by SMS, and the audit says why. Once that call has ended (no
+// answer), the third round calls them again.
+func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	rot, night, _, _ := s.onCallSeed(z)
+	s.policy(z.key, 2, "on-call:"+rot+"/3m")
+	s.contactRules(z.key, night, "0s/voice")
+	m := s.mark()
+	id := s.crisis(z.key, clientPhone, "i want to kill myself", "")
+	first := s.expectCall(0, nightPhone) // it rings: nobody picks up yet
+	s.waitAudit(z.key, id, "alert outcome: "+night+" by voice: placed (call "+first.SID)
+	if lines := strings.Join(auditLines(s.escalation(z.key, id)), "\n"); !strings.Contains(lines, "step 1 round 1 to "+night+" by voice") || strings.Contains(lines, "skipped") {
+		t.Errorf("audit:\n%s\nwant the first step's call to the person on call", lines)
+	}
+
+	s.clock.Jump(3*time.Minute + time.Second)
+	s.nextSMS(m, nightPhone, isAlert)
+	s.settle()
+	if calls := s.twilio.Calls(); len(calls) != 1 {
+		t.Fatalf("%d calls while the first still rings; want 1: %+v", len(calls), calls)
+	}
+	s.waitAudit(z.key, id, "round 2 to "+night+" by sms (ACK")
+	s.waitAudit(z.key, id, "not called again: call "+first.SID+" still ringing or in progress)")
+
+	// The first call rings out; the next round may call again, and does.
+	if err := s.twilio.Play(context.Background(), first.SID, twiliotest.NoAnswer); err != nil {
+		t.Fatal(err)
+	}
+	s.waitAudit(z.key, id, "call ended: "+night+": no-answer")
+	s.clock.Jump(3 * time.Minute)
+	second := s.expectCall(1, nightPhone)
+	if second.SID == first.SID {
+		t.Fatalf("round 3 call = %s; want a new call", second.SID)
+	}
+	s.waitAudit(z.key, id, "round 3 to "+night+" by voice")
+	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": "placed"}); got != 2 {
+		t.Errorf("voice placed = %v; want 2", got)
+	}
+	if e := s.escalation(z.key, id); e["status"] != "open" {
+		t.Errorf("escalation %v; want open (nobody took it)", e["status"])
+	}
+	s.checkLogsArePrivate()
+}

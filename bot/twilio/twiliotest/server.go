@@ -77,6 +77,7 @@ type Server struct {
 	statuses map[string]string // MessageSid → last status (SetStatus, AutoStatus); "queued" when absent
 
 	book     callBook            // voice calls (calls.go)
+	scripts  map[string][]string // recipient → its messages' status callbacks (ScriptStatuses)
 	services map[string][]string // Messaging Service SID → its numbers (AddService)
 }
 
@@ -332,11 +333,11 @@ func (s restAPI) createMessage(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(s.resource(m, "queued"))
 
-	if s.AutoStatus && cb != "" {
+	if cb != "" {
 		s.mu.Lock()
-		if !s.closed {
+		if statuses := s.statusesFor(to); statuses != nil && !s.closed {
 			s.wg.Add(1)
-			go s.sendStatuses(m)
+			go s.sendStatuses(m, statuses)
 		}
 		s.mu.Unlock()
 	}
@@ -499,41 +500,6 @@ func (s restAPI) listMessages(w http.ResponseWriter, r *http.Request) {
 // Call with s.mu held.
 func (s *Server) newSID(prefix string) string {
 	return fmt.Sprintf("%s%016x%016x", prefix, s.sidRNG.Uint64(), s.sidRNG.Uint64())
-}
-
-// sendStatuses posts the status callbacks of m, in order.
-func (s *Server) sendStatuses(m Message) {
-	defer s.wg.Done()
-	target := m.StatusCallback
-	if s.CallbackTarget != nil {
-		target = s.CallbackTarget(target)
-	}
-	statuses := s.Statuses
-	if statuses == nil {
-		statuses = []string{"queued", "sent", "delivered"}
-	}
-	for _, st := range statuses {
-		s.SetStatus(m.SID, st)
-		code := ""
-		if st == "undelivered" || st == "failed" {
-			code = "30003" // unreachable destination handset
-		}
-		resp, err := s.Deliver(s.ctx, target, m.StatusCallback, StatusForm(s.accountSID, m, st, code))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status callback %s for %s: HTTP %d", st, m.SID, resp.StatusCode)
-			}
-		}
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return
-			}
-			s.mu.Lock()
-			s.sendErrs = append(s.sendErrs, err)
-			s.mu.Unlock()
-		}
-	}
 }
 
 // Deliver POSTs form to webhookURL as Twilio would: form-encoded, with the
