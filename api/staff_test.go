@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -161,12 +162,32 @@ func TestDeactivatedCaseManager(t *testing.T) {
 	}
 	cy := out["id"].(string)
 
+	// Rotations: Ana on the shifts of one, covering tomorrow night on
+	// another, on neither shifts nor overrides of a third.
+	rotation := func(name string, staff ...string) string {
+		t.Helper()
+		code, out := h.do("POST", "/v1/rotations", key, map[string]any{"name": name, "staff": staff, "handoff": "daily", "at": "09:00", "start": "2026-10-30"})
+		if code != 201 {
+			t.Fatalf("create rotation = %d %v", code, out)
+		}
+		return out["id"].(string)
+	}
+	nights, weekends := rotation("Nights", bo, ana), rotation("Weekends", bo)
+	rotation("Days", bo)
+	start := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Hour)
+	if code, out := h.do("POST", "/v1/rotations/"+weekends+"/overrides", key, map[string]any{"staff_id": ana, "start": start, "end": start.Add(12 * time.Hour)}); code != 201 {
+		t.Fatalf("override = %d %v", code, out)
+	}
+
 	code, out = h.do("DELETE", "/v1/case-managers/"+ana, key, nil)
 	if code != 200 || out["active"] != false || out["deactivated_at"] == nil || out["name"] != "Ana" {
 		t.Fatalf("DELETE = %d %v; want 200, inactive, record kept", code, out)
 	}
 	if fmt.Sprint(out["backup_of"]) != "["+cy+"]" || fmt.Sprint(out["policy_steps"]) != "[1]" {
 		t.Errorf("DELETE says backup_of %v, policy_steps %v; want [%s] and [1] (what still names her)", out["backup_of"], out["policy_steps"], cy)
+	}
+	if got, want := fmt.Sprint(out["rotations"]), fmt.Sprint([]string{nights, weekends}); got != want {
+		t.Errorf("DELETE says rotations %v; want %v (her shifts, her override)", got, want)
 	}
 	if code, again := h.do("DELETE", "/v1/case-managers/"+ana, key, nil); code != 200 || again["deactivated_at"] != out["deactivated_at"] {
 		t.Errorf("second DELETE = %d %v; want 200 and the same record", code, again)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"github.com/carecheck/carecheck/escalation"
@@ -319,11 +320,15 @@ type StillNamed struct {
 	BackupOf []string `json:"backup_of"`
 	// PolicySteps lists the agency policy's steps (from 1) naming them by id.
 	PolicySteps []int `json:"policy_steps"`
+	// Rotations lists the on-call rotations whose shifts, or overrides not
+	// yet over, name them (their turns are skipped meanwhile).
+	Rotations []string `json:"rotations"`
 }
 
-// NamedBy finds where staff member id is still named in the agency.
+// NamedBy finds where staff member id is still named in the agency:
+// backups, policy steps, on-call rotations.
 func NamedBy(ctx context.Context, st *store.Store, agencyID, id string) (StillNamed, error) {
-	out := StillNamed{BackupOf: []string{}, PolicySteps: []int{}}
+	out := StillNamed{BackupOf: []string{}, PolicySteps: []int{}, Rotations: []string{}}
 	cursor := ""
 	for {
 		page, err := st.CaseManagers(ctx, agencyID, cursor, 200)
@@ -351,5 +356,22 @@ func NamedBy(ctx context.Context, st *store.Store, agencyID, id string) (StillNa
 			}
 		}
 	}
-	return out, nil
+	now := st.Now()
+	for cursor := ""; ; {
+		page, err := st.Rotations(ctx, agencyID, cursor, 200)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range page.Items {
+			if slices.Contains(r.Staff, id) || slices.ContainsFunc(r.Overrides, func(o store.RotationOverride) bool {
+				return o.StaffID == id && o.End.After(now)
+			}) {
+				out.Rotations = append(out.Rotations, r.ID)
+			}
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		cursor = page.Next
+	}
 }
