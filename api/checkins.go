@@ -106,12 +106,8 @@ func handleTelegramLink(d Deps, kind string) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		botName := d.Services.TelegramBot
-		if botName == "" {
-			botName = "CareCheckBot"
-		}
 		encode(w, http.StatusCreated, map[string]any{
-			"code": code, "url": telegram.LinkURL(botName, code), "expires_at": d.Now().Add(store.LinkTTL).UTC(),
+			"code": code, "url": telegram.LinkURL(d.Services.TelegramBot, code), "expires_at": d.Now().Add(store.LinkTTL).UTC(),
 		})
 	})
 }

@@ -44,6 +44,9 @@ type Deps struct {
 	PublicURL string
 	// LivePoll is how often the live inbox looks for changes (default 1 s).
 	LivePoll time.Duration
+	// TelegramBot is the bot's username for staff members' Telegram links
+	// (TELEGRAM_BOT_USERNAME; "" is telegram.DefaultBot).
+	TelegramBot string
 }
 
 // console is one built console: its dependencies, pages and guard.

@@ -61,6 +61,7 @@ func routes(c *console) http.Handler {
 			r.Method(http.MethodGet, "/staff/{id}", handleStaffEdit(c))
 			r.Method(http.MethodPost, "/staff/{id}", handleStaffSave(c))
 			r.Method(http.MethodPost, "/staff/{id}/deactivate", handleStaffDeactivate(c))
+			r.Method(http.MethodPost, "/staff/{id}/telegram-link", handleStaffTelegramLink(c))
 			r.Method(http.MethodPost, "/staff/{id}/invite", handleStaffInvite(c))
 			r.Method(http.MethodGet, "/settings", handleSettings(c))
 			r.Method(http.MethodPost, "/settings", handleSaveSettings(c))

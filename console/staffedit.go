@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carecheck/carecheck/bot/telegram"
 	"github.com/carecheck/carecheck/freetext"
 	"github.com/carecheck/carecheck/staff"
 	"github.com/carecheck/carecheck/store"
@@ -40,6 +41,8 @@ type staffFormPage struct {
 	Backups []option
 	// Still says, after a deactivation, where they are still named.
 	Still *stillNamedView
+	// TelegramURL is a Telegram link just made for them, until TelegramUntil.
+	TelegramURL, TelegramUntil string
 }
 
 // stillNamedView is staff.StillNamed with names, for the page.
@@ -273,5 +276,32 @@ func handleStaffDeactivate(c *console) http.Handler {
 			still.BackupOf = append(still.BackupOf, orElse(names[id], id))
 		}
 		c.renderStaffForm(w, r, http.StatusOK, staffFormPage{Form: staffFormOf(m), Still: still}, texts[v.Lang]["staff_deactivated"], false)
+	})
+}
+
+// handleStaffTelegramLink makes a Telegram link for an active staff member,
+// as POST /v1/case-managers/{id}/telegram-link does (store.NewLinkCode):
+// they open it in Telegram to get alerts there.
+func handleStaffTelegramLink(c *console) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := viewerOf(r)
+		m, ok := c.staffMember(w, r)
+		if !ok {
+			return
+		}
+		p := staffFormPage{Form: staffFormOf(m)}
+		if !m.Active {
+			c.renderStaffForm(w, r, http.StatusConflict, p, texts[v.Lang]["staff_is_deactivated"], true)
+			return
+		}
+		code, err := c.Store.NewLinkCode(r.Context(), store.Owner{Kind: "staff", ID: m.ID, AgencyID: v.Agency.ID})
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		p.TelegramURL = telegram.LinkURL(c.TelegramBot, code)
+		p.TelegramUntil = c.Now().Add(store.LinkTTL).In(zoneOf(v.Agency)).Format("2006-01-02 15:04")
+		c.Log.Info("telegram link made", "agency_id", v.Agency.ID, "case_manager_id", m.ID, "staff_id", v.Staff.ID)
+		c.renderStaffForm(w, r, http.StatusCreated, p, "", false)
 	})
 }

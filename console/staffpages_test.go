@@ -119,6 +119,12 @@ func TestConsoleStaffPages(t *testing.T) {
 		t.Errorf("after refused edits the API shows %v; want nothing changed", now)
 	}
 
+	// A Telegram link for Ana, as the API's telegram-link makes them.
+	if p := admin.post("/console/staff/"+ana+"/telegram-link", nil); p.Status != http.StatusCreated ||
+		!strings.Contains(p.Body, `<code class="telegram-url">https://t.me/CareCheckBot?start=`) {
+		t.Errorf("telegram link = %d; want 201 showing a t.me link", p.Status)
+	}
+
 	// Another agency's admin: 404, nothing changed; a case manager: 403.
 	for _, try := range []func() page{
 		func() page { return otherAdmin.get("/console/staff/" + ana) },
@@ -127,6 +133,7 @@ func TestConsoleStaffPages(t *testing.T) {
 		},
 		func() page { return otherAdmin.post("/console/staff/"+bea+"/deactivate", nil) },
 		func() page { return otherAdmin.post("/console/staff/"+ana+"/invite", nil) },
+		func() page { return otherAdmin.post("/console/staff/"+ana+"/telegram-link", nil) },
 	} {
 		if p := try(); p.Status != 404 || strings.Contains(p.Body, "Ana Reyes") {
 			t.Errorf("another agency's admin = %d; want 404 naming nobody", p.Status)
@@ -140,6 +147,7 @@ func TestConsoleStaffPages(t *testing.T) {
 			return cm.post("/console/staff/"+ana, staffForm("Sneak", "ana@example.org", "admin", "", ""))
 		},
 		func() page { return cm.post("/console/staff/"+bea+"/deactivate", nil) },
+		func() page { return cm.post("/console/staff/"+ana+"/telegram-link", nil) },
 	} {
 		if p := try(); p.Status != 403 {
 			t.Errorf("a case manager on a staff page = %d; want 403", p.Status)

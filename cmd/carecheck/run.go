@@ -201,7 +201,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	deps.TrustedProxies, _ = throttle.ParseProxies(cfg.TrustedProxies)
 	deps.PublicURL = cfg.PublicURL
 	if deps.Console, err = console.New(console.Deps{Store: st, Escalations: s.esc, Schedules: s.rooms.Checkins, Log: log, Now: now,
-		TrustedProxies: deps.TrustedProxies, PublicURL: cfg.PublicURL}); err != nil {
+		TrustedProxies: deps.TrustedProxies, PublicURL: cfg.PublicURL, TelegramBot: cfg.TelegramBot}); err != nil {
 		_ = closeStore()
 		return nil, err
 	}
