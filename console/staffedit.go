@@ -49,6 +49,7 @@ type staffFormPage struct {
 type stillNamedView struct {
 	BackupOf    []string
 	PolicySteps []int
+	Rotations   []string
 }
 
 // weekdayKeys are the string table's names of days 1 (Monday) to 7.
@@ -274,6 +275,13 @@ func handleStaffDeactivate(c *console) http.Handler {
 		still := &stillNamedView{PolicySteps: left.PolicySteps}
 		for _, id := range left.BackupOf {
 			still.BackupOf = append(still.BackupOf, orElse(names[id], id))
+		}
+		for _, id := range left.Rotations {
+			name := id
+			if rot, err := c.Store.Rotation(r.Context(), v.Agency.ID, id); err == nil {
+				name = rot.Name
+			}
+			still.Rotations = append(still.Rotations, name)
 		}
 		c.renderStaffForm(w, r, http.StatusOK, staffFormPage{Form: staffFormOf(m), Still: still}, texts[v.Lang]["staff_deactivated"], false)
 	})

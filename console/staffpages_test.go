@@ -29,7 +29,7 @@ func (h *harness) auditActor(key, recordID, action string) map[string]any {
 
 // TestConsoleStaffPages: an admin adds a staff member (the API shows every
 // field as typed; the audit names the admin), edits them, and deactivates
-// them, seeing where they are still named (a backup, a policy step); bad
+// them, seeing where they are still named (a backup, a rotation, a policy step); bad
 // input says why and changes nothing; a case manager gets 403; another
 // agency's admin gets 404 and changes nothing.
 func TestConsoleStaffPages(t *testing.T) {
@@ -165,10 +165,13 @@ func TestConsoleStaffPages(t *testing.T) {
 		{"notify": "assigned", "wait": "10m"}, {"notify": bea, "wait": "10m"}}}); code != 200 {
 		t.Fatalf("policy = %d %v", code, out)
 	}
+	if code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Weekends", "staff": []string{bea}, "handoff": "weekly", "at": "09:00", "start": "2026-10-30"}); code != 201 {
+		t.Fatalf("rotation = %d %v", code, out)
+	}
 	p = admin.post("/console/staff/"+bea+"/deactivate", nil)
 	if p.Status != 200 || !strings.Contains(flash(p.Body), "Deactivated") || !strings.Contains(p.Body, "Backup of Ana Reyes-Lopez") ||
-		!strings.Contains(p.Body, "Escalation policy, step 2") {
-		t.Errorf("deactivate = %d %q; want the backup and the policy step still naming her", p.Status, flash(p.Body))
+		!strings.Contains(p.Body, "Escalation policy, step 2") || !strings.Contains(p.Body, "On-call rotation Weekends") {
+		t.Errorf("deactivate = %d %q; want the backup, the rotation and the policy step still naming her", p.Status, flash(p.Body))
 	}
 	if _, now := h.api("GET", "/v1/case-managers/"+bea, key, nil); now["active"] != false {
 		t.Errorf("Bea after deactivation = %v; want inactive", now)
