@@ -230,7 +230,7 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	do("staff member page", chromedp.WaitVisible("#sm-backup"))
 	checkAxe("a staff member")
 	shoot("staff-edit")
-	do("deactivate", chromedp.Click(`button.danger`), chromedp.WaitVisible("#still-named"))
+	do("deactivate", chromedp.Click(`input[name="confirm"]`), chromedp.Click(`button.danger`), chromedp.WaitVisible("#still-named"))
 	checkAxe("a staff member just deactivated")
 	do("sign out", chromedp.Click(".signout button"), chromedp.WaitVisible("#email"))
 	do("set password", chromedp.Navigate(inviteBen), chromedp.SendKeys("#password", "copper meadow falcon 8"),

@@ -251,7 +251,16 @@ func handleStaffSave(c *console) http.Handler {
 func handleStaffDeactivate(c *console) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := viewerOf(r)
-		old, m, err := staff.Deactivate(r.Context(), c.Store, v.Agency.ID, urlParam(r, "id"))
+		cur, ok := c.staffMember(w, r)
+		if !ok {
+			return
+		}
+		// A slip of the finger must not stop someone's crisis alerts.
+		if r.PostFormValue("confirm") != "on" {
+			c.renderStaffForm(w, r, http.StatusBadRequest, staffFormPage{Form: staffFormOf(cur)}, texts[v.Lang]["deactivate_unconfirmed"], true)
+			return
+		}
+		old, m, err := staff.Deactivate(r.Context(), c.Store, v.Agency.ID, cur.ID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			c.notFound(w, r)

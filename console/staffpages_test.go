@@ -131,7 +131,9 @@ func TestConsoleStaffPages(t *testing.T) {
 		func() page {
 			return otherAdmin.post("/console/staff/"+ana, staffForm("Taken", "x@example.org", "admin", "", ""))
 		},
-		func() page { return otherAdmin.post("/console/staff/"+bea+"/deactivate", nil) },
+		func() page {
+			return otherAdmin.post("/console/staff/"+bea+"/deactivate", url.Values{"confirm": {"on"}})
+		},
 		func() page { return otherAdmin.post("/console/staff/"+ana+"/invite", nil) },
 		func() page { return otherAdmin.post("/console/staff/"+ana+"/telegram-link", nil) },
 	} {
@@ -146,7 +148,7 @@ func TestConsoleStaffPages(t *testing.T) {
 		func() page {
 			return cm.post("/console/staff/"+ana, staffForm("Sneak", "ana@example.org", "admin", "", ""))
 		},
-		func() page { return cm.post("/console/staff/"+bea+"/deactivate", nil) },
+		func() page { return cm.post("/console/staff/"+bea+"/deactivate", url.Values{"confirm": {"on"}}) },
 		func() page { return cm.post("/console/staff/"+ana+"/telegram-link", nil) },
 	} {
 		if p := try(); p.Status != 403 {
@@ -168,7 +170,13 @@ func TestConsoleStaffPages(t *testing.T) {
 	if code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Weekends", "staff": []string{bea}, "handoff": "weekly", "at": "09:00", "start": "2026-10-30"}); code != 201 {
 		t.Fatalf("rotation = %d %v", code, out)
 	}
-	p = admin.post("/console/staff/"+bea+"/deactivate", nil)
+	if p := admin.post("/console/staff/"+bea+"/deactivate", nil); p.Status != 400 || !strings.Contains(flash(p.Body), "Tick the box") {
+		t.Errorf("deactivate without confirming = %d %q; want 400 asking to confirm", p.Status, flash(p.Body))
+	}
+	if _, now := h.api("GET", "/v1/case-managers/"+bea, key, nil); now["active"] != true {
+		t.Errorf("Bea after an unconfirmed deactivation = %v; want active", now)
+	}
+	p = admin.post("/console/staff/"+bea+"/deactivate", url.Values{"confirm": {"on"}})
 	if p.Status != 200 || !strings.Contains(flash(p.Body), "Deactivated") || !strings.Contains(p.Body, "Backup of Ana Reyes-Lopez") ||
 		!strings.Contains(p.Body, "Escalation policy, step 2") || !strings.Contains(p.Body, "On-call rotation Weekends") {
 		t.Errorf("deactivate = %d %q; want the backup, the rotation and the policy step still naming her", p.Status, flash(p.Body))
