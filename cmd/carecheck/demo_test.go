@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,4 +210,69 @@ func (p *demoPage) eval(expr string) string {
 		return fmt.Sprintf("(evaluate: %v)", err)
 	}
 	return s
+}
+
+// The demo's on-call part, without a browser: a crisis nobody takes climbs
+// past the case manager and the backup to the person on call in the
+// rotation, whom the service calls; the demo prints the call placed and
+// how it ended (her phone answers and presses 1), and the escalation is
+// hers.
+func TestDemoPrintsTheOnCallCall(t *testing.T) {
+	logs, calls := &syncBuffer{}, &syncBuffer{}
+	app, err := demo.Start(t.Context(), startInProc, demo.Options{
+		Addr: "127.0.0.1:0", PageAddr: "127.0.0.1:0",
+		// The demo runs on the real clock: a second a step.
+		Timings: demo.Timings{ReplyWindow: time.Minute, AssignedWait: time.Second, BackupWait: time.Second, Repeat: 0, ReminderIn: 10 * time.Minute},
+		LogTo:   logs, LogLevel: "debug", CallsTo: calls,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := app.Close(); err != nil {
+			t.Errorf("close demo: %v", err)
+		}
+	})
+	body := strings.NewReader(`{"phone":"client-sms","text":"I want to end my life"}`)
+	resp, err := http.Post(app.PageURL+"api/send", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("typing as the client = %d; want 200", resp.StatusCode)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	want := regexp.MustCompile(`(?s)call placed to ` + demo.OnCallName + ` \(on call, ` + demo.RotationName + `\): (CA[0-9a-f]{32})\n.*call (CA[0-9a-f]{32}) ended: completed; the alert was read, 1 pressed`)
+	for !want.MatchString(calls.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo printed %q; want the on-call call placed and its outcome", calls.String())
+		}
+		time.Sleep(50 * time.Millisecond) // the demo's clock is the real one
+	}
+	m := want.FindStringSubmatch(calls.String())
+	if m[1] != m[2] {
+		t.Errorf("placed %s, ended %s; want the same call", m[1], m[2])
+	}
+	var list struct {
+		Escalations []map[string]any `json:"escalations"`
+	}
+	req, _ := http.NewRequest("GET", app.ServiceURL+"/v1/escalations", nil)
+	req.Header.Set("Authorization", "Bearer "+app.APIKey)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Escalations) != 1 {
+		t.Fatalf("escalations = %v, %v; want one", list.Escalations, err)
+	}
+	if e := list.Escalations[0]; e["status"] != "acknowledged" {
+		t.Errorf("escalation %v by %v; want acknowledged by the person on call", e["status"], e["acknowledged_by"])
+	}
+	for _, secret := range []string{demo.SMSClientPhone, demo.OnCallPhone, "3125550193", demo.SMSClientName, "end my life"} {
+		if strings.Contains(logs.String(), secret) || strings.Contains(calls.String(), secret) {
+			t.Errorf("the demo's logs or call lines hold %q", secret)
+		}
+	}
 }

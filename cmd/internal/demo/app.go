@@ -72,6 +72,9 @@ type Options struct {
 	Timings  Timings
 	LogTo    io.Writer // the service's JSON logs (redacted); nil discards them
 	LogLevel string    // debug, info, warn or error
+	// CallsTo gets a line for each call the service places and one for
+	// how it ended; nil prints none.
+	CallsTo io.Writer
 }
 
 // demoPhone is one phone the person plays.
@@ -202,6 +205,9 @@ func Start(ctx context.Context, start inproc.Start, o Options) (*App, error) {
 		defer close(a.pageDone)
 		_ = a.page.Serve(pageLn)
 	}()
+	if o.CallsTo != nil {
+		go a.printCalls(runCtx, o.CallsTo)
+	}
 	return a, nil
 }
 
@@ -282,14 +288,6 @@ func (a *App) seed(ctx context.Context, operator string) error {
 	if err := a.svc.Store().SaveAgency(ctx, rec); err != nil {
 		return err
 	}
-	policy := map[string]any{"steps": []map[string]any{
-		{"notify": "assigned", "wait": t.AssignedWait.String()},
-		{"notify": "backup", "wait": t.BackupWait.String()},
-	}, "repeat": t.Repeat}
-	if err := a.call(ctx, "PUT", "/v1/agency/escalation-policy", a.APIKey, policy, 200, nil); err != nil {
-		return err
-	}
-
 	backup, err := a.create(ctx, "/v1/case-managers", map[string]any{"name": BackupName, "phone": BackupPhone})
 	if err != nil {
 		return err
@@ -300,6 +298,18 @@ func (a *App) seed(ctx context.Context, operator string) error {
 		return err
 	}
 	if err := a.consoleSignIn(ctx, cm); err != nil {
+		return err
+	}
+	rot, err := a.seedOnCall(ctx)
+	if err != nil {
+		return err
+	}
+	policy := map[string]any{"steps": []map[string]any{
+		{"notify": "assigned", "wait": t.AssignedWait.String()},
+		{"notify": "backup", "wait": t.BackupWait.String()},
+		{"notify": "on-call:" + rot, "wait": t.BackupWait.String()},
+	}, "repeat": t.Repeat}
+	if err := a.call(ctx, "PUT", "/v1/agency/escalation-policy", a.APIKey, policy, 200, nil); err != nil {
 		return err
 	}
 	consent := map[string]any{"at": time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339), "method": "written"}

@@ -19,8 +19,9 @@ import (
 const demoUsage = `usage: carecheck demo [-addr 127.0.0.1:8080] [-page 127.0.0.1:8081] [-v]
 
 Runs the real service on the embedded Redis with fake Twilio and Telegram
-servers on loopback, seeds an agency, a case manager with a backup and two
-clients, and serves a page where you play the clients and the case managers.
+servers on loopback, seeds an agency, a case manager with a backup, an
+on-call rotation whose person is called, and two clients, and serves a page
+where you play the clients and the case managers.
 Nothing leaves this machine and nothing is kept.`
 
 // Main is the `carecheck demo` subcommand: it runs everything on this
@@ -46,7 +47,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, start in
 		level = "info"
 	}
 	app, err := Start(ctx, start, Options{
-		Addr: *addr, PageAddr: *page, Timings: DefaultTimings(), LogTo: stderr, LogLevel: level,
+		Addr: *addr, PageAddr: *page, Timings: DefaultTimings(), LogTo: stderr, LogLevel: level, CallsTo: stdout,
 	})
 	if err != nil {
 		return err
@@ -71,8 +72,10 @@ func (a *App) printIntro(w io.Writer) {
 		CaseManagerName, BackupName, SMSClientName, demoTGName)
 	fmt.Fprintf(&b, "each with a daily check-in; a check-in has started for both; %s has an appointment (its reminder in about %s).\n",
 		demoTGName, short(t.ReminderIn))
-	fmt.Fprintf(&b, "Timings: reply window %s, then one nudge; escalation: the case manager, after %s the backup, then the backup\nagain every %s, up to %d more times; quiet hours off.\n\n",
-		short(t.ReplyWindow), short(t.AssignedWait), short(t.BackupWait), t.Repeat)
+	fmt.Fprintf(&b, "Timings: reply window %s, then one nudge; escalation: the case manager, after %s the backup, after %s more\n"+
+		"whoever is on call in the %q rotation (%s, by phone call: her phone answers and presses 1), then the on-call\n"+
+		"person again every %s, up to %d more times; quiet hours off. Calls and how they end are printed below.\n\n",
+		short(t.ReplyWindow), short(t.AssignedWait), short(t.BackupWait), RotationName, OnCallName, short(t.BackupWait), t.Repeat)
 	fmt.Fprintf(&b, "Try: as %s type \"I want to end my life\"; %s gets the alert; reply \"ACK <n>\" as %s (or wait and see %s alerted).\n\n",
 		SMSClientName, CaseManagerName, CaseManagerName, BackupName)
 	fmt.Fprintf(&b, "The agency API, beside the page:\n")
