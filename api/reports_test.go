@@ -47,15 +47,22 @@ type serviceHarness struct {
 	occs  atomic.Int64
 }
 
-func newServiceHarness(t *testing.T, start time.Time) *serviceHarness {
+// newServiceHarness starts the harness; observe, when given, is the
+// store's observer instead of the running webhook service (then not run:
+// as if the process died after each record).
+func newServiceHarness(t *testing.T, start time.Time, observe ...func(*webhooks.Service) store.Observer) *serviceHarness {
 	t.Helper()
 	rs := redistest.New(t)
 	rdb := rs.Client(t)
 	clock := &testClock{t: start}
 	st := store.New(rdb, clock.Now)
 	hooks := webhooks.New(st, nil, nil)
-	st.SetObserver(hooks)
-	go hooks.Run(t.Context())
+	if len(observe) > 0 {
+		st.SetObserver(observe[0](hooks))
+	} else {
+		st.SetObserver(hooks)
+		go hooks.Run(t.Context())
+	}
 	det, err := detect.New()
 	if err != nil {
 		t.Fatal(err)

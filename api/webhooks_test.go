@@ -24,6 +24,7 @@ type receiver struct {
 	got      map[string][]string
 	seen     map[string]bool
 	badSigs  int
+	bodies   []string // every body delivered
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +52,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	rc.bodies = append(rc.bodies, string(body))
 	if !rc.seen[r.URL.Path+id] { // at least once: a repeat is told by its id
 		rc.seen[r.URL.Path+id] = true
 		client, _ := ev.Data["client_id"].(string)

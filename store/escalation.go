@@ -131,7 +131,8 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		keys, args := o.Safety.script(s.now())
 		safety = pipe.Eval(ctx, queueLua, keys, args...)
 	}
-	keys := []string{keyOpenEscalation(e.AgencyID, e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID)}
+	keys := []string{keyOpenEscalation(e.AgencyID, e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID),
+		Outbox{Agency: e.AgencyID}.key(), keyWebhookEndpoints(e.AgencyID)}
 	var cm *redis.StringCmd
 	if o.Staff != "" {
 		keys = append(keys, keyAckCodes(e.AgencyID, o.Staff))
@@ -146,7 +147,7 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		}
 	}
 	res, err := open.Slice()
-	if err != nil || len(res) != 2 {
+	if err != nil || len(res) < 2 {
 		return OpenResult{}, fmt.Errorf("open escalation for client %s: %v %w", e.ClientID, res, err)
 	}
 	if res[0] == "joined" {
@@ -154,7 +155,11 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		return out, nil
 	}
 	out.Esc = &e
-	s.observeEscalation(ctx, "", &e)
+	if len(res) == 3 {
+		if id, _ := res[2].(string); id != "" {
+			s.observeOutbox(ctx, Outbox{Agency: e.AgencyID}, []OutboxEntry{{ID: id, Fields: []string{"before", "", "esc", string(body)}}})
+		}
+	}
 	if n, _ := res[1].(int64); n > 0 {
 		out.Code = strconv.FormatInt(n, 10)
 	}
@@ -270,14 +275,19 @@ func (s *Store) updateEscalation(ctx context.Context, agency, id string, raw []b
 		if e.Status != EscOpen {
 			closed = "1"
 		}
-		res, err := scriptEscUpdate.Run(ctx, s.rdb, []string{keyEscalation(agency, id), keyOpenEscalation(agency, e.ClientID)}, raw, body, id, closed).Slice()
+		changed := ""
+		if e.Status != before {
+			changed = before
+		}
+		res, err := scriptEscUpdate.Run(ctx, s.rdb, []string{keyEscalation(agency, id), keyOpenEscalation(agency, e.ClientID), Outbox{Agency: agency}.key(), keyWebhookEndpoints(agency)},
+			raw, body, id, closed, changed).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("save escalation %s: %w", id, err)
 		}
 		switch n, _ := res[0].(int64); {
 		case n == 1:
-			if e.Status != before {
-				s.observeEscalation(ctx, before, &e)
+			if out, _ := res[len(res)-1].(string); len(res) == 2 && out != "" {
+				s.observeOutbox(ctx, Outbox{Agency: agency}, []OutboxEntry{{ID: out, Fields: []string{"before", before, "esc", string(body)}}})
 			}
 			return &e, nil
 		case n == -1:

@@ -249,22 +249,18 @@ func (b *Batch) claim() string {
 }
 
 func (s *Store) apply(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
-	applied, err := s.applyOnce(ctx, b, clientID, messageID, conv, events, work)
-	if err == nil && applied && len(events) > 0 {
-		s.observeEntries(ctx, clientID, events)
+	applied, outboxed, err := s.applyOnce(ctx, b, clientID, messageID, conv, events, work)
+	if err == nil && applied && len(outboxed) > 0 {
+		s.observeOutbox(ctx, Outbox{Client: clientID}, outboxed)
 	}
 	return applied, err
 }
 
-func (s *Store) applyOnce(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, error) {
-	args := s.applyArgs(messageID, conv, events)
-	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID)}
+func (s *Store) applyOnce(ctx context.Context, b *Batch, clientID, messageID string, conv []byte, events []Event, work []Work) (bool, []OutboxEntry, error) {
+	args, outboxed := s.applyArgs(messageID, conv, events)
+	keys := []string{keyPending(clientID), keyConv(clientID), keyTimeline(clientID), Outbox{Client: clientID}.key()}
 	if len(work) == 0 && b == nil {
-		n, err := scriptApply.Run(ctx, s.rdb, keys, args...).Int()
-		if err != nil {
-			return false, fmt.Errorf("apply: %w", err)
-		}
-		return n == 1, nil
+		return applyResult(scriptApply.Run(ctx, s.rdb, keys, args...), outboxed)
 	}
 	pipe := s.hot.Pipeline()
 	applied := scriptApply.Eval(ctx, pipe, keys, args...)
@@ -307,16 +303,16 @@ func (s *Store) applyOnce(ctx context.Context, b *Batch, clientID, messageID str
 	_, _ = pipe.Exec(ctx)
 	if claimed != nil {
 		if err := claimed.Err(); err != nil {
-			return false, fmt.Errorf("submit work: %w", err)
+			return false, nil, fmt.Errorf("submit work: %w", err)
 		}
 		b.Claimed = preClaimed(claimed.Val(), time.Now()) // real time: the claim runs on Redis's clock, not the store's
 	}
-	n, err := applied.Int()
+	ok, written, err := applyResult(applied, outboxed)
 	if err != nil {
-		return false, fmt.Errorf("apply: %w", err)
+		return false, nil, err
 	}
 	if err := workErr(cmds); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if b != nil {
 		b.Unlocked = true
@@ -325,17 +321,47 @@ func (s *Store) applyOnce(ctx context.Context, b *Batch, clientID, messageID str
 		} else if more > 0 {
 			b.More = true
 			if err := s.rdb.ZAddNX(ctx, keyPendingClients, redis.Z{Score: float64(s.now().UnixMilli()), Member: clientID}).Err(); err != nil {
-				return false, err
+				return false, nil, err
 			}
 		}
 	}
-	return n == 1, nil
+	return ok, written, nil
 }
 
-func (s *Store) applyArgs(messageID string, conv []byte, events []Event) []any {
+// applyResult reads apply.lua's answer: 0, 1, or {1, outbox ids…} (one per
+// event outboxed, in order).
+func applyResult(cmd *redis.Cmd, outboxed []OutboxEntry) (bool, []OutboxEntry, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return false, nil, fmt.Errorf("apply: %w", err)
+	}
+	switch r := v.(type) {
+	case int64:
+		return r == 1, nil, nil
+	case []any:
+		if len(r)-1 != len(outboxed) {
+			return true, nil, fmt.Errorf("apply: %d outbox ids for %d events", len(r)-1, len(outboxed))
+		}
+		for i := range outboxed {
+			outboxed[i].ID, _ = r[i+1].(string)
+		}
+		return true, outboxed, nil
+	}
+	return false, nil, fmt.Errorf("apply: unexpected answer %v", v)
+}
+
+func (s *Store) applyArgs(messageID string, conv []byte, events []Event) ([]any, []OutboxEntry) {
 	now := strconv.FormatInt(s.now().UnixMilli(), 10)
-	args := []any{messageID, convArg(conv), now}
-	for _, e := range events {
+	args := []any{messageID, convArg(conv), now, ""}
+	var outboxed []OutboxEntry
+	selector := make([]any, len(events))
+	for i, e := range events {
+		selector[i] = 0
+		if s.observer != nil && s.observer.Outboxed(eventType(e)) {
+			raw, _ := json.Marshal([]string(e))
+			selector[i] = string(raw)
+			outboxed = append(outboxed, OutboxEntry{Fields: e})
+		}
 		if head, tail, ok := packEvent(e); ok {
 			args = append(args, head+tail)
 			continue
@@ -344,7 +370,11 @@ func (s *Store) applyArgs(messageID string, conv []byte, events []Event) []any {
 		raw, _ := json.Marshal(fields)
 		args = append(args, raw)
 	}
-	return args
+	if len(outboxed) > 0 {
+		raw, _ := json.Marshal(selector)
+		args[3] = string(raw)
+	}
+	return args, outboxed
 }
 
 func convArg(conv []byte) string {

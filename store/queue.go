@@ -68,6 +68,26 @@ func (s *Store) Schedule(ctx context.Context, id string, at time.Time, payload [
 	return scriptSchedule.Run(ctx, s.rdb, []string{keyDue, keyItems}, id, at.UnixMilli(), payload, "").Err()
 }
 
+// Plan is one item to plan (Schedule).
+type Plan struct {
+	ID      string
+	At      time.Time
+	Payload []byte
+}
+
+// ScheduleAll plans several items in one round trip, each as Schedule does.
+func (s *Store) ScheduleAll(ctx context.Context, plans []Plan) error {
+	if len(plans) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, p := range plans {
+		scriptSchedule.Eval(ctx, pipe, []string{keyDue, keyItems}, p.ID, p.At.UnixMilli(), p.Payload, "")
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // ScheduleOnce plans id unless it is already planned (its first plan stands).
 func (s *Store) ScheduleOnce(ctx context.Context, id string, at time.Time, payload []byte) error {
 	return scriptSchedule.Run(ctx, s.rdb, []string{keyDue, keyItems}, id, at.UnixMilli(), payload, "nx").Err()

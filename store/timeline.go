@@ -73,6 +73,24 @@ func (s *Store) Timeline(ctx context.Context, clientID string, since, until time
 	return Page[Entry]{Items: out, Next: next}, nil
 }
 
+// EntriesBefore reads up to n of a client's entries up to and including
+// the entry id (or a time in unix milliseconds, as "<ms>"), newest first,
+// answers with their texts.
+func (s *Store) EntriesBefore(ctx context.Context, clientID, until string, n int64) ([]Entry, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, keyTimeline(clientID), until, "-", n).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read timeline: %w", err)
+	}
+	out := make([]Entry, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, decodeEntry(m))
+	}
+	if err := s.answerTexts(ctx, clientID, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // answerTexts fills in the text of answers stored as a reference to the
 // inbound message they came from ("msg", no "text": the text is stored once,
 // in the message's own entry; answers hold it trimmed). The message is usually on the same page;

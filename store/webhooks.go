@@ -54,6 +54,11 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) e
 	if err != nil {
 		return err
 	}
+	// The sweep's list first (another hash slot): an agency with an
+	// endpoint is always on it.
+	if err := s.rdb.SAdd(ctx, keyWebhookAgencies(), e.AgencyID).Err(); err != nil {
+		return fmt.Errorf("store webhook endpoint: %w", err)
+	}
 	pipe := s.rdb.TxPipeline()
 	pipe.Set(ctx, keyWebhookEndpoint(e.AgencyID, e.ID), body, 0)
 	pipe.ZAdd(ctx, keyWebhookEndpoints(e.AgencyID), redis.Z{Score: float64(now.UnixMilli()), Member: e.ID})
@@ -72,24 +77,64 @@ func (s *Store) WebhookEndpoint(ctx context.Context, agency, id string) (*Webhoo
 	return &e, nil
 }
 
-// WebhookEndpoints lists the agency's endpoints, oldest first.
+// WebhookEndpoints lists the agency's endpoints, oldest first (two round
+// trips: the list, then every record in one pipeline).
 func (s *Store) WebhookEndpoints(ctx context.Context, agency string) ([]*WebhookEndpoint, error) {
+	eps, _, err := s.webhookEndpoints(ctx, agency, false)
+	return eps, err
+}
+
+// WebhookTargets is WebhookEndpoints and, when there are any, the agency's
+// record (its settings say what payloads carry), in the same two round trips.
+func (s *Store) WebhookTargets(ctx context.Context, agency string) ([]*WebhookEndpoint, *Agency, error) {
+	return s.webhookEndpoints(ctx, agency, true)
+}
+
+func (s *Store) webhookEndpoints(ctx context.Context, agency string, withAgency bool) ([]*WebhookEndpoint, *Agency, error) {
 	ids, err := s.rdb.ZRange(ctx, keyWebhookEndpoints(agency), 0, -1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list webhook endpoints: %w", err)
+		return nil, nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
 	out := []*WebhookEndpoint{}
-	for _, id := range ids {
-		e, err := s.WebhookEndpoint(ctx, agency, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
+	if len(ids) == 0 {
+		return out, nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	gets := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		gets[i] = pipe.Get(ctx, keyWebhookEndpoint(agency, id))
+	}
+	var ag *redis.StringCmd
+	if withAgency {
+		ag = pipe.Get(ctx, keyAgency(agency))
+	}
+	_, _ = pipe.Exec(ctx) // each answer is read below
+	for _, g := range gets {
+		raw, err := g.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue // deleted meanwhile
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("read webhook endpoint: %w", err)
 		}
-		out = append(out, e)
+		var e WebhookEndpoint
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, nil, fmt.Errorf("decode webhook endpoint: %w", err)
+		}
+		out = append(out, &e)
 	}
-	return out, nil
+	if ag == nil {
+		return out, nil, nil
+	}
+	raw, err := ag.Bytes()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read agency: %w", err)
+	}
+	var a Agency
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, nil, fmt.Errorf("decode agency: %w", err)
+	}
+	return out, &a, nil
 }
 
 // DeleteWebhookEndpoint removes an endpoint; its queued events are dropped
@@ -108,17 +153,6 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, agency, id string) er
 	return nil
 }
 
-// PushWebhookEvent appends an event to an endpoint's queue for a client
-// and returns the queue's length: 1 means nothing was in flight, and the
-// caller plans the delivery.
-func (s *Store) PushWebhookEvent(ctx context.Context, agency, endpoint, client string, event []byte) (int64, error) {
-	n, err := s.rdb.RPush(ctx, keyWebhookQueue(agency, endpoint, client), event).Result()
-	if err != nil {
-		return 0, fmt.Errorf("queue webhook event: %w", err)
-	}
-	return n, nil
-}
-
 // WebhookHead is the event in flight for an endpoint and client (nil: none).
 func (s *Store) WebhookHead(ctx context.Context, agency, endpoint, client string) ([]byte, error) {
 	b, err := s.rdb.LIndex(ctx, keyWebhookQueue(agency, endpoint, client), 0).Bytes()
@@ -131,16 +165,16 @@ func (s *Store) WebhookHead(ctx context.Context, agency, endpoint, client string
 	return b, nil
 }
 
-// PopWebhookEvent drops the event in flight and returns how many wait
-// behind it (the caller plans the next when there are any).
-func (s *Store) PopWebhookEvent(ctx context.Context, agency, endpoint, client string) (int64, error) {
-	pipe := s.rdb.TxPipeline()
-	pipe.LPop(ctx, keyWebhookQueue(agency, endpoint, client))
-	left := pipe.LLen(ctx, keyWebhookQueue(agency, endpoint, client))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+// PopWebhookEvent drops the event in flight, if event is still it, and
+// returns how many wait behind it (the caller plans the next when there
+// are any); -1: the head is another event, so another delivery of this one
+// already moved the queue on.
+func (s *Store) PopWebhookEvent(ctx context.Context, agency, endpoint, client string, event []byte) (int64, error) {
+	n, err := scriptWhPop.Run(ctx, s.rdb, []string{keyWebhookQueue(agency, endpoint, client), keyWebhookQueues(agency)}, event, endpoint+":"+client).Int64()
+	if err != nil {
 		return 0, fmt.Errorf("pop webhook event: %w", err)
 	}
-	return left.Val(), nil
+	return n, nil
 }
 
 // DropWebhookQueue drops an endpoint's queue for a client (the endpoint is gone).

@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carecheck/carecheck/store"
@@ -70,6 +71,9 @@ type Service struct {
 	// webhook, say) no round trip. busy counts those not yet queued.
 	pending chan func(context.Context)
 	busy    sync.WaitGroup
+	// agencies remembers each client's agency (agencyOf).
+	agencies   sync.Map
+	remembered atomic.Int64
 }
 
 var _ store.Observer = (*Service)(nil)
@@ -86,12 +90,25 @@ func New(st *store.Store, client *http.Client, log *slog.Logger) *Service {
 	return &Service{st: st, now: st.Now, http: client, log: log, pending: make(chan func(context.Context), 4096)}
 }
 
+// SweepEvery is how often Run sweeps for what a crash left (Sweep).
+var SweepEvery = time.Minute
+
 // Run queues the events the store told of, one after another (so a
-// client's events keep the order they were recorded in), until ctx ends;
-// then it queues what is left, for up to 5 seconds.
+// client's events keep the order they were recorded in), and sweeps at
+// start and every SweepEvery, until ctx ends; then it queues what is left,
+// for up to 5 seconds.
 func (s *Service) Run(ctx context.Context) {
+	sweep := time.NewTicker(SweepEvery)
+	defer sweep.Stop()
+	if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("webhook sweep failed", "err", err)
+	}
 	for {
 		select {
+		case <-sweep.C:
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("webhook sweep failed", "err", err)
+			}
 		case f := <-s.pending:
 			f(ctx)
 			s.busy.Done()
@@ -168,14 +185,41 @@ func jobID(agency, endpoint, client string) string {
 	return "wh:" + agency + ":" + endpoint + ":" + client
 }
 
-// Entries turns timeline events into webhook events (queued by Run).
-func (s *Service) Entries(_ context.Context, clientID string, events []store.Event) {
-	var out []Event
-	for _, e := range events {
-		f := fields(e)
+// timelineTypes are the timeline events that make webhook events.
+var timelineTypes = map[string]bool{"score": true, "missed": true, "opted-out": true, "opted-in": true}
+
+// Outboxed tells the store which timeline events go to a client's outbox.
+func (s *Service) Outboxed(eventType string) bool { return timelineTypes[eventType] }
+
+// Outbox is told of events the store just wrote to an outbox with their
+// records: Run moves them to the endpoints' queues (the sweep moves what a
+// crash left).
+func (s *Service) Outbox(_ context.Context, box store.Outbox, entries []store.OutboxEntry) {
+	s.later(func(ctx context.Context) {
+		if err := s.relay(ctx, box, entries); err != nil {
+			s.log.Error("webhook events not queued (the sweep retries)", "outbox", box.String(), "err", err)
+		}
+	})
+}
+
+// eventOf turns an outbox entry into the event the endpoints receive (ok
+// false: nothing to send). Its id is the entry's, so an event moved twice
+// (a crash between queueing it and dropping the entry) reaches a receiver
+// under the same webhook-id.
+func eventOf(box store.Outbox, en store.OutboxEntry) (boxed, bool) {
+	ev, client, esc, ok := eventOfEntry(box, en)
+	return boxed{ev: ev, client: client, entry: en.ID, esc: esc}, ok
+}
+
+func eventOfEntry(box store.Outbox, en store.OutboxEntry) (ev Event, client string, esc *store.Escalation, ok bool) {
+	f := fields(en.Fields)
+	ev.ID = "msg_" + box.String() + "_" + en.ID
+	ev.Timestamp = entryTime(en.ID)
+	if box.Client != "" {
+		client = box.Client
 		switch f["t"] {
 		case "score":
-			d := map[string]any{"client_id": clientID, "conversation_id": f["conv"], "questionnaire": f["q"], "instrument": f["instrument"], "valid": f["valid"] == "true"}
+			d := map[string]any{"client_id": client, "conversation_id": f["conv"], "questionnaire": f["q"], "instrument": f["instrument"], "valid": f["valid"] == "true"}
 			if n, err := strconv.Atoi(f["total"]); err == nil {
 				d["total"] = n
 			}
@@ -185,44 +229,35 @@ func (s *Service) Entries(_ context.Context, clientID string, events []store.Eve
 			if f["risk"] != "" {
 				d["risk"] = f["risk"]
 			}
-			out = append(out, Event{Type: CheckinCompleted, Data: d})
+			ev.Type, ev.Data = CheckinCompleted, d
 		case "missed":
-			out = append(out, Event{Type: CheckinMissed, Data: map[string]any{"client_id": clientID, "conversation_id": f["conv"], "questionnaire": f["q"], "missed_in_a_row": f["in_a_row"]}})
+			ev.Type, ev.Data = CheckinMissed, map[string]any{"client_id": client, "conversation_id": f["conv"], "questionnaire": f["q"], "missed_in_a_row": f["in_a_row"]}
 		case "opted-out":
-			out = append(out, Event{Type: ClientOptedOut, Data: map[string]any{"client_id": clientID}})
+			ev.Type, ev.Data = ClientOptedOut, map[string]any{"client_id": client}
 		case "opted-in":
-			out = append(out, Event{Type: ClientOptedIn, Data: map[string]any{"client_id": clientID}})
+			ev.Type, ev.Data = ClientOptedIn, map[string]any{"client_id": client}
+		default:
+			return ev, "", nil, false
 		}
+		return ev, client, nil, true
 	}
-	if len(out) == 0 {
-		return
+	var e store.Escalation
+	if err := json.Unmarshal([]byte(f["esc"]), &e); err != nil {
+		return ev, "", nil, false
 	}
-	s.later(func(ctx context.Context) {
-		c, err := s.st.Client(ctx, clientID)
-		if err != nil {
-			s.log.Error("webhook events not queued", "client_id", clientID, "err", err)
-			return
-		}
-		for _, ev := range out {
-			s.publish(ctx, c.AgencyID, clientID, ev)
-		}
-	})
-}
-
-// Escalation turns an escalation's opening or change of status into an
-// event (queued by Run).
-func (s *Service) Escalation(_ context.Context, before string, e *store.Escalation) {
-	typ := ""
+	// The event's time is the record's (the store's clock), not the
+	// outbox entry's.
 	switch {
-	case before == "":
-		typ = EscalationOpened
-	case e.Status == store.EscAcknowledged:
-		typ = EscalationAcknowledged
-	case e.Status == store.EscResolved:
-		typ = EscalationResolved
+	case f["before"] == "":
+		ev.Type, ev.Timestamp = EscalationOpened, e.Opened
+	case e.Status == store.EscAcknowledged && e.AckedAt != nil:
+		ev.Type, ev.Timestamp = EscalationAcknowledged, *e.AckedAt
+	case e.Status == store.EscResolved && e.ResolvedAt != nil:
+		ev.Type, ev.Timestamp = EscalationResolved, *e.ResolvedAt
 	default:
-		return
+		return ev, "", nil, false
 	}
+	ev.Timestamp = ev.Timestamp.UTC()
 	d := map[string]any{"escalation_id": e.ID, "client_id": e.ClientID, "level": e.Level, "reasons": e.Reasons, "status": e.Status, "opened_at": e.Opened}
 	if e.AckedAt != nil {
 		d["acknowledged_at"], d["acknowledged_by"] = *e.AckedAt, e.AckedBy
@@ -230,12 +265,22 @@ func (s *Service) Escalation(_ context.Context, before string, e *store.Escalati
 	if e.ResolvedAt != nil {
 		d["resolved_at"] = *e.ResolvedAt
 	}
-	agency, client := e.AgencyID, e.ClientID
-	s.later(func(ctx context.Context) { s.publish(ctx, agency, client, Event{Type: typ, Data: d}) })
+	ev.Data = d
+	return ev, e.ClientID, &e, true
+}
+
+// entryTime is when a stream entry was written (its id's milliseconds).
+func entryTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
 }
 
 // fields reads an event's field, value pairs.
-func fields(e store.Event) map[string]string {
+func fields(e []string) map[string]string {
 	m := map[string]string{}
 	for i := 0; i+1 < len(e); i += 2 {
 		m[e[i]] = e[i+1]
@@ -243,38 +288,240 @@ func fields(e store.Event) map[string]string {
 	return m
 }
 
-// publish queues an event for each of the agency's endpoints that asked
-// for its type, and plans the delivery where nothing was in flight.
-func (s *Service) publish(ctx context.Context, agency, client string, ev Event) {
-	eps, err := s.st.WebhookEndpoints(ctx, agency)
+// relay moves entries of an outbox into the queues of the agency's
+// endpoints that asked for their types, drops them from the outbox, and
+// plans a delivery where nothing was in flight.
+func (s *Service) relay(ctx context.Context, box store.Outbox, entries []store.OutboxEntry) error {
+	agency := box.Agency
+	if agency == "" {
+		var err error
+		if agency, err = s.agencyOf(ctx, box.Client); err != nil {
+			return err
+		}
+	}
+	ids := make([]string, len(entries))
+	var evs []boxed
+	for i, en := range entries {
+		ids[i] = en.ID
+		if b, ok := eventOf(box, en); ok {
+			evs = append(evs, b)
+		}
+	}
+	return s.queue(ctx, agency, evs, []store.OutboxDrop{{Box: box, IDs: ids}})
+}
+
+// agencyOf is a client's agency, remembered (a client never changes
+// agency): a client's second event costs no read.
+func (s *Service) agencyOf(ctx context.Context, client string) (string, error) {
+	if a, ok := s.agencies.Load(client); ok {
+		return a.(string), nil
+	}
+	c, err := s.st.Client(ctx, client)
 	if err != nil {
-		s.log.Error("webhook event not queued", "agency_id", agency, "type", ev.Type, "err", err)
-		return
+		return "", err
+	}
+	if s.remembered.Add(1) > maxRemembered {
+		s.agencies.Clear()
+		s.remembered.Store(0)
+	}
+	s.agencies.Store(client, c.AgencyID)
+	return c.AgencyID, nil
+}
+
+// maxRemembered bounds agencyOf's memory (about 100 bytes a client).
+const maxRemembered = 100_000
+
+// boxed is an event read from an outbox, the client it is about, and
+// where the client's words are, should the agency send them.
+type boxed struct {
+	ev     Event
+	client string
+	entry  string            // the outbox entry's id (a client's: the timeline entry's)
+	esc    *store.Escalation // an escalation's record
+}
+
+// queue pushes events to the queues of the endpoints that asked for them,
+// in the order given, drops their outbox entries and plans deliveries.
+func (s *Service) queue(ctx context.Context, agency string, evs []boxed, drops []store.OutboxDrop) error {
+	eps, ag, err := s.st.WebhookTargets(ctx, agency)
+	if err != nil {
+		return err
+	}
+	var pushes []store.WebhookPush
+	for _, b := range evs {
+		if ag != nil && ag.ExportWords && wanted(eps, b.ev.Type) {
+			if err := s.addWords(ctx, &b); err != nil {
+				return err
+			}
+		}
+		for _, ep := range eps {
+			if slices.Contains(ep.Events, b.ev.Type) {
+				raw, _ := json.Marshal(queued{Event: b.ev})
+				pushes = append(pushes, store.WebhookPush{Endpoint: ep.ID, Client: b.client, Event: raw})
+			}
+		}
+	}
+	lens, err := s.st.PushWebhookEvents(ctx, agency, pushes, drops...)
+	if err != nil {
+		return err
 	}
 	now := s.now().UTC()
-	for _, ep := range eps {
-		if !slices.Contains(ep.Events, ev.Type) {
-			continue
-		}
-		e := ev
-		e.ID = store.NewID("msg", now)
-		e.Timestamp = now
-		raw, _ := json.Marshal(queued{Event: e})
-		n, err := s.st.PushWebhookEvent(ctx, agency, ep.ID, client, raw)
-		if err != nil {
-			s.log.Error("webhook event not queued", "agency_id", agency, "endpoint_id", ep.ID, "type", ev.Type, "err", err)
-			continue
-		}
+	var plans []store.Plan
+	for i, n := range lens {
 		if n == 1 {
-			s.plan(ctx, job{Kind: Kind, Agency: agency, Endpoint: ep.ID, Client: client}, now)
+			j := job{Kind: Kind, Agency: agency, Endpoint: pushes[i].Endpoint, Client: pushes[i].Client}
+			raw, _ := json.Marshal(j)
+			plans = append(plans, store.Plan{ID: jobID(agency, j.Endpoint, j.Client), At: now, Payload: raw})
 		}
 	}
+	if err := s.st.ScheduleAll(ctx, plans); err != nil {
+		s.log.Error("webhook deliveries not planned (the sweep retries)", "agency_id", agency, "err", err)
+	}
+	return nil
+}
+
+// wanted reports whether any endpoint asked for the event type.
+func wanted(eps []*store.WebhookEndpoint, typ string) bool {
+	for _, ep := range eps {
+		if slices.Contains(ep.Events, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// addWords puts the client's own words in an event, for an agency whose
+// export_words is on: a completed check-in's free-text answers
+// ("answers": [{"question","text"}]), the message that opened an
+// escalation ("message"). One timeline read per such event; none for the
+// others, nor with export_words off (the default).
+func (s *Service) addWords(ctx context.Context, b *boxed) error {
+	switch b.ev.Type {
+	case CheckinCompleted:
+		entries, err := s.st.EntriesBefore(ctx, b.client, b.entry, 100)
+		if err != nil {
+			return err
+		}
+		conv, _ := b.ev.Data["conversation_id"].(string)
+		answers := []map[string]string{}
+		for _, e := range entries {
+			f := e.Fields
+			if e.Type != "answer" || f["conv"] != conv || f["value"] != "" || f["skipped"] != "" || f["text"] == "" {
+				continue
+			}
+			answers = append([]map[string]string{{"question": f["question"], "text": f["text"]}}, answers...)
+		}
+		b.ev.Data = withWords(b.ev.Data, "answers", answers)
+	case EscalationOpened:
+		// Words only when a client's message opened it (not a missed
+		// check-in): the client's last message at the opening.
+		if b.esc == nil || !openedByClient(b.esc) {
+			return nil
+		}
+		// A second of slack: an entry's id may run a little ahead of its time.
+		entries, err := s.st.EntriesBefore(ctx, b.client, strconv.FormatInt(b.esc.Opened.Add(time.Second).UnixMilli(), 10), 20)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.Type == "in" && e.Fields["x"] != "" {
+				b.ev.Data = withWords(b.ev.Data, "message", strings.TrimSpace(e.Fields["x"]))
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// openedByClient reports whether a client's message opened the escalation.
+func openedByClient(e *store.Escalation) bool {
+	for _, a := range e.Audit {
+		if a.Action == "opened" {
+			return strings.HasPrefix(a.Actor, "client:")
+		}
+	}
+	return false
+}
+
+// withWords copies an event's data with one more field (the data may be
+// shared by the events of several endpoints).
+func withWords(d map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(d)+1)
+	for key, val := range d {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+// Sweep finds what a crash left behind, for every agency that has had
+// endpoints: events still in an outbox (the process died after the record,
+// before moving them) are moved, a client's in the order they were recorded
+// across the agency's outbox and the client's; a queue holding events with
+// no delivery planned (it died between queueing and planning) gets one.
+// Run sweeps at start and every SweepEvery.
+func (s *Service) Sweep(ctx context.Context) error {
+	agencies, err := s.st.WebhookAgencies(ctx)
+	if err != nil {
+		return err
+	}
+	for _, agency := range agencies {
+		clients, err := s.st.ClientsWithOutbox(ctx, agency)
+		if err != nil {
+			return err
+		}
+		boxes := []store.Outbox{{Agency: agency}}
+		for _, c := range clients {
+			boxes = append(boxes, store.Outbox{Client: c})
+		}
+		for {
+			var evs []boxed
+			var drops []store.OutboxDrop
+			for _, box := range boxes {
+				entries, err := s.st.OutboxEntries(ctx, box, 100)
+				if err != nil {
+					return err
+				}
+				if len(entries) == 0 {
+					continue
+				}
+				d := store.OutboxDrop{Box: box}
+				for _, en := range entries {
+					d.IDs = append(d.IDs, en.ID)
+					if b, ok := eventOf(box, en); ok {
+						evs = append(evs, b)
+					}
+				}
+				drops = append(drops, d)
+			}
+			if len(drops) == 0 {
+				break
+			}
+			slices.SortStableFunc(evs, func(a, b boxed) int { return a.ev.Timestamp.Compare(b.ev.Timestamp) })
+			if err := s.queue(ctx, agency, evs, drops); err != nil {
+				return err
+			}
+		}
+		queues, err := s.st.WebhookQueues(ctx, agency)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		for _, q := range queues {
+			raw, _ := json.Marshal(job{Kind: Kind, Agency: agency, Endpoint: q.Endpoint, Client: q.Client})
+			// A delivery already planned (a retry's backoff) stands.
+			if err := s.st.ScheduleOnce(ctx, jobID(agency, q.Endpoint, q.Client), now, raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Service) plan(ctx context.Context, j job, at time.Time) {
 	raw, _ := json.Marshal(j)
 	if err := s.st.Schedule(ctx, jobID(j.Agency, j.Endpoint, j.Client), at, raw); err != nil {
-		s.log.Error("webhook delivery not planned", "agency_id", j.Agency, "endpoint_id", j.Endpoint, "client_id", j.Client, "err", err)
+		s.log.Error("webhook delivery not planned (the sweep retries)", "agency_id", j.Agency, "endpoint_id", j.Endpoint, "client_id", j.Client, "err", err)
 	}
 }
 
@@ -306,7 +553,7 @@ func (s *Service) Deliver(ctx context.Context, agency, endpoint, client string, 
 	var q queued
 	if err := json.Unmarshal(raw, &q); err != nil {
 		s.log.Error("webhook event unreadable: dropped", "agency_id", agency, "endpoint_id", endpoint, "client_id", client)
-		_, err := s.st.PopWebhookEvent(ctx, agency, endpoint, client)
+		_, err := s.st.PopWebhookEvent(ctx, agency, endpoint, client, raw)
 		return err
 	}
 	now := s.now().UTC()
@@ -327,13 +574,20 @@ func (s *Service) Deliver(ctx context.Context, agency, endpoint, client string, 
 	if d.Outcome == "failed" {
 		s.log.Warn("webhook delivery failed", "agency_id", agency, "endpoint_id", endpoint, "event_id", q.Event.ID, "attempt", attempt+1, "status", status)
 		next.Attempt = attempt + 1
-		s.plan(ctx, next, now.Add(Backoff[min(attempt, len(Backoff)-1)]))
+		// The last retry is at GiveUpAfter, not a backoff past it.
+		at := now.Add(Backoff[min(attempt, len(Backoff)-1)])
+		if deadline := q.Event.Timestamp.Add(GiveUpAfter); at.After(deadline) {
+			at = deadline
+		}
+		s.plan(ctx, next, at)
 		return nil
 	}
-	left, err := s.st.PopWebhookEvent(ctx, agency, endpoint, client)
+	left, err := s.st.PopWebhookEvent(ctx, agency, endpoint, client, raw)
 	if err != nil {
 		return err
 	}
+	// left -1: another delivery of this event moved the queue on and
+	// planned what follows.
 	if left > 0 {
 		s.plan(ctx, next, now)
 	}
