@@ -76,22 +76,13 @@ func handlePatchAgency(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		old, ag, err := d.Store.UpdateAgency(r.Context(), agencyID(r), req.Apply)
 		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		old := *ag
-		if err := req.Apply(ag); err != nil {
 			respondErr(w, r, d.Log, settingsErr(err))
 			return
 		}
-		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
 		d.Log.Info("agency settings changed", "agency_id", ag.ID)
-		audit(d, r, "agency", ag.ID, "changed", &old, ag)
+		audit(d, r, "agency", ag.ID, "changed", old, ag)
 		encode(w, http.StatusOK, ag)
 	})
 }

@@ -149,21 +149,19 @@ func handlePutPolicy(d Deps) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		ag, err := d.Store.Agency(ctx, agencyID(r))
+		if err := settings.CheckPolicy(ctx, d.Store, agencyID(r), p); err != nil {
+			respondErr(w, r, d.Log, settingsErr(err))
+			return
+		}
+		before, ag, err := d.Store.UpdateAgency(ctx, agencyID(r), func(a *store.Agency) error {
+			a.Policy = &p
+			return nil
+		})
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		if err := settings.CheckPolicy(ctx, d.Store, ag.ID, p); err != nil {
-			respondErr(w, r, d.Log, settingsErr(err))
-			return
-		}
-		old := ag.Policy
-		ag.Policy = &p
-		if err := d.Store.SaveAgency(ctx, ag); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
+		old := before.Policy
 		audit(d, r, "policy", ag.ID, "changed", old, &p)
 		d.Log.Info("escalation policy changed", "agency_id", ag.ID, "steps", len(p.Steps))
 		encode(w, http.StatusOK, p)
@@ -184,17 +182,15 @@ func handlePutSafetyMessage(d Deps) http.Handler {
 			respondErr(w, r, d.Log, settingsErr(err))
 			return
 		}
-		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		before, ag, err := d.Store.UpdateAgency(r.Context(), agencyID(r), func(a *store.Agency) error {
+			a.SafetyMessage = req
+			return nil
+		})
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		old := ag.SafetyMessage
-		ag.SafetyMessage = req
-		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
+		old := before.SafetyMessage
 		audit(d, r, "safety_message", ag.ID, "changed", old, req)
 		d.Log.Info("safety message changed", "agency_id", ag.ID)
 		encode(w, http.StatusOK, req)
@@ -218,17 +214,15 @@ func handlePutPhrases(d Deps) http.Handler {
 			return
 		}
 		req.Phrases = phrases
-		ag, err := d.Store.Agency(r.Context(), agencyID(r))
+		before, ag, err := d.Store.UpdateAgency(r.Context(), agencyID(r), func(a *store.Agency) error {
+			a.Phrases = req.Phrases
+			return nil
+		})
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		old := ag.Phrases
-		ag.Phrases = req.Phrases
-		if err := d.Store.SaveAgency(r.Context(), ag); err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
+		old := before.Phrases
 		audit(d, r, "phrases", ag.ID, "changed", map[string]any{"phrases": old}, map[string]any{"phrases": req.Phrases})
 		d.Log.Info("agency phrases changed", "agency_id", ag.ID, "count", len(req.Phrases))
 		encode(w, http.StatusOK, map[string]any{"phrases": req.Phrases})

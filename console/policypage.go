@@ -104,17 +104,15 @@ func (c *console) savePolicy(w http.ResponseWriter, r *http.Request, p policyPag
 		c.renderPolicy(w, r, http.StatusBadRequest, p, settingsProblem(v.Lang, err), true)
 		return
 	}
-	ag, err := c.Store.Agency(r.Context(), v.Agency.ID)
+	before, ag, err := c.Store.UpdateAgency(r.Context(), v.Agency.ID, func(a *store.Agency) error {
+		a.Policy = &pol
+		return nil
+	})
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	old := ag.Policy
-	ag.Policy = &pol
-	if err := c.Store.SaveAgency(r.Context(), ag); err != nil {
-		c.fail(w, r, err)
-		return
-	}
+	old := before.Policy
 	c.Log.Info("escalation policy changed", "agency_id", ag.ID, "steps", len(pol.Steps), "staff_id", v.Staff.ID)
 	c.audit(r, "policy", ag.ID, "changed", old, &pol)
 	http.Redirect(w, r, "/console/settings/policy?saved=1", http.StatusSeeOther)

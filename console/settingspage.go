@@ -55,22 +55,18 @@ func handleSaveSettings(c *console) http.Handler {
 			return
 		}
 		idle := store.Duration(time.Duration(minutes) * time.Minute)
-		ag, err := c.Store.Agency(r.Context(), v.Agency.ID)
+		changes := settings.Changes{QuietStart: &f.QuietStart, QuietEnd: &f.QuietEnd, SessionIdle: &idle, RequireTOTP: &f.RequireTOTP}
+		old, ag, err := c.Store.UpdateAgency(r.Context(), v.Agency.ID, changes.Apply)
+		if isSettingRefusal(err) {
+			refuse(settingsProblem(v.Lang, err))
+			return
+		}
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		old := *ag
-		if err := (settings.Changes{QuietStart: &f.QuietStart, QuietEnd: &f.QuietEnd, SessionIdle: &idle, RequireTOTP: &f.RequireTOTP}).Apply(ag); err != nil {
-			refuse(settingsProblem(v.Lang, err))
-			return
-		}
-		if err := c.Store.SaveAgency(r.Context(), ag); err != nil {
-			c.fail(w, r, err)
-			return
-		}
 		c.Log.Info("agency settings changed", "agency_id", ag.ID, "staff_id", v.Staff.ID)
-		c.audit(r, "agency", ag.ID, "changed", &old, ag)
+		c.audit(r, "agency", ag.ID, "changed", old, ag)
 		http.Redirect(w, r, "/console/settings?saved=1", http.StatusSeeOther)
 	})
 }
@@ -105,17 +101,15 @@ func handleSaveSafety(c *console) http.Handler {
 			c.render(w, r, "safety.html", http.StatusBadRequest, "safety_title", view{Data: f, Flash: settingsProblem(v.Lang, err), FlashError: true})
 			return
 		}
-		ag, err := c.Store.Agency(r.Context(), v.Agency.ID)
+		before, ag, err := c.Store.UpdateAgency(r.Context(), v.Agency.ID, func(a *store.Agency) error {
+			a.SafetyMessage = msgs
+			return nil
+		})
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		old := ag.SafetyMessage
-		ag.SafetyMessage = msgs
-		if err := c.Store.SaveAgency(r.Context(), ag); err != nil {
-			c.fail(w, r, err)
-			return
-		}
+		old := before.SafetyMessage
 		c.Log.Info("safety message changed", "agency_id", ag.ID, "staff_id", v.Staff.ID)
 		c.audit(r, "safety_message", ag.ID, "changed", old, msgs)
 		http.Redirect(w, r, "/console/settings/safety?saved=1", http.StatusSeeOther)
@@ -174,17 +168,15 @@ func handleSavePhrases(c *console) http.Handler {
 			c.render(w, r, "phrases.html", http.StatusBadRequest, "phrases_title", view{Data: p.withBlanks(), Flash: settingsProblem(v.Lang, err), FlashError: true})
 			return
 		}
-		ag, err := c.Store.Agency(r.Context(), v.Agency.ID)
+		before, ag, err := c.Store.UpdateAgency(r.Context(), v.Agency.ID, func(a *store.Agency) error {
+			a.Phrases = list
+			return nil
+		})
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		old := ag.Phrases
-		ag.Phrases = list
-		if err := c.Store.SaveAgency(r.Context(), ag); err != nil {
-			c.fail(w, r, err)
-			return
-		}
+		old := before.Phrases
 		c.Log.Info("agency phrases changed", "agency_id", ag.ID, "count", len(list), "staff_id", v.Staff.ID)
 		c.audit(r, "phrases", ag.ID, "changed", map[string]any{"phrases": old}, map[string]any{"phrases": list})
 		http.Redirect(w, r, "/console/settings/phrases?saved=1", http.StatusSeeOther)
@@ -200,6 +192,15 @@ func at(list []string, i int) string {
 }
 
 // settingsProblem words a refused setting for the page in the reader's
+// isSettingRefusal tells a setting refused by its rule (shown on the form)
+// from a failure of the service.
+func isSettingRefusal(err error) bool {
+	var fe *freetext.Error
+	var se *settings.Error
+	var ee *escalation.SettingError
+	return errors.As(err, &fe) || errors.As(err, &se) || errors.As(err, &ee)
+}
+
 // language (the settings and escalation packages' codes).
 func settingsProblem(lang string, err error) string {
 	T := texts[lang]

@@ -50,8 +50,10 @@ func (s *Store) Agency(ctx context.Context, id string) (*Agency, error) {
 	return &a, nil
 }
 
-// SaveAgency overwrites an agency record (settings, policy). The SMS
-// identity is not among what it writes: the stored one is kept
+// SaveAgency overwrites an agency record (settings, policy) with a whole
+// record read earlier: for seeding and tests. A request that changes some
+// settings uses UpdateAgency, so that two changes at once both stay. The
+// SMS identity is not among what it writes: the stored one is kept
 // (SetSMSIdentity changes it, with its claims).
 func (s *Store) SaveAgency(ctx context.Context, a *Agency) error {
 	return s.updateAgency(ctx, a.ID, func(stored *Agency) {
@@ -59,6 +61,25 @@ func (s *Store) SaveAgency(ctx context.Context, a *Agency) error {
 		*stored = *a
 		stored.SMS = keep
 		a.SMS = keep
+	})
+}
+
+// UpdateAgency changes an agency's settings and policy atomically: change
+// edits the stored record, and the result is written only if nobody wrote
+// the record meanwhile; else change runs again on the newer one. So an
+// admin saving quiet hours in the console and a script setting the policy
+// through the API at the same moment both keep their change. An error from
+// change writes nothing and is returned as it is. The SMS identity is not
+// change's to write (SetSMSIdentity changes it, with its claims). It
+// returns the record before and after.
+func (s *Store) UpdateAgency(ctx context.Context, id string, change func(*Agency) error) (before, after *Agency, err error) {
+	return changeJSON(ctx, s, keyAgency(id), 10, func(a *Agency) error {
+		keep := a.SMS
+		if err := change(a); err != nil {
+			return err
+		}
+		a.SMS = keep
+		return nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 func peopleScenarios() []scenario {
 	return []scenario{
 		{"people/agency and api key", testAgencyAndKey},
+		{"people/agency changes at once all stay", testAgencyChangesAtOnce},
 		{"people/a number has one active owner", testOwnerConflict},
 		{"people/a discharged client's number is taken over", testOwnerTakeover},
 		{"people/link codes are single use", testLinkCodeSingleUse},
@@ -41,6 +42,71 @@ func testAgencyAndKey(t *testing.T, s *Store) {
 	}
 	if err := s.SaveAgency(ctx, &Agency{ID: "ag_missing"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("saving an unknown agency = %v; want ErrNotFound", err)
+	}
+}
+
+// testAgencyChangesAtOnce: an admin changing quiet hours in the console and
+// a script setting phrases through the API at the same moment both keep
+// their change; a change refused by its rule writes nothing.
+func testAgencyChangesAtOnce(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a := &Agency{Name: "Northside", Timezone: "America/Chicago"}
+	if _, err := s.CreateAgency(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	errs, appended := make(chan error, 2*n), make(chan error, n)
+	for i := range n {
+		go func() {
+			_, _, err := s.UpdateAgency(ctx, a.ID, func(ag *Agency) error {
+				ag.QuietStart = "22:00"
+				ag.SessionIdle = Duration(time.Duration(10+i) * time.Minute)
+				return nil
+			})
+			errs <- err
+		}()
+		go func() {
+			_, _, err := s.UpdateAgency(ctx, a.ID, func(ag *Agency) error {
+				ag.Phrases = append(ag.Phrases, Phrase{Text: "phrase", Level: "concern", Lang: "en"})
+				return nil
+			})
+			appended <- err
+		}()
+	}
+	kept := 0
+	for range n {
+		if err := <-errs; err != nil && !errors.Is(err, ErrChanged) {
+			t.Fatalf("update agency: %v", err)
+		}
+		err := <-appended
+		if err != nil && !errors.Is(err, ErrChanged) {
+			t.Fatalf("update agency: %v", err)
+		}
+		if err == nil {
+			kept++
+		}
+	}
+	got, err := s.Agency(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every phrase added by a change that succeeded is there: none was
+	// written over by a change of another setting read before it.
+	if got.QuietStart != "22:00" || got.SessionIdle == 0 || kept == 0 || len(got.Phrases) != kept {
+		t.Errorf("after changes at once: quiet start %q, idle %v, %d phrases; want 22:00, set, %d phrases", got.QuietStart, got.SessionIdle, len(got.Phrases), kept)
+	}
+	refused := errors.New("refused")
+	if _, _, err := s.UpdateAgency(ctx, a.ID, func(ag *Agency) error {
+		ag.QuietStart = "01:00"
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Errorf("a refused change = %v; want its error", err)
+	}
+	if again, _ := s.Agency(ctx, a.ID); again.QuietStart != "22:00" {
+		t.Errorf("a refused change wrote quiet start %q", again.QuietStart)
+	}
+	if _, _, err := s.UpdateAgency(ctx, "ag_missing", func(*Agency) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("changing an unknown agency = %v; want ErrNotFound", err)
 	}
 }
 
