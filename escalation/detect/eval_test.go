@@ -149,7 +149,7 @@ func checkFloors(t *testing.T, floors []floor) {
 	t.Helper()
 	for _, f := range floors {
 		if f.got < f.want {
-			t.Errorf("%s = %.3f; want >= %.2f", f.name, f.got, f.want)
+			t.Errorf("%s = %.3f; want >= %g", f.name, f.got, f.want)
 		}
 	}
 }

@@ -58,18 +58,20 @@ func TestCmdDescHidesIDs(t *testing.T) {
 
 func redisCmd(ctx context.Context, args ...any) *redis.Cmd { return redis.NewCmd(ctx, args...) }
 
-// The free-text notes the bench answers with get exactly the check-in's
-// next message: the detector reads none of them as a crisis (a safety
-// reply) or as a concern that asks the safety question (another message).
-// A plain concern changes no reply.
+// The free-text notes the bench answers with are ordinary client notes:
+// the detector reads every one as none and asks no safety question. A
+// crisis would get a safety reply and the question another message (the
+// bench then counts a reply short); a concern would put an everyday note
+// before a case manager. "wrote a letter to my brother" once got the
+// question, from a model that had seen letters written only as goodbyes.
 func TestBenchNotesAreOrdinary(t *testing.T) {
 	d, err := detect.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range benchNotes {
-		if res := d.Detect(n, "en"); res.Level == detect.Crisis || res.Ask {
-			t.Errorf("note %q rated %s (ask %v); want no crisis and no safety question", n, res.Level, res.Ask)
+		if res := d.Detect(n, "en"); res.Level != detect.None || res.Ask {
+			t.Errorf("note %q rated %s (ask %v, signals %+v); want none and no safety question", n, res.Level, res.Ask, res.Signals)
 		}
 	}
 }
