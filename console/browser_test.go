@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,24 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/carecheck/carecheck/bot"
+	"github.com/carecheck/carecheck/console/browsertest"
 	"github.com/carecheck/carecheck/conversations"
 )
-
-// chromium finds Debian's headless Chromium; without it the test is
-// skipped, unless CARECHECK_TEST_BROWSER=required (as in CI).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CARECHECK_TEST_BROWSER") == "required" {
-		t.Fatal("chromium not found and CARECHECK_TEST_BROWSER=required: apt-get install -y chromium")
-	}
-	t.Skip("chromium not found: skipping the browser test (CARECHECK_TEST_BROWSER=required makes this a failure)")
-	return ""
-}
 
 // artefacts is where screenshots go: $CARECHECK_ARTEFACTS, else a
 // directory of the test's own.
@@ -82,7 +66,6 @@ type axeViolation struct {
 // adds a case manager and invites them from the staff page; the case
 // manager opens the link, sets a password and signs in.
 func TestConsolePagesInABrowser(t *testing.T) {
-	path := chromium(t)
 	axe, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +85,10 @@ func TestConsolePagesInABrowser(t *testing.T) {
 		h.moodCheckin(agency, rosa, "+13125550142", i, mood)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900)}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 120*time.Second)
+	// Started after the harness, so that it stops first when the test ends:
+	// the harness's server waits for the browser's open connections.
+	tab := browsertest.Start(t, 1280, 900)
+	ctx, cancel := context.WithTimeout(tab, 120*time.Second)
 	defer cancel()
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

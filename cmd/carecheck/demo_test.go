@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,49 +15,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/carecheck/carecheck/cmd/internal/demo"
+	"github.com/carecheck/carecheck/console/browsertest"
 )
 
-// chromiumPath finds Debian's chromium. Without it the browser test skips,
-// unless CARECHECK_TEST_BROWSER=required (CI), where it fails.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CARECHECK_TEST_BROWSER") == "required" {
-		t.Fatal("chromium not found and CARECHECK_TEST_BROWSER=required: apt-get install -y chromium")
-	}
-	t.Skip("chromium not found: skipping the browser test (apt-get install -y chromium; CARECHECK_TEST_BROWSER=required makes this a failure)")
-	return ""
-}
-
 // demoBrowser starts headless Chromium for one test and returns its tab.
-func demoBrowser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1150),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelTab(); cancelAlloc() }) // before the user data dir is removed
-	// Start the browser now, with no timeout on its life.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
+func demoBrowser(t *testing.T) context.Context { return browsertest.Start(t, 1440, 1150) }
 
 var demoAckRE = regexp.MustCompile(`ACK (\d+)`)
 
