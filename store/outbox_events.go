@@ -64,6 +64,9 @@ var (
 	//go:embed scripts/whpop.lua
 	whPopLua    string
 	scriptWhPop = redis.NewScript(whPopLua)
+	//go:embed scripts/outboxdrop.lua
+	outboxDropLua    string
+	scriptOutboxDrop = redis.NewScript(outboxDropLua)
 )
 
 // OutboxEntries reads up to n of an outbox's entries, oldest first.
@@ -128,7 +131,7 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 		switch {
 		case len(d.IDs) == 0:
 		case d.Box.Client == "" && d.Box.Agency == agency:
-			pipe.XDel(ctx, d.Box.key(), d.IDs...)
+			scriptOutboxDrop.Eval(ctx, pipe, []string{d.Box.key()}, strs(d.IDs)...)
 			queued++
 		default:
 			later = append(later, d)
@@ -142,7 +145,7 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 	if len(later) > 0 {
 		p := s.rdb.Pipeline()
 		for _, d := range later {
-			p.XDel(ctx, d.Box.key(), d.IDs...)
+			scriptOutboxDrop.Eval(ctx, p, []string{d.Box.key()}, strs(d.IDs)...)
 		}
 		if _, err := p.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("drop outbox entries: %w", err)
@@ -153,6 +156,15 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 		out[i] = l.Val()
 	}
 	return out, nil
+}
+
+// strs makes ids a script's arguments.
+func strs(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // WebhookAgencies lists the agencies that have had webhook endpoints.
