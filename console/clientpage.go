@@ -262,7 +262,7 @@ func charts(entries []store.Entry, now time.Time, loc *time.Location, T map[stri
 func entryDetail(e store.Entry, T map[string]string) string {
 	f := e.Fields
 	switch e.Type {
-	case "in":
+	case "in", "out":
 		return f["x"]
 	case "answer":
 		val := f["value"]

@@ -35,9 +35,12 @@ func TestConsoleClientTimelineShowsEscalations(t *testing.T) {
 
 	p := ana.get("/console/clients/" + rosa)
 	var kinds []string
+	var out []string
 	for _, m := range timelineRowRE.FindAllStringSubmatch(p.Body, -1) {
 		kinds = append(kinds, m[1])
 		switch m[1] {
+		case "Message out":
+			out = append(out, m[2])
 		case "Escalation acknowledged", "Escalation resolved":
 			if !strings.Contains(m[2], "by Ana Reyes") || !strings.Contains(m[2], `href="/console/escalations/`+esc+`"`) {
 				t.Errorf("%s row = %q; want by Ana Reyes, linking to the escalation", m[1], m[2])
@@ -56,6 +59,11 @@ func TestConsoleClientTimelineShowsEscalations(t *testing.T) {
 	want := regexp.MustCompile(`^Escalation resolved, Escalation acknowledged, (Alert sent, )*Escalation opened, .*Answer, .*Check-in sent`)
 	if !want.MatchString(got) {
 		t.Errorf("Rosa's timeline, newest first: %s\nwant escalation resolved, acknowledged, opened, then answers and the check-in sent", got)
+	}
+	// The replies to her answers are there as messages out: the next
+	// question after her mood, the closing words after her note.
+	if len(out) != 2 || !strings.Contains(strings.Join(out, " | "), "Anything you") {
+		t.Errorf("Rosa's messages out = %q; want the two replies to her answers", out)
 	}
 	if p := ana.get("/console/clients/" + sam); strings.Contains(p.Body, "Escalation opened") {
 		t.Errorf("Sam's timeline shows Rosa's escalation")

@@ -402,6 +402,9 @@ func (i *Inbox) finish(ctx context.Context, t *turn, m store.Message) error {
 	work := make([]store.Work, 0, len(t.jobs)+len(t.work)+1)
 	for _, j := range t.jobs {
 		work = append(work, i.contacts.outbox.Work(j))
+		// What the client was told goes on their timeline beside what they
+		// wrote, in the same write.
+		t.events = append(t.events, store.Event{"t", "out", "ch", string(j.Msg.Channel), "x", j.Msg.Text})
 	}
 	work = append(work, t.work...)
 	if len(t.asks) > 0 && t.conv.Active() {

@@ -65,11 +65,27 @@ func TestAnswerAdvancesTheCheckin(t *testing.T) {
 	if !slices.Contains(ev, "score") {
 		t.Errorf("timeline = %v; want the finished check-in scored", ev)
 	}
-	if got := r.to(r.c.Phone); len(got) != 3 {
+	got = r.to(r.c.Phone)
+	if len(got) != 3 {
 		t.Errorf("client got %q; want a closing message after the last answer", got)
 	}
 	if open := r.openEscalations(); len(open) != 0 {
 		t.Errorf("open escalations = %d after a mood of 7; want none", len(open))
+	}
+	// The replies to their answers are on the timeline as sent (the first
+	// question shows as the check-in sent).
+	page, err := r.st.Timeline(ctx, r.c.ID, time.Time{}, time.Time{}, "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Items {
+		if e.Type == "out" {
+			out = append(out, e.Fields["x"])
+		}
+	}
+	if len(got) == 3 && !slices.Equal(out, got[1:]) {
+		t.Errorf("timeline's messages out = %q; want what the client got after answering, %q", out, got[1:])
 	}
 }
 

@@ -39,6 +39,7 @@ type entryKind struct {
 
 var entryKinds = []entryKind{
 	{name: "in", code: "i", fields: []string{"ch", "k", "x"}, textLast: true},
+	{name: "out", code: "o", fields: []string{"ch", "x"}, textLast: true},
 	{name: "checkin-started", code: "s", fields: []string{"conv", "q"}},
 	{name: "answer", code: "a", fields: []string{"conv", "q", "question", "value", "code", "msg", "text", "skipped"}},
 	{name: "score", code: "c", fields: []string{"conv", "q", "instrument", "risk", "valid", "total", "band", "reasons"}},
