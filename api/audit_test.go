@@ -67,7 +67,7 @@ func TestAuditListsConfigurationChanges(t *testing.T) {
 	}
 
 	raw := h.rawGET("/v1/audit", key)
-	for _, secret := range []string{cmPhone, cmPhone2, clientPhone, "3125550", safety, "988", phrase, "Ana", "Alvarez", "Cara", sync} {
+	for _, secret := range []string{cmPhone, cmPhone2, clientPhone, "3125550", safety, "text 988", phrase, "Ana", "Alvarez", "Cara", sync} {
 		if strings.Contains(raw, secret) {
 			t.Errorf("the audit shows %q: %s", secret, raw)
 		}

@@ -66,6 +66,9 @@ func TestConsoleInviteSignInLiveCrisisAck(t *testing.T) {
 	sent := time.Now()
 	p.waitFor("the crisis in the inbox, without a reload", `window.sameDocument === "yes" && !!document.querySelector('.esc.crisis[data-status="open"]')`)
 	t.Logf("the crisis appeared in the open inbox %v after its webhook was answered", time.Since(sent).Round(10*time.Millisecond))
+	// The alert is handed to the provider just after the escalation opens;
+	// the card shows whom it reached once that is recorded, still live.
+	p.waitFor("the alert to Dana on the card", `document.querySelector(".esc.crisis").innerText.includes("Dana Whitfield")`)
 	card := p.eval(`document.querySelector(".esc.crisis").innerText`)
 	for _, want := range []string{clientName, "crisis language", "Dana Whitfield"} {
 		if !strings.Contains(card, want) {
