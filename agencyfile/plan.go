@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carecheck/carecheck/apiclient"
 	"github.com/carecheck/carecheck/staff"
 	"github.com/carecheck/carecheck/store"
 )
@@ -68,9 +69,9 @@ type state struct {
 	templates      map[string]store.ScheduleTemplate
 }
 
-func (c *Client) read(ctx context.Context) (*state, error) {
+func readState(ctx context.Context, c *apiclient.Client) (*state, error) {
 	s := &state{questionnaires: map[string]json.RawMessage{}, builtin: map[string]bool{}, templates: map[string]store.ScheduleTemplate{}}
-	if err := c.do(ctx, "GET", "/v1/agency", nil, &s.agency); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/agency", nil, &s.agency); err != nil {
 		return nil, err
 	}
 	for cursor := ""; ; {
@@ -82,7 +83,7 @@ func (c *Client) read(ctx context.Context) (*state, error) {
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}
-		if err := c.do(ctx, "GET", path, nil, &page); err != nil {
+		if err := c.Do(ctx, "GET", path, nil, &page); err != nil {
 			return nil, err
 		}
 		s.staff = append(s.staff, page.CaseManagers...)
@@ -93,7 +94,7 @@ func (c *Client) read(ctx context.Context) (*state, error) {
 	var qs struct {
 		Questionnaires []json.RawMessage `json:"questionnaires"`
 	}
-	if err := c.do(ctx, "GET", "/v1/questionnaires", nil, &qs); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/questionnaires", nil, &qs); err != nil {
 		return nil, err
 	}
 	for _, raw := range qs.Questionnaires {
@@ -112,7 +113,7 @@ func (c *Client) read(ctx context.Context) (*state, error) {
 	var ts struct {
 		Templates []store.ScheduleTemplate `json:"schedule_templates"`
 	}
-	if err := c.do(ctx, "GET", "/v1/schedule-templates", nil, &ts); err != nil {
+	if err := c.Do(ctx, "GET", "/v1/schedule-templates", nil, &ts); err != nil {
 		return nil, err
 	}
 	for _, t := range ts.Templates {
@@ -143,12 +144,12 @@ var hidden = map[string]bool{"name": true, "phone": true, "email": true, "safety
 
 // PlanChanges checks the file, reads the service's state and works out
 // every change. An Invalid names every problem; nothing has been sent.
-func PlanChanges(ctx context.Context, c *Client, f *File) (*Plan, error) {
+func PlanChanges(ctx context.Context, c *apiclient.Client, f *File) (*Plan, error) {
 	w, err := f.Check()
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.read(ctx)
+	st, err := readState(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("read the agency's configuration: %w", err)
 	}
@@ -518,7 +519,7 @@ func orNone(s string) string {
 // by the file's line; what was sent before it stays applied (the file was
 // checked whole first, so this is a rule only the service knows, such as
 // a phone another agency's person holds).
-func (p *Plan) Execute(ctx context.Context, c *Client) error {
+func (p *Plan) Execute(ctx context.Context, c *apiclient.Client) error {
 	ids, sent := p.ids, 0
 	for _, ch := range p.Changes {
 		for _, r := range ch.send {
@@ -537,8 +538,8 @@ func (p *Plan) Execute(ctx context.Context, c *Client) error {
 			var out struct {
 				ID string `json:"id"`
 			}
-			if err := c.do(ctx, r.method, path, body, &out); err != nil {
-				var ae *APIError
+			if err := c.Do(ctx, r.method, path, body, &out); err != nil {
+				var ae *apiclient.Error
 				if errors.As(err, &ae) && ae.Status < 500 {
 					return &Refused{Problem: Problem{Line: p.file.lineOfField(ae.Message, r.path2...), Path: pathString(r.path2...), Msg: "the service refused: " + ae.Message}, Sent: sent}
 				}
@@ -565,7 +566,7 @@ func (r *Refused) Error() string { return r.Problem.String() }
 
 // Apply checks the file, plans against the service, prints the plan to out
 // and, unless dryRun, applies it. It returns the plan.
-func Apply(ctx context.Context, c *Client, f *File, dryRun bool, out io.Writer) (*Plan, error) {
+func Apply(ctx context.Context, c *apiclient.Client, f *File, dryRun bool, out io.Writer) (*Plan, error) {
 	p, err := PlanChanges(ctx, c, f)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/carecheck/carecheck/agencyfile"
+	"github.com/carecheck/carecheck/apiclient"
 )
 
 const applyUsage = `usage: carecheck apply -f agency.yaml [--dry-run] [--server URL] [--api-key KEY]
@@ -47,7 +48,10 @@ func applyFile(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
-	c, err := agencyfile.NewClient(*server, *key, nil)
+	if *key == "" {
+		return usageError{"apply: api key: required (--api-key or CARECHECK_API_KEY)"}
+	}
+	c, err := apiclient.New(*server, *key, nil)
 	if err != nil {
 		return usageError{"apply: " + err.Error()}
 	}

@@ -1,11 +1,9 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/carecheck/carecheck/apiclient"
 	"github.com/carecheck/carecheck/bot/telegram"
 	"github.com/carecheck/carecheck/bot/telegram/telegramtest"
 	"github.com/carecheck/carecheck/bot/twilio"
@@ -274,7 +273,7 @@ func (a *App) seed(ctx context.Context, operator string) error {
 		ID     string `json:"id"`
 		APIKey string `json:"api_key"`
 	}
-	if err := a.call(ctx, "POST", "/v1/agencies", operator, map[string]any{"name": demoAgencyName, "timezone": demoTimezone}, 201, &ag); err != nil {
+	if err := a.call(ctx, "POST", "/v1/agencies", operator, map[string]any{"name": demoAgencyName, "timezone": demoTimezone}, &ag); err != nil {
 		return err
 	}
 	a.APIKey = ag.APIKey
@@ -309,7 +308,7 @@ func (a *App) seed(ctx context.Context, operator string) error {
 		{"notify": "backup", "wait": t.BackupWait.String()},
 		{"notify": "on-call:" + rot, "wait": t.BackupWait.String()},
 	}, "repeat": t.Repeat}
-	if err := a.call(ctx, "PUT", "/v1/agency/escalation-policy", a.APIKey, policy, 200, nil); err != nil {
+	if err := a.call(ctx, "PUT", "/v1/agency/escalation-policy", a.APIKey, policy, nil); err != nil {
 		return err
 	}
 	consent := map[string]any{"at": time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339), "method": "written"}
@@ -338,7 +337,7 @@ func (a *App) seed(ctx context.Context, operator string) error {
 	var link struct {
 		Code string `json:"code"`
 	}
-	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/telegram-link", a.APIKey, nil, 201, &link); err != nil {
+	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/telegram-link", a.APIKey, nil, &link); err != nil {
 		return err
 	}
 	if _, err := a.send(ctx, "client-tg", "/start "+link.Code); err != nil {
@@ -352,7 +351,7 @@ func (a *App) seed(ctx context.Context, operator string) error {
 	for _, id := range []string{rosa, sam} {
 		if err := a.call(ctx, "POST", "/v1/clients/"+id+"/schedules", a.APIKey, map[string]any{
 			"questionnaire": "daily-mood", "rrule": "FREQ=DAILY;BYHOUR=10;BYMINUTE=0", "start": now.Format(time.RFC3339), "timezone": demoTimezone,
-		}, 201, nil); err != nil {
+		}, nil); err != nil {
 			return err
 		}
 	}
@@ -360,11 +359,11 @@ func (a *App) seed(ctx context.Context, operator string) error {
 	apptAt := time.Now().UTC().Add(2*time.Hour + t.ReminderIn + time.Minute - 1).Truncate(time.Minute)
 	if err := a.call(ctx, "POST", "/v1/clients/"+sam+"/appointments", a.APIKey, map[string]any{
 		"at": apptAt.Format(time.RFC3339), "with": CaseManagerName, "location": "Riverside clinic, room 4", "reminders": []string{"2h"},
-	}, 201, nil); err != nil {
+	}, nil); err != nil {
 		return err
 	}
 	for _, id := range []string{rosa, sam} {
-		if err := a.call(ctx, "POST", "/v1/clients/"+id+"/checkins", a.APIKey, map[string]any{"questionnaire": "daily-mood"}, 202, nil); err != nil {
+		if err := a.call(ctx, "POST", "/v1/clients/"+id+"/checkins", a.APIKey, map[string]any{"questionnaire": "daily-mood"}, nil); err != nil {
 			return err
 		}
 	}
@@ -376,41 +375,18 @@ func (a *App) create(ctx context.Context, path string, body any) (string, error)
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := a.call(ctx, "POST", path, a.APIKey, body, 201, &out)
+	err := a.call(ctx, "POST", path, a.APIKey, body, &out)
 	return out.ID, err
 }
 
-// call makes one agency API call and decodes the answer into out (when not nil).
-func (a *App) call(ctx context.Context, method, path, key string, body any, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.ServiceURL+path, rd)
+// call makes one API call with key (the operator's or the agency's) and
+// decodes the answer into out (when not nil).
+func (a *App) call(ctx context.Context, method, path, key string, body, out any) error {
+	c, err := apiclient.New(a.ServiceURL, key, a.client)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return nil
+	return c.Do(ctx, method, path, body, out)
 }
 
 func (a *App) phone(id string) *demoPhone {

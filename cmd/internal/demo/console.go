@@ -18,7 +18,7 @@ func (a *App) consoleSignIn(ctx context.Context, cm string) error {
 	var inv struct {
 		URL string `json:"url"`
 	}
-	if err := a.call(ctx, "POST", "/v1/case-managers/"+cm+"/invite", a.APIKey, nil, 201, &inv); err != nil {
+	if err := a.call(ctx, "POST", "/v1/case-managers/"+cm+"/invite", a.APIKey, nil, &inv); err != nil {
 		return err
 	}
 	password := "demo " + randomHex(4) + " " + randomHex(4)

@@ -193,7 +193,7 @@ func (a page) escalationViews(ctx context.Context) ([]demoEscView, error) {
 	var list struct {
 		Escalations []store.Escalation `json:"escalations"`
 	}
-	if err := a.call(ctx, "GET", "/v1/escalations", a.APIKey, nil, http.StatusOK, &list); err != nil {
+	if err := a.call(ctx, "GET", "/v1/escalations", a.APIKey, nil, &list); err != nil {
 		return []demoEscView{}, err
 	}
 	out := make([]demoEscView, 0, len(list.Escalations))
@@ -339,7 +339,7 @@ func (a page) handleCheckin(w http.ResponseWriter, r *http.Request) {
 	if req.Questionnaire == "" {
 		req.Questionnaire = "daily-mood"
 	}
-	err := a.call(r.Context(), "POST", "/v1/clients/"+p.PersonID+"/checkins", a.APIKey, map[string]string{"questionnaire": req.Questionnaire}, http.StatusAccepted, nil)
+	err := a.call(r.Context(), "POST", "/v1/clients/"+p.PersonID+"/checkins", a.APIKey, map[string]string{"questionnaire": req.Questionnaire}, nil)
 	if err != nil {
 		demoJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		return
