@@ -55,28 +55,22 @@ func visible(v *viewer, e *store.Escalation, c *store.Client) bool {
 // see: crises then concerns, each oldest first.
 func (c *console) loadInbox(ctx context.Context, v *viewer) (inbox, error) {
 	var out inbox
-	var all []*store.Escalation
-	for _, status := range []string{store.EscOpen, store.EscAcknowledged} {
-		cursor := ""
-		for {
-			page, err := c.Store.Escalations(ctx, v.Agency.ID, status, cursor, 200)
-			if err != nil {
-				return out, err
-			}
-			all = append(all, page.Items...)
-			if page.Next == "" {
-				break
-			}
-			cursor = page.Next
-		}
+	all, err := c.Store.UnresolvedEscalations(ctx, v.Agency.ID)
+	if err != nil {
+		return out, err
+	}
+	ids := make([]string, len(all))
+	for i, e := range all {
+		ids[i] = e.ClientID
+	}
+	clients, err := c.Store.AgencyClients(ctx, v.Agency.ID, ids)
+	if err != nil {
+		return out, err
 	}
 	names := c.staffNames(ctx, v.Agency.ID)
 	now := c.Now()
 	for _, e := range all {
-		cl, err := c.Store.AgencyClient(ctx, v.Agency.ID, e.ClientID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return out, err
-		}
+		cl := clients[e.ClientID] // nil: the client record is gone
 		if !visible(v, e, cl) {
 			continue
 		}

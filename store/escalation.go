@@ -63,6 +63,11 @@ type AuditEntry struct {
 func keyEscalation(agency, id string) string { return agencyTag(agency) + ":esc:" + id }
 func keyEscalations(agency string) string    { return agencyTag(agency) + ":escs" }
 
+// keyUnresolved indexes the agency's escalations not yet resolved (open or
+// acknowledged), so the console's inbox reads those alone, not every
+// escalation the agency ever had.
+func keyUnresolved(agency string) string { return agencyTag(agency) + ":escs:unresolved" }
+
 // keyOpenEscalation names the client's open escalation, and nothing once it closed.
 func keyOpenEscalation(agency, client string) string {
 	return agencyTag(agency) + ":esc-open:" + client
@@ -132,7 +137,7 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		safety = pipe.Eval(ctx, queueLua, keys, args...)
 	}
 	keys := []string{keyOpenEscalation(e.AgencyID, e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID),
-		Outbox{Agency: e.AgencyID}.key(), keyWebhookEndpoints(e.AgencyID)}
+		Outbox{Agency: e.AgencyID}.key(), keyWebhookEndpoints(e.AgencyID), keyUnresolved(e.AgencyID)}
 	var cm *redis.StringCmd
 	if o.Staff != "" {
 		keys = append(keys, keyAckCodes(e.AgencyID, o.Staff))
@@ -271,16 +276,19 @@ func (s *Store) updateEscalation(ctx context.Context, agency, id string, raw []b
 		if err != nil {
 			return nil, fmt.Errorf("encode escalation %s: %w", id, err)
 		}
-		closed := "0"
+		closed, resolved := "0", "0"
 		if e.Status != EscOpen {
 			closed = "1"
+		}
+		if e.Status == EscResolved {
+			resolved = "1"
 		}
 		changed := ""
 		if e.Status != before {
 			changed = before
 		}
-		res, err := scriptEscUpdate.Run(ctx, s.rdb, []string{keyEscalation(agency, id), keyOpenEscalation(agency, e.ClientID), Outbox{Agency: agency}.key(), keyWebhookEndpoints(agency)},
-			raw, body, id, closed, changed).Slice()
+		res, err := scriptEscUpdate.Run(ctx, s.rdb, []string{keyEscalation(agency, id), keyOpenEscalation(agency, e.ClientID), Outbox{Agency: agency}.key(), keyWebhookEndpoints(agency),
+			keyUnresolved(agency)}, raw, body, id, closed, changed, resolved).Slice()
 		if err != nil {
 			return nil, fmt.Errorf("save escalation %s: %w", id, err)
 		}
@@ -365,6 +373,61 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 		out = []*Escalation{}
 	}
 	return Page[*Escalation]{Items: out, Next: next}, nil
+}
+
+// UnresolvedEscalations returns the agency's escalations that are open or
+// acknowledged, from their index (keyUnresolved), in no particular order.
+func (s *Store) UnresolvedEscalations(ctx context.Context, agency string) ([]*Escalation, error) {
+	ids, err := s.rdb.ZRange(ctx, keyUnresolved(agency), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list unresolved escalations: %w", err)
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyEscalation(agency, id)
+	}
+	items, err := getMany[Escalation](ctx, s, keys)
+	if err != nil {
+		return nil, fmt.Errorf("list unresolved escalations: %w", err)
+	}
+	// The record decides: an escalation resolved by a binary older than
+	// the index is still in it.
+	out := items[:0]
+	for _, e := range items {
+		if e.Status != EscResolved {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// indexUnresolved builds the index of unresolved escalations from the
+// records (schema 3 to 4); it can be run again.
+func (s *Store) indexUnresolved(ctx context.Context) error {
+	agencies, err := s.rdb.ZRange(ctx, keyAgencies(), 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("list agencies: %w", err)
+	}
+	for _, agency := range agencies {
+		cursor := ""
+		for {
+			page, err := s.Escalations(ctx, agency, "", cursor, 200)
+			if err != nil {
+				return err
+			}
+			for _, e := range page.Items {
+				if e.Status != EscResolved {
+					if err := s.rdb.ZAdd(ctx, keyUnresolved(agency), redis.Z{Member: e.ID}).Err(); err != nil {
+						return fmt.Errorf("index escalation %s: %w", e.ID, err)
+					}
+				}
+			}
+			if cursor = page.Next; cursor == "" {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // scriptReleaseCodes frees the codes bound to one escalation, and only

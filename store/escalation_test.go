@@ -18,6 +18,8 @@ func escalationScenarios() []scenario {
 		{"escalation/ack code claims race", testAckCodesRacing},
 		{"outbox/delivery status never moves backwards", testStatusForwardOnly},
 		{"escalation/schema 1 open pointers move to the agency's slot", testOpenPointersMove},
+		{"escalation/the unresolved index follows open, acknowledged, resolved", testUnresolvedIndex},
+		{"escalation/schema 3 builds the unresolved index", testUnresolvedIndexBuilt},
 	}
 }
 
@@ -291,5 +293,91 @@ func testOpenPointersMove(t *testing.T, s *Store) {
 	}
 	if e, isNew, err := openEscalation(ctx, s, newEscalation(a, c)); err != nil || isNew || e.ID != open.ID {
 		t.Errorf("a signal after the move = %v (new %v, %v); want it to join %s", e, isNew, err, open.ID)
+	}
+}
+
+// unresolvedIDs is what UnresolvedEscalations lists, sorted.
+func unresolvedIDs(t *testing.T, s *Store, agency string) []string {
+	t.Helper()
+	list, err := s.UnresolvedEscalations(t.Context(), agency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, e := range list {
+		ids = append(ids, e.ID+" "+e.Status)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func testUnresolvedIndex(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c1 := seedClient(t, s)
+	c2 := seedClientOf(t, s, a)
+	e1, _, err := openEscalation(ctx, s, newEscalation(a, c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, _, err := openEscalation(ctx, s, newEscalation(a, c2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateEscalation(ctx, a.ID, e1.ID, func(e *Escalation) error { e.Status = EscAcknowledged; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{e1.ID + " acknowledged", e2.ID + " open"}
+	sort.Strings(want)
+	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("unresolved = %v; want %v", got, want)
+	}
+	for _, id := range []string{e1.ID, e2.ID} {
+		if _, err := s.UpdateEscalation(ctx, a.ID, id, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := unresolvedIDs(t, s, a.ID); len(got) != 0 {
+		t.Errorf("unresolved after both resolved = %v; want none", got)
+	}
+	if n, _ := s.rdb.Exists(ctx, keyUnresolved(a.ID)).Result(); n != 0 {
+		t.Errorf("an empty index is left in Redis")
+	}
+	// Another agency's index is its own.
+	b, c3 := seedClient(t, s)
+	if _, _, err := openEscalation(ctx, s, newEscalation(b, c3)); err != nil {
+		t.Fatal(err)
+	}
+	if got := unresolvedIDs(t, s, a.ID); len(got) != 0 {
+		t.Errorf("agency A lists another agency's escalation: %v", got)
+	}
+}
+
+func testUnresolvedIndexBuilt(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c1 := seedClient(t, s)
+	c2 := seedClientOf(t, s, a)
+	open, _, err := openEscalation(ctx, s, newEscalation(a, c1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _, err := openEscalation(ctx, s, newEscalation(a, c2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateEscalation(ctx, a.ID, done.ID, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// As schema 3 left it: no index.
+	if err := s.rdb.Del(ctx, keyUnresolved(a.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, keySchema, 3, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint([]string{open.ID + " open"}) {
+		t.Errorf("unresolved after the upgrade = %v; want only %s open", got, open.ID)
 	}
 }

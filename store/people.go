@@ -306,13 +306,41 @@ func (s *Store) Clients(ctx context.Context, agencyID, cursor string, limit int)
 	if err != nil {
 		return Page[*Client]{}, err
 	}
+	items, err := s.clientsByID(ctx, ids)
+	if err != nil {
+		return Page[*Client]{}, err
+	}
+	return Page[*Client]{Items: items, Next: next}, nil
+}
+
+// AgencyClients loads the agency's clients of ids in one round trip, by id;
+// an id of no client, or of another agency's, is left out.
+func (s *Store) AgencyClients(ctx context.Context, agencyID string, ids []string) (map[string]*Client, error) {
+	items, err := s.clientsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*Client, len(items))
+	for _, c := range items {
+		if c.AgencyID == agencyID {
+			out[c.ID] = c
+		}
+	}
+	return out, nil
+}
+
+// clientsByID loads the clients of ids in one round trip, in that order,
+// leaving out ids of no client.
+func (s *Store) clientsByID(ctx context.Context, ids []string) ([]*Client, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
 		cmds[i] = pipe.Get(ctx, keyClient(id))
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Page[*Client]{}, fmt.Errorf("load clients: %w", err)
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("load clients: %w", err)
+		}
 	}
 	items := make([]*Client, 0, len(ids))
 	for i, cmd := range cmds {
@@ -322,11 +350,11 @@ func (s *Store) Clients(ctx context.Context, agencyID, cursor string, limit int)
 		}
 		c, err := decodeClient(raw, ids[i])
 		if err != nil {
-			return Page[*Client]{}, fmt.Errorf("decode client: %w", err)
+			return nil, fmt.Errorf("decode client: %w", err)
 		}
 		items = append(items, c)
 	}
-	return Page[*Client]{Items: items, Next: next}, nil
+	return items, nil
 }
 
 // pageIDs pages a lex-sorted id set: ids are time-ordered, so pages are in creation order.

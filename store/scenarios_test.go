@@ -139,12 +139,18 @@ func seedClient(t *testing.T, s *Store) (*Agency, *Client) {
 	if _, err := s.CreateAgency(ctx, a); err != nil {
 		t.Fatalf("create agency: %v", err)
 	}
+	return a, seedClientOf(t, s, a)
+}
+
+// seedClientOf creates one more client of agency a.
+func seedClientOf(t *testing.T, s *Store, a *Agency) *Client {
+	t.Helper()
 	c := &Client{AgencyID: a.ID, Name: "Client", Phone: phone(), Channel: "sms", Timezone: "America/Chicago", Language: "en",
 		Consent: &Consent{At: time.Now(), Method: "written"}}
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(t.Context(), c); err != nil {
 		t.Fatalf("create client: %v", err)
 	}
-	return a, c
+	return c
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -25,7 +25,9 @@ import (
 // their own SMS identity and phone space (an older binary would send their
 // messages from the default number and not find their people); the keys of
 // version 2 are read as they are.
-const SchemaVersion = 3
+// 4: an index of each agency's unresolved escalations, built from the
+// records at the first start.
+const SchemaVersion = 4
 
 // Errors callers map to user-facing answers.
 var (
@@ -253,13 +255,18 @@ func (s *Store) checkSchema(ctx context.Context) error {
 		return fmt.Errorf("read schema version: %w", err)
 	case v > SchemaVersion:
 		return fmt.Errorf("redis holds schema version %d, this binary knows %d: upgrade the binary", v, SchemaVersion)
-	case v < 2:
-		if err := s.moveOpenPointers(ctx); err != nil {
-			return fmt.Errorf("schema 1 to 2: %w", err)
-		}
-		return s.rdb.Set(ctx, keySchema, SchemaVersion, 0).Err()
 	case v < SchemaVersion:
+		if v < 2 {
+			if err := s.moveOpenPointers(ctx); err != nil {
+				return fmt.Errorf("schema 1 to 2: %w", err)
+			}
+		}
 		// 2 to 3 adds keys and a field; nothing stored changes.
+		if v < 4 {
+			if err := s.indexUnresolved(ctx); err != nil {
+				return fmt.Errorf("schema 3 to 4: %w", err)
+			}
+		}
 		return s.rdb.Set(ctx, keySchema, SchemaVersion, 0).Err()
 	}
 	return nil
