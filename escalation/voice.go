@@ -70,8 +70,12 @@ func (s *Service) CallAnswered(ctx context.Context, ev bot.CallEvent) (bot.Speec
 	if ev.Machine() {
 		return bot.Speech{}, nil
 	}
-	_, e, staff, err := s.load(ctx, ev.Ref)
+	c, e, staff, err := s.load(ctx, ev.Ref)
 	if err != nil {
+		return bot.Speech{}, err
+	}
+	// Picked up: in progress, no longer only ringing (store.CallRingingFor).
+	if err := s.store.CallAnswered(ctx, c.agency, staff.ID, ev.CallID); err != nil {
 		return bot.Speech{}, err
 	}
 	s.log.Info("alert call answered", "escalation_id", e.ID, "staff_id", staff.ID, "call_sid", ev.CallID)

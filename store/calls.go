@@ -4,23 +4,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// CallInFlightFor bounds how long a placed call counts as ringing or in
-// progress when its final status never comes: a call rings 30 s, and the
-// alert it reads, twice, with its key press, takes about a minute.
-const CallInFlightFor = 10 * time.Minute
+// A call counts as ringing or in progress from CallPlaced until CallEnded
+// (Twilio's final status). When that status never comes (our server was
+// down when Twilio sent it), the call is taken as over after a bound, so
+// that the person is called again rather than sent SMS for the rest of the
+// night:
+//
+//   - CallRingingFor after it was placed, unless it was answered: a call
+//     rings 30 s before it is "no-answer";
+//   - CallInFlightFor after it was placed or answered: the alert read twice
+//     with its key press takes about a minute.
+const (
+	CallRingingFor  = 2 * time.Minute
+	CallInFlightFor = 10 * time.Minute
+)
 
 func keyCalling(agency, staff string) string { return agencyTag(agency) + ":calling:" + staff }
 
+// A call in flight is stored as "<call id> <unix ms placed>", then
+// "<call id> answered" once picked up.
+const callAnswered = "answered"
+
 // CallPlaced records that an alert call to a staff member was placed: it
-// is ringing or in progress until CallEnded (or CallInFlightFor).
+// is ringing until CallAnswered, CallEnded or CallRingingFor.
 func (s *Store) CallPlaced(ctx context.Context, agency, staff, callID string) error {
-	if err := s.rdb.Set(ctx, keyCalling(agency, staff), callID, CallInFlightFor).Err(); err != nil {
+	v := callID + " " + strconv.FormatInt(s.now().UnixMilli(), 10)
+	if err := s.rdb.Set(ctx, keyCalling(agency, staff), v, CallInFlightFor).Err(); err != nil {
 		return fmt.Errorf("record call %s: %w", callID, err)
+	}
+	return nil
+}
+
+// scriptCallAnswered marks the call in KEYS[1] answered when it is the one
+// in ARGV[1] (a newer call to the same person stays as it is).
+var scriptCallAnswered = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+  return redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
+end
+return 0`)
+
+// CallAnswered records that the call was picked up: it stays in progress
+// until CallEnded or CallInFlightFor.
+func (s *Store) CallAnswered(ctx context.Context, agency, staff, callID string) error {
+	err := scriptCallAnswered.Run(ctx, s.rdb, []string{keyCalling(agency, staff)}, callID, callAnswered, CallInFlightFor.Milliseconds()).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("record call %s answered: %w", callID, err)
 	}
 	return nil
 }
@@ -28,20 +64,33 @@ func (s *Store) CallPlaced(ctx context.Context, agency, staff, callID string) er
 // CallInFlight returns the call to a staff member that is ringing or in
 // progress, "" for none.
 func (s *Store) CallInFlight(ctx context.Context, agency, staff string) (string, error) {
-	id, err := s.rdb.Get(ctx, keyCalling(agency, staff)).Result()
+	v, err := s.rdb.Get(ctx, keyCalling(agency, staff)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("read call in flight: %w", err)
 	}
+	id, state, _ := strings.Cut(v, " ")
+	if placed, err := strconv.ParseInt(state, 10, 64); err == nil && s.now().Sub(time.UnixMilli(placed)) > CallRingingFor {
+		return "", nil // never answered, and no longer ringing
+	}
 	return id, nil
 }
+
+// scriptCallEnded deletes KEYS[1] when it holds the call ARGV[1] (alone, as
+// a binary before the ringing bound stored it).
+var scriptCallEnded = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and (cur == ARGV[1] or string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. ' ') then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
 
 // CallEnded records a call's final status: it is no longer in flight. A
 // newer call to the same person stays on record.
 func (s *Store) CallEnded(ctx context.Context, agency, staff, callID string) error {
-	if err := scriptReleaseIfOwned.Run(ctx, s.rdb, []string{keyCalling(agency, staff)}, callID).Err(); err != nil {
+	if err := scriptCallEnded.Run(ctx, s.rdb, []string{keyCalling(agency, staff)}, callID).Err(); err != nil {
 		return fmt.Errorf("record end of call %s: %w", callID, err)
 	}
 	return nil

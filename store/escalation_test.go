@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 )
 
 func escalationScenarios() []scenario {
@@ -20,6 +21,7 @@ func escalationScenarios() []scenario {
 		{"escalation/schema 1 open pointers move to the agency's slot", testOpenPointersMove},
 		{"escalation/the unresolved index follows open, acknowledged, resolved", testUnresolvedIndex},
 		{"escalation/schema 3 builds the unresolved index", testUnresolvedIndexBuilt},
+		{"escalation/a call is in flight while it can still ring or is answered", testCallInFlight},
 	}
 }
 
@@ -380,4 +382,37 @@ func testUnresolvedIndexBuilt(t *testing.T, s *Store) {
 	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint([]string{open.ID + " open"}) {
 		t.Errorf("unresolved after the upgrade = %v; want only %s open", got, open.ID)
 	}
+}
+
+func testCallInFlight(t *testing.T, s *Store) {
+	ctx := t.Context()
+	clk := &clock{t: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)}
+	s.now = clk.now
+	a, _ := seedClient(t, s)
+	inFlight := func(want, when string) {
+		t.Helper()
+		if got, err := s.CallInFlight(ctx, a.ID, "cm_1"); err != nil || got != want {
+			t.Errorf("%s: call in flight = %q, %v; want %q", when, got, err, want)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CallPlaced(ctx, a.ID, "cm_1", "CA1"))
+	inFlight("CA1", "placed")
+	clk.add(CallRingingFor + time.Second)
+	inFlight("", "never answered, past ringing (its status lost)")
+
+	must(s.CallPlaced(ctx, a.ID, "cm_1", "CA2"))
+	must(s.CallAnswered(ctx, a.ID, "cm_1", "CA2"))
+	must(s.CallAnswered(ctx, a.ID, "cm_1", "CA1")) // an older call's answer changes nothing
+	clk.add(CallRingingFor + time.Second)
+	inFlight("CA2", "answered, past ringing")
+	must(s.CallEnded(ctx, a.ID, "cm_1", "CA1")) // an older call's end leaves the newer one
+	inFlight("CA2", "after an older call ended")
+	must(s.CallEnded(ctx, a.ID, "cm_1", "CA2"))
+	inFlight("", "ended")
 }

@@ -284,14 +284,14 @@ func callNotTakenFallsBackToSMS(t *testing.T, script twiliotest.CallScript, outc
 
 // Each round of a policy restarts the contact rules, so the on-call
 // person's voice rule would call them every round. While the first round's
-// call still rings, the second round does not call them again: its alert
-// goes by SMS, and the audit says why. Once that call has ended (no
-// answer), the third round calls them again.
+// call still rings, the second round (a minute later) does not call them
+// again: its alert goes by SMS, and the audit says why. Once that call has
+// ended (no answer), the third round calls them again.
 func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
 	s := startStack(t)
 	z := s.seed()
 	rot, night, _, _ := s.onCallSeed(z)
-	s.policy(z.key, 2, "on-call:"+rot+"/3m")
+	s.policy(z.key, 2, "on-call:"+rot+"/1m")
 	s.contactRules(z.key, night, "0s/voice")
 	m := s.mark()
 	id := s.crisis(z.key, clientPhone, "i want to kill myself", "")
@@ -301,7 +301,7 @@ func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
 		t.Errorf("audit:\n%s\nwant the first step's call to the person on call", lines)
 	}
 
-	s.clock.Jump(3*time.Minute + time.Second)
+	s.clock.Jump(time.Minute + time.Second)
 	s.nextSMS(m, nightPhone, isAlert)
 	s.settle()
 	if calls := s.twilio.Calls(); len(calls) != 1 {
@@ -315,7 +315,7 @@ func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitAudit(z.key, id, "call ended: "+night+": no-answer")
-	s.clock.Jump(3 * time.Minute)
+	s.clock.Jump(time.Minute)
 	second := s.expectCall(1, nightPhone)
 	if second.SID == first.SID {
 		t.Fatalf("round 3 call = %s; want a new call", second.SID)
@@ -326,6 +326,33 @@ func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
 	}
 	if e := s.escalation(z.key, id); e["status"] != "open" {
 		t.Errorf("escalation %v; want open (nobody took it)", e["status"])
+	}
+	s.checkLogsArePrivate()
+}
+
+// A call's final status can be lost (the service was down when Twilio sent
+// it). The call is then taken as over once it can no longer be ringing
+// (store.CallRingingFor after it was placed, when nobody picked up), so the
+// next round calls the person on call again rather than only texting them
+// for the rest of the night.
+func TestStoryLostCallStatusDoesNotStopCalls(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	rot, night, _, _ := s.onCallSeed(z)
+	s.policy(z.key, 2, "on-call:"+rot+"/3m")
+	s.contactRules(z.key, night, "0s/voice")
+	id := s.crisis(z.key, clientPhone, "i want to kill myself", "")
+	first := s.expectCall(0, nightPhone) // its status never comes back
+	s.waitAudit(z.key, id, "alert outcome: "+night+" by voice: placed (call "+first.SID)
+
+	s.clock.Jump(3*time.Minute + time.Second)
+	second := s.expectCall(1, nightPhone)
+	if second.SID == first.SID {
+		t.Fatalf("round 2 call = %s; want a new call", second.SID)
+	}
+	s.waitAudit(z.key, id, "round 2 to "+night+" by voice")
+	if lines := strings.Join(auditLines(s.escalation(z.key, id)), "\n"); strings.Contains(lines, "not called again") {
+		t.Errorf("audit:\n%s\nwant round 2 to call, the first call long past ringing", lines)
 	}
 	s.checkLogsArePrivate()
 }
