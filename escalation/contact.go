@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carecheck/carecheck/bot"
@@ -110,10 +111,14 @@ func stepIDOf(raw []byte) string {
 }
 
 // notCalledNote is the audit note of a voice rule that did not call
-// because a call to the staff member is still ringing or in progress.
+// because a call to the staff member is still ringing or in progress, or
+// another alert's call to them is about to be placed.
 func notCalledNote(method, calling string) string {
-	if method != MethodVoice || calling == "" {
+	switch {
+	case method != MethodVoice || calling == "":
 		return ""
+	case strings.HasPrefix(calling, "alert:") || strings.HasPrefix(calling, "rule:"):
+		return "; not called again: another alert's call to them is being placed"
 	}
 	return "; not called again: call " + calling + " still ringing or in progress"
 }
@@ -208,7 +213,8 @@ func (s *Service) RuleJob(ctx context.Context, it *store.Item) error {
 	method := staff.ContactRules[w.Rule].Method
 	calling := ""
 	if method == MethodVoice {
-		if calling, err = s.store.CallInFlight(ctx, w.Agency, staff.ID); err != nil {
+		alert := fmt.Sprintf("rule:%s:%d:%d:%d", e.ID, w.Round, w.Step, w.Rule)
+		if calling, err = s.store.ReserveCall(ctx, w.Agency, staff.ID, alert); err != nil {
 			return fmt.Errorf("contact rule of %s: %w", w.ID, err)
 		}
 	}

@@ -288,11 +288,13 @@ func (s *Service) alertTo(ctx context.Context, a *store.Agency, c *store.Client,
 		}
 	}
 	// A person we are calling now (an earlier round's call, another
-	// alert's) is not called a second time. Asked only of staff with a
-	// voice rule: the first alert's round trips are counted.
+	// alert's, placed or about to be) is not called a second time. Asked
+	// only of staff with a voice rule: the first alert's round trips are
+	// counted.
 	calling := ""
 	if slices.ContainsFunc(staff.ContactRules, func(r store.ContactRule) bool { return r.Method == MethodVoice && r.After == 0 }) {
-		if calling, err = s.store.CallInFlight(ctx, a.ID, staff.ID); err != nil {
+		alert := fmt.Sprintf("alert:%s:%d:%d", e.ID, e.Round, e.Step)
+		if calling, err = s.store.ReserveCall(ctx, a.ID, staff.ID, alert); err != nil {
 			return nil, fmt.Errorf("alert escalation %s: %w", e.ID, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,12 +27,14 @@ const (
 
 func keyCalling(agency, staff string) string { return agencyTag(agency) + ":calling:" + staff }
 
-// A call in flight is stored as "<call id> <unix ms placed>", then
+// A call in flight is stored as "<call id> <unix ms placed>" (or "<alert>
+// <unix ms reserved>" before it is placed: ReserveCall), then
 // "<call id> answered" once picked up.
 const callAnswered = "answered"
 
-// CallPlaced records that an alert call to a staff member was placed: it
-// is ringing until CallAnswered, CallEnded or CallRingingFor.
+// CallPlaced records that an alert call to a staff member was placed (its
+// ReserveCall grant becomes the call): it is ringing until CallAnswered,
+// CallEnded or CallRingingFor.
 func (s *Store) CallPlaced(ctx context.Context, agency, staff, callID string) error {
 	v := callID + " " + strconv.FormatInt(s.now().UnixMilli(), 10)
 	if err := s.rdb.Set(ctx, keyCalling(agency, staff), v, CallInFlightFor).Err(); err != nil {
@@ -61,21 +62,38 @@ func (s *Store) CallAnswered(ctx context.Context, agency, staff, callID string) 
 	return nil
 }
 
-// CallInFlight returns the call to a staff member that is ringing or in
-// progress, "" for none.
-func (s *Store) CallInFlight(ctx context.Context, agency, staff string) (string, error) {
-	v, err := s.rdb.Get(ctx, keyCalling(agency, staff)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
+// scriptReserveCall grants KEYS[1] to the alert ARGV[1] unless another
+// call to the person is ringing (placed or reserved ARGV[3] ms or less
+// before now, ARGV[2] ms), answered, or stored by an older binary (a bare
+// id): then it answers that call's id. The same alert again is granted.
+// A grant is stored as "<alert> <now>" for ARGV[4] ms at most.
+var scriptReserveCall = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local id, state = string.match(cur, '^(%S+) (%S+)$')
+  if not id then id, state = cur, '' end
+  if id == ARGV[1] then return '' end
+  local at = tonumber(state)
+  if not at or tonumber(ARGV[2]) - at <= tonumber(ARGV[3]) then return id end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[4])
+return ''`)
+
+// ReserveCall takes the right to call a staff member for one alert (alert:
+// an id of it without spaces) and answers "", unless a call to them is
+// ringing or in progress, or another alert's call to them is about to be
+// placed: then it answers that call's id (or that alert's) and takes
+// nothing, and the alert goes by SMS. Two alerts planned a moment apart,
+// before Twilio took the first call, so place one call, not two. A grant
+// not followed by CallPlaced (the call could not be placed) lapses after
+// CallRingingFor.
+func (s *Store) ReserveCall(ctx context.Context, agency, staff, alert string) (busy string, err error) {
+	busy, err = scriptReserveCall.Run(ctx, s.rdb, []string{keyCalling(agency, staff)}, alert,
+		s.now().UnixMilli(), CallRingingFor.Milliseconds(), CallInFlightFor.Milliseconds()).Text()
 	if err != nil {
-		return "", fmt.Errorf("read call in flight: %w", err)
+		return "", fmt.Errorf("reserve a call to %s: %w", staff, err)
 	}
-	id, state, _ := strings.Cut(v, " ")
-	if placed, err := strconv.ParseInt(state, 10, 64); err == nil && s.now().Sub(time.UnixMilli(placed)) > CallRingingFor {
-		return "", nil // never answered, and no longer ringing
-	}
-	return id, nil
+	return busy, nil
 }
 
 // scriptCallEnded deletes KEYS[1] when it holds the call ARGV[1] (alone, as

@@ -389,10 +389,10 @@ func testCallInFlight(t *testing.T, s *Store) {
 	clk := &clock{t: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)}
 	s.now = clk.now
 	a, _ := seedClient(t, s)
-	inFlight := func(want, when string) {
+	reserve := func(alert, wantBusy, when string) {
 		t.Helper()
-		if got, err := s.CallInFlight(ctx, a.ID, "cm_1"); err != nil || got != want {
-			t.Errorf("%s: call in flight = %q, %v; want %q", when, got, err, want)
+		if got, err := s.ReserveCall(ctx, a.ID, "cm_1", alert); err != nil || got != wantBusy {
+			t.Errorf("%s: ReserveCall(%s) = %q, %v; want %q", when, alert, got, err, wantBusy)
 		}
 	}
 	must := func(err error) {
@@ -401,18 +401,23 @@ func testCallInFlight(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 	}
+	reserve("alert:A", "", "nobody called")
+	reserve("alert:B", "alert:A", "A's call not placed yet")
+	reserve("alert:A", "", "A again")
 	must(s.CallPlaced(ctx, a.ID, "cm_1", "CA1"))
-	inFlight("CA1", "placed")
+	reserve("alert:B", "CA1", "A's call ringing")
 	clk.add(CallRingingFor + time.Second)
-	inFlight("", "never answered, past ringing (its status lost)")
+	reserve("alert:B", "", "A's call never answered, past ringing (its status lost)")
 
 	must(s.CallPlaced(ctx, a.ID, "cm_1", "CA2"))
 	must(s.CallAnswered(ctx, a.ID, "cm_1", "CA2"))
 	must(s.CallAnswered(ctx, a.ID, "cm_1", "CA1")) // an older call's answer changes nothing
 	clk.add(CallRingingFor + time.Second)
-	inFlight("CA2", "answered, past ringing")
+	reserve("alert:C", "CA2", "B's call answered, past ringing")
 	must(s.CallEnded(ctx, a.ID, "cm_1", "CA1")) // an older call's end leaves the newer one
-	inFlight("CA2", "after an older call ended")
+	reserve("alert:C", "CA2", "after an older call ended")
 	must(s.CallEnded(ctx, a.ID, "cm_1", "CA2"))
-	inFlight("", "ended")
+	reserve("alert:C", "", "B's call ended")
+	clk.add(CallRingingFor + time.Second)
+	reserve("alert:D", "", "C's grant never placed, lapsed")
 }

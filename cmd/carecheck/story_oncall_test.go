@@ -321,6 +321,7 @@ func TestStoryOnCallRoundsDoNotStackCalls(t *testing.T) {
 		t.Fatalf("round 3 call = %s; want a new call", second.SID)
 	}
 	s.waitAudit(z.key, id, "round 3 to "+night+" by voice")
+	s.waitAudit(z.key, id, "alert outcome: "+night+" by voice: placed (call "+second.SID)
 	if got := s.metric("carecheck_alerts_total", map[string]string{"method": "voice", "outcome": "placed"}); got != 2 {
 		t.Errorf("voice placed = %v; want 2", got)
 	}
@@ -353,6 +354,52 @@ func TestStoryLostCallStatusDoesNotStopCalls(t *testing.T) {
 	s.waitAudit(z.key, id, "round 2 to "+night+" by voice")
 	if lines := strings.Join(auditLines(s.escalation(z.key, id)), "\n"); strings.Contains(lines, "not called again") {
 		t.Errorf("audit:\n%s\nwant round 2 to call, the first call long past ringing", lines)
+	}
+	s.checkLogsArePrivate()
+}
+
+// Two crises a moment apart, both alerting the person on call by voice,
+// before Twilio has taken the first call: the first alert's call is placed,
+// the second goes by SMS (the audit says why), and the phone rings once.
+func TestStoryTwoAlertsAtOnceCallOnce(t *testing.T) {
+	s := startStack(t)
+	z := s.seed()
+	const otherPhone = "+13125550177"
+	s.mustFn(s.api("POST", "/v1/clients", z.key, map[string]any{
+		"name": "Marguerite Ellison", "phone": otherPhone, "channel": "sms", "timezone": "America/Chicago", "case_manager_id": z.cm,
+		"language": "en", "consent": map[string]any{"at": "2026-11-01T15:00:00Z", "method": "written"},
+	}))(201)
+	s.used.add("Marguerite Ellison", "Marguerite", "Ellison")
+	rot, night, _, _ := s.onCallSeed(z)
+	s.policy(z.key, 0, "on-call:"+rot+"/10m")
+	s.contactRules(z.key, night, "0s/voice")
+	release := s.twilio.HoldCalls() // Twilio is slow to take the call
+	defer release()
+
+	m := s.mark()
+	first := s.crisis(z.key, clientPhone, "i want to kill myself", "")
+	s.waitAudit(z.key, first, "step 1 round 1 to "+night+" by voice")
+	if code, _ := s.sms(otherPhone, "i am going to end my life tonight"); code != 200 {
+		t.Fatalf("second crisis webhook = %d", code)
+	}
+	s.nextSMS(m, nightPhone, isAlert) // the second alert, by SMS
+	var second string
+	for _, e := range s.openEscalations(z.key) {
+		if id := e["id"].(string); id != first {
+			second = id
+		}
+	}
+	if second == "" {
+		t.Fatal("no escalation for the second crisis")
+	}
+	s.waitAudit(z.key, second, "not called again: another alert's call to them is being placed")
+
+	release()
+	s.expectCall(0, nightPhone)
+	s.waitAudit(z.key, first, "alert outcome: "+night+" by voice: placed")
+	s.settle()
+	if calls := s.twilio.Calls(); len(calls) != 1 {
+		t.Errorf("%d calls to the person on call; want 1: %+v", len(calls), calls)
 	}
 	s.checkLogsArePrivate()
 }

@@ -55,6 +55,25 @@ type callBook struct {
 	calls   []Call
 	scripts map[string][]CallScript // by To number, first in first out
 	changed chan struct{}
+	hold    chan struct{} // HoldCalls: closed by its release
+}
+
+// HoldCalls makes the Calls API keep each request to create a call waiting,
+// as a slow Twilio does, until release is called; then they are answered.
+func (s *Server) HoldCalls() (release func()) {
+	hold := make(chan struct{})
+	s.book.mu.Lock()
+	s.book.hold = hold
+	s.book.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.book.mu.Lock()
+			s.book.hold = nil
+			s.book.mu.Unlock()
+			close(hold)
+		})
+	}
 }
 
 // ScriptCall makes the next call to number play script (calls without a
@@ -127,6 +146,16 @@ func (s restAPI) createCall(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeError(w, http.StatusBadRequest, 21100, "Invalid request: malformed form")
 		return
+	}
+	s.book.mu.Lock()
+	hold := s.book.hold
+	s.book.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	f := r.PostForm
 	to, from, twimlURL, cb := f.Get("To"), f.Get("From"), f.Get("Url"), f.Get("StatusCallback")
