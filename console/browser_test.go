@@ -210,6 +210,11 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	do("staff member page", chromedp.WaitVisible("#sm-backup"))
 	checkAxe("a staff member")
 	shoot("staff-edit")
+	do("Telegram link", chromedp.Click(`form[action$="/telegram-link"] button`), chromedp.WaitVisible("code.telegram-url"))
+	if link := eval(`document.querySelector("code.telegram-url").textContent`); !strings.HasPrefix(link, "https://t.me/") {
+		t.Errorf("Telegram link shown = %q; want a t.me link", link)
+	}
+	checkAxe("a staff member's Telegram link")
 	do("deactivate", chromedp.Click(`input[name="confirm"]`), chromedp.Click(`button.danger`), chromedp.WaitVisible("#still-named"))
 	checkAxe("a staff member just deactivated")
 	do("sign out", chromedp.Click(".signout button"), chromedp.WaitVisible("#email"))
