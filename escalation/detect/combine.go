@@ -104,9 +104,11 @@ type verdict struct {
 //     it says concern and the risk is ambiguous (the band: never none);
 //     from P(concern)+P(crisis) ≥ Risk it says concern;
 //   - when the lexicon read an idiom, a denial, someone else or remote
-//     history, each of those thresholds is at least Guard, so "this traffic
-//     is killing me" stays none unless the model is very sure; after a
-//     denial the model may only say crisis (a denial followed by a plan);
+//     history, the crisis threshold is at least Denied and the others at
+//     least Guard, so "this traffic is killing me" stays none unless the
+//     model is very sure; after a denial the model may only say crisis (a
+//     denial followed by a plan: "im not gonna kill myself, im just not
+//     going to dialysis anymore");
 //   - the level is the more urgent of the lexicon's and the model's, with
 //     two exceptions, both concern, never none, so a case manager still
 //     reads the message: in a message with laughter, media or a class
@@ -120,7 +122,7 @@ func (th thresholds) decide(r reading) verdict {
 	pc, pr := r.p[Crisis], r.p[Crisis]+r.p[Concern]
 	tc, tl, tr := th.Crisis, th.Low, th.Risk
 	if r.notes != 0 {
-		tc, tl, tr = max(tc, th.Guard), max(tl, th.Guard), max(tr, th.Guard)
+		tc, tl, tr = max(tc, th.Denied), max(tl, th.Guard), max(tr, th.Guard)
 	}
 	if r.notes&nNegated != 0 {
 		// A phrase the client denied ("i havent stopped my meds") is not

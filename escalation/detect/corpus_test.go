@@ -32,10 +32,13 @@ func readCSV(t *testing.T, path string) []Example {
 // TestTestSplit measures the detector on the frozen test split. Issue 13
 // sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
 // flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
-// detector does not reach the first two yet (at the last change, benign
-// letter, card and journal rows with their goodbye mirrors: 0.870, 4.5 %,
-// 0.861, the recall floor lowered from 0.87 by two rows, as cross-validation
-// kept the change within noise; before that, es.txt's everyday Spanish
+// detector does not reach the first two yet (at the last change, the level
+// head's features scaled by their crisis/none log-count ratio and Denied,
+// the crisis threshold over a lexicon note, chosen with Crisis: 0.883,
+// 4.2 %, 0.865; before that, benign letter, card and journal rows with
+// their goodbye mirrors: 0.870, 4.5 %, 0.861, the recall floor lowered from
+// 0.87 by two rows, as cross-validation kept the change within noise;
+// before that, es.txt's everyday Spanish
 // ignores: 0.875, 4.5 % (es 6.3 %), 0.848; the round before the same with
 // es 7.4 %; before that 0.873, 4.5 %, 0.873; before the cross-validated
 // thresholds 0.851, 7.2 %, 0.835; the lexicon alone 0.496, 4.8 %, 0.405),
@@ -65,8 +68,8 @@ func TestTestSplit(t *testing.T) {
 		}
 	}
 	checkFloors(t, []floor{
-		{"test crisis recall", all.CrisisRecall(), 0.865},
-		{"test concern caught", all.ConcernCaught(), 0.85},
+		{"test crisis recall", all.CrisisRecall(), 0.88},
+		{"test concern caught", all.ConcernCaught(), 0.86},
 	})
 	if got := all.NoneCrisis(); got > 0.05 {
 		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.05", got)
@@ -141,7 +144,7 @@ func TestThresholdsCrossValidated(t *testing.T) {
 			for _, f := range figs {
 				v += (g(f) - m) * (g(f) - m)
 			}
-			return fmt.Sprintf("%.3f ± %.3f", m, math.Sqrt(v/float64(len(figs))))
+			return fmt.Sprintf("%.4f ± %.4f", m, math.Sqrt(v/float64(len(figs))))
 		}
 		t.Logf("over %d deals: crisis recall %s, none→crisis %s, hard negatives %s, concern caught %s, crisis rows left at none %s", len(figs),
 			ms(func(f devFigures) float64 { return f.crisisRecall }), ms(func(f devFigures) float64 { return f.noneCrisis }),

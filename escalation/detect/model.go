@@ -35,7 +35,8 @@ type thresholds struct {
 	Crisis float32 // P(crisis) from which the model says crisis
 	Low    float32 // P(crisis) from which the model says at least concern: ambiguous risk, never none
 	Risk   float32 // P(concern)+P(crisis) from which the model says concern
-	Guard  float32 // P(crisis) and P(risk) the model needs to override the lexicon's reading (idiom, negation, third person, past)
+	Guard  float32 // P(crisis) and P(risk) the model needs to say concern over the lexicon's reading (idiom, negation, third person, past)
+	Denied float32 // P(crisis) the model needs to say crisis over that same reading
 	Veto   float32 // P(crisis) below which a lexicon crisis beside laughter or media is only concern
 	Doubt  float32 // P(crisis) below which any lexicon crisis is only concern, with the safety question
 }

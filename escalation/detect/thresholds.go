@@ -1,5 +1,7 @@
 package detect
 
+import "math"
+
 // Targets of the threshold choice, on out-of-fold readings of the whole
 // corpus (crossValidate: five models, each trained without one fifth of
 // the rows, read that fifth). Crisis recall comes first: the crisis
@@ -23,6 +25,7 @@ var (
 	lowMargin        float32 = 0.10  // the band never starts within this of the bias's P(crisis)
 	devBandPlainMax          = 0.03  // most plain replies the band may raise (each gets the safety question)
 	doubtLoss                = 0.001 // share of crisis rows a doubted lexicon crisis may cost
+	minDenied                = 0.40  // the lowest crisis threshold over an idiom, a denial, a third person or remote history
 )
 
 // cvThresholds are the thresholds crossValidate chooses on the embedded
@@ -30,7 +33,7 @@ var (
 // every start, which would train five more models (seconds of CPU);
 // TestThresholdsCrossValidated chooses them again and fails, printing the
 // new values, when the corpus, the features or the training change them.
-var cvThresholds = thresholds{Crisis: 0.37, Low: 0.2, Risk: 0.46, Guard: 0.8, Veto: 0.17, Doubt: 0.15}
+var cvThresholds = thresholds{Crisis: 0.29, Low: 0.13, Risk: 0.43, Guard: 0.8, Denied: 0.6, Veto: 0.21, Doubt: 0.07}
 
 // bandShare is the share of plain replies (gold none, category ordinary)
 // that only the band raises.
@@ -49,7 +52,7 @@ func bandShare(th thresholds, rs []reading, gold []goldRow) float64 {
 }
 
 // defaultThresholds serve when the dev split is too small to choose on.
-var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95}
+var defaultThresholds = thresholds{Crisis: 0.5, Low: 0.25, Risk: 0.5, Guard: 0.95, Denied: 0.95}
 
 // goldRow is what the threshold choice knows of a row: its level, and
 // whether it is a plain reply (gold none, category ordinary) rather than a
@@ -111,12 +114,21 @@ func measureDev(th thresholds, rs []reading, gold []goldRow) devFigures {
 //  2. Crisis: the lowest threshold at which the hard negatives called
 //     crisis (the whole combination) stay within devHardCrisisMax, or the
 //     highest one whose dev crisis recall reaches devCrisisRecall if that
-//     comes first.
+//     comes first; chosen with Denied, the crisis threshold over an idiom,
+//     a denial, a third person or remote history, from 0.95 down to
+//     minDenied in steps of 0.05: the pair with the best crisis recall
+//     within the same budget. (It was Guard, at least 0.80, until the
+//     out-of-fold readings showed the model's P(crisis) over such a reading
+//     to be good evidence: from 0.60 to 0.80 it raises 14 crisis rows
+//     of the shipped folds, most of them a denial followed by a plan
+//     ("im not gonna kill myself, im just not going to dialysis anymore"),
+//     against 3 concern and 2 none.)
 //  3. Risk: the highest threshold whose dev concern caught (concern or
 //     crisis) reaches devConcernCaught, else the best one.
-//  4. Guard, how sure the model must be to overrule the lexicon's explicit
-//     reading (an idiom, a denial, a third person, remote history): from
-//     0.95 down to 0.80 at most, while no more dev none rows are flagged.
+//  4. Guard, how sure the model must be to say concern over the lexicon's
+//     explicit reading (an idiom, a denial, a third person, remote
+//     history): from 0.95 down to 0.80 at most, while no more dev none rows
+//     are flagged.
 //  5. Low, the start of the ambiguous band, whose messages get the safety
 //     question: the lowest value at which the band raises at most
 //     devBandPlainMax of the plain replies, and never within lowMargin of
@@ -150,20 +162,31 @@ func pickThresholds(rs []reading, dev []goldRow, floor float32) thresholds {
 		}
 		th.Doubt = t.Doubt
 	}
-	// 2. Crisis.
-	best := float32(0.95)
-	for i := 95; i >= 2; i-- {
-		th.Crisis = grid(i)
-		f := measureDev(th, rs, dev)
-		if f.hardCrisis > devHardCrisisMax {
-			break
+	// 2. Crisis and Denied.
+	pickCrisis := func(th thresholds) (float32, float64) {
+		best, recall := float32(0.95), 0.0
+		for i := 95; i >= 2; i-- {
+			th.Crisis = grid(i)
+			f := measureDev(th, rs, dev)
+			if f.hardCrisis > devHardCrisisMax {
+				break
+			}
+			best, recall = th.Crisis, f.crisisRecall
+			if f.crisisRecall >= devCrisisRecall {
+				break
+			}
 		}
-		best = th.Crisis
-		if f.crisisRecall >= devCrisisRecall {
-			break
+		return best, recall
+	}
+	bestRecall := -1.0
+	for i := 95; i >= int(math.Round(minDenied*100)); i -= 5 {
+		t := th
+		t.Denied = grid(i)
+		c, recall := pickCrisis(t)
+		if recall > bestRecall {
+			th.Denied, th.Crisis, bestRecall = t.Denied, c, recall
 		}
 	}
-	th.Crisis = best
 	// 3. Risk.
 	bestR, bestCaught := float32(0.5), -1.0
 	for i := 95; i >= 5; i-- {
