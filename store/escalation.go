@@ -391,41 +391,109 @@ func (s *Store) UnresolvedEscalations(ctx context.Context, agency string) ([]*Es
 		return nil, fmt.Errorf("list unresolved escalations: %w", err)
 	}
 	// The record decides: an escalation resolved by a binary older than
-	// the index is still in it.
-	out := items[:0]
+	// the index is still in it, and leaves it now.
+	out := make([]*Escalation, 0, len(items))
+	listed := map[string]bool{}
 	for _, e := range items {
+		listed[e.ID] = true
 		if e.Status != EscResolved {
 			out = append(out, e)
+		}
+	}
+	var stale []any
+	for _, id := range ids {
+		if !listed[id] {
+			stale = append(stale, id) // no record
+		}
+	}
+	for _, e := range items {
+		if e.Status == EscResolved {
+			stale = append(stale, e.ID)
+		}
+	}
+	if len(stale) > 0 {
+		if err := s.rdb.ZRem(ctx, keyUnresolved(agency), stale...).Err(); err != nil {
+			return nil, fmt.Errorf("list unresolved escalations: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// indexUnresolved builds the index of unresolved escalations from the
-// records (schema 3 to 4); it can be run again.
-func (s *Store) indexUnresolved(ctx context.Context) error {
+// keyIndexed is the newest escalation id IndexEscalations has read of the
+// agency's list.
+func keyIndexed(agency string) string { return agencyTag(agency) + ":escs:indexed" }
+
+// indexBatch is how many escalation ids IndexEscalations reads at a time.
+const indexBatch = 500
+
+// IndexEscalations adds to each agency's unresolved index the unresolved
+// escalations opened since it last ran (all of them, the first time). The
+// scripts that open and resolve escalations keep the index themselves;
+// this catches what a binary older than the index (schema 3) opened while
+// both ran during a rolling upgrade. It runs at the upgrade and then as a
+// chore of the work runner: three round trips when nothing is new.
+func (s *Store) IndexEscalations(ctx context.Context) error {
 	agencies, err := s.rdb.ZRange(ctx, keyAgencies(), 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("list agencies: %w", err)
 	}
-	for _, agency := range agencies {
-		cursor := ""
-		for {
-			page, err := s.Escalations(ctx, agency, "", cursor, 200)
-			if err != nil {
+	marks := make([]*redis.StringCmd, len(agencies))
+	pipe := s.rdb.Pipeline()
+	for i, a := range agencies {
+		marks[i] = pipe.Get(ctx, keyIndexed(a))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read escalation index marks: %w", err)
+	}
+	from := make([]string, len(agencies))
+	news := make([]*redis.StringSliceCmd, len(agencies))
+	pipe = s.rdb.Pipeline()
+	for i, a := range agencies {
+		from[i] = "-"
+		if m := marks[i].Val(); m != "" {
+			from[i] = "(" + m
+		}
+		news[i] = pipe.ZRangeByLex(ctx, keyEscalations(a), &redis.ZRangeBy{Min: from[i], Max: "+", Count: indexBatch})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read new escalations: %w", err)
+	}
+	for i, a := range agencies {
+		for ids := news[i].Val(); len(ids) > 0; {
+			if err := s.indexIDs(ctx, a, ids); err != nil {
 				return err
 			}
-			for _, e := range page.Items {
-				if e.Status != EscResolved {
-					if err := s.rdb.ZAdd(ctx, keyUnresolved(agency), redis.Z{Member: e.ID}).Err(); err != nil {
-						return fmt.Errorf("index escalation %s: %w", e.ID, err)
-					}
-				}
-			}
-			if cursor = page.Next; cursor == "" {
+			if len(ids) < indexBatch {
 				break
 			}
+			if ids, err = s.rdb.ZRangeByLex(ctx, keyEscalations(a), &redis.ZRangeBy{Min: "(" + ids[len(ids)-1], Max: "+", Count: indexBatch}).Result(); err != nil {
+				return fmt.Errorf("read new escalations: %w", err)
+			}
 		}
+	}
+	return nil
+}
+
+// indexIDs indexes the unresolved escalations among ids (in list order)
+// and moves the agency's mark past them.
+func (s *Store) indexIDs(ctx context.Context, agency string, ids []string) error {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyEscalation(agency, id)
+	}
+	items, err := getMany[Escalation](ctx, s, keys)
+	if err != nil {
+		return fmt.Errorf("index escalations: %w", err)
+	}
+	pipe := s.rdb.TxPipeline()
+	for _, e := range items {
+		if e.Status != EscResolved {
+			pipe.ZAdd(ctx, keyUnresolved(agency), redis.Z{Member: e.ID})
+		}
+	}
+	pipe.Set(ctx, keyIndexed(agency), ids[len(ids)-1], 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("index escalations: %w", err)
 	}
 	return nil
 }

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func escalationScenarios() []scenario {
@@ -21,6 +24,7 @@ func escalationScenarios() []scenario {
 		{"escalation/schema 1 open pointers move to the agency's slot", testOpenPointersMove},
 		{"escalation/the unresolved index follows open, acknowledged, resolved", testUnresolvedIndex},
 		{"escalation/schema 3 builds the unresolved index", testUnresolvedIndexBuilt},
+		{"escalation/the index catches what an older binary wrote", testUnresolvedIndexOldBinary},
 		{"escalation/a call is in flight while it can still ring or is answered", testCallInFlight},
 	}
 }
@@ -420,4 +424,49 @@ func testCallInFlight(t *testing.T, s *Store) {
 	reserve("alert:C", "", "B's call ended")
 	clk.add(CallRingingFor + time.Second)
 	reserve("alert:D", "", "C's grant never placed, lapsed")
+}
+
+// During a rolling upgrade a binary older than the index opens and
+// resolves escalations without touching it: IndexEscalations (a chore)
+// adds the open one, and the resolved one leaves the index when read.
+func testUnresolvedIndexOldBinary(t *testing.T, s *Store) {
+	ctx := t.Context()
+	a, c1 := seedClient(t, s)
+	c2 := seedClientOf(t, s, a)
+	if err := s.IndexEscalations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resolved, _, err := openEscalation(ctx, s, newEscalation(a, c2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old binary's open: the record and the agency's list, no index.
+	old := newEscalation(a, c1)
+	old.ID, old.Status, old.Opened = NewID("es", time.Now()), EscOpen, time.Now().UTC()
+	body, _ := json.Marshal(old)
+	if err := s.rdb.Set(ctx, keyEscalation(a.ID, old.ID), body, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.ZAdd(ctx, keyEscalations(a.ID), redis.Z{Member: old.ID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The old binary's resolve: the record alone.
+	r := *resolved
+	r.Status = EscResolved
+	body, _ = json.Marshal(&r)
+	if err := s.rdb.Set(ctx, keyEscalation(a.ID, r.ID), body, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := unresolvedIDs(t, s, a.ID); len(got) != 0 {
+		t.Errorf("before the chore: %v; want none (the open one is not indexed yet, the resolved one is not listed)", got)
+	}
+	if n, _ := s.rdb.ZCard(ctx, keyUnresolved(a.ID)).Result(); n != 0 {
+		t.Errorf("the resolved escalation is still in the index after a read")
+	}
+	if err := s.IndexEscalations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint([]string{old.ID + " open"}) {
+		t.Errorf("after the chore: %v; want %s open", got, old.ID)
+	}
 }

@@ -263,7 +263,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 		}
 		// 2 to 3 adds keys and a field; nothing stored changes.
 		if v < 4 {
-			if err := s.indexUnresolved(ctx); err != nil {
+			if err := s.IndexEscalations(ctx); err != nil {
 				return fmt.Errorf("schema 3 to 4: %w", err)
 			}
 		}

@@ -143,6 +143,9 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	s.work.Handle(conversations.WorkSafetyQuestion, s.rooms.Inbox.SafetyQuestionJob)
 	// Messages a crashed process stored but did not process.
 	s.work.Every(func(ctx context.Context) error { return s.rooms.Inbox.Sweep(ctx, 10*time.Second) })
+	// Escalations a binary older than the unresolved index opened, during
+	// a rolling upgrade: into the console's inbox within a chore's period.
+	s.work.Every(st.IndexEscalations)
 
 	deps := api.Deps{Store: st, Log: log, Registry: reg, OperatorToken: cfg.OperatorToken, Now: now,
 		Services: api.Services{Checkins: s.rooms.Checkins, Appointments: s.rooms.Appointments, Escalations: s.esc, TelegramBot: cfg.TelegramBot}, Ready: s.ready}
