@@ -10,8 +10,7 @@ import (
 // escalationRows are the timeline's rows for a client's escalations opened
 // since then: opened (level, why), each alert sent (to whom),
 // acknowledged and resolved (by whom), each linking to the escalation.
-// The store keeps escalations by agency, so this reads the agency's
-// newest first and stops at the first opened before since.
+// They come from the client's own index of escalations.
 func (c *console) escalationRows(ctx context.Context, agencyID, clientID string, since time.Time, names map[string]string,
 	loc *time.Location, T map[string]string) ([]timelineRow, error) {
 	var rows []timelineRow
@@ -25,36 +24,25 @@ func (c *console) escalationRows(ctx context.Context, agencyID, clientID string,
 		}
 		return labelOr(T, "actor_"+actor, actor)
 	}
-	cursor := ""
-	for {
-		page, err := c.Store.Escalations(ctx, agencyID, "", cursor, 200)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page.Items {
-			if e.Opened.Before(since) {
-				return rows, nil
-			}
-			if e.ClientID != clientID {
-				continue
-			}
-			row(e.Opened, "ev_esc-opened", labelOr(T, "level_"+e.Level, e.Level)+": "+strings.Join(e.Reasons, "; "), e.ID)
-			for _, a := range e.Audit {
-				switch a.Action {
-				case "alert sent":
-					row(a.At, "ev_esc-alerted", T["alert_to"]+" "+orElse(names[alertedID(a.Detail)], alertedID(a.Detail)), e.ID)
-				case "resolved":
-					row(a.At, "ev_esc-resolved", T["by_whom"]+" "+who(a.Actor), e.ID)
-				}
-			}
-			if e.AckedAt != nil {
-				row(*e.AckedAt, "ev_esc-acknowledged", T["by_whom"]+" "+who(e.AckedBy), e.ID)
+	escs, err := c.Store.ClientEscalations(ctx, agencyID, clientID, since)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range escs {
+		row(e.Opened, "ev_esc-opened", labelOr(T, "level_"+e.Level, e.Level)+": "+strings.Join(e.Reasons, "; "), e.ID)
+		for _, a := range e.Audit {
+			switch a.Action {
+			case "alert sent":
+				row(a.At, "ev_esc-alerted", T["alert_to"]+" "+orElse(names[alertedID(a.Detail)], alertedID(a.Detail)), e.ID)
+			case "resolved":
+				row(a.At, "ev_esc-resolved", T["by_whom"]+" "+who(a.Actor), e.ID)
 			}
 		}
-		if cursor = page.Next; cursor == "" {
-			return rows, nil
+		if e.AckedAt != nil {
+			row(*e.AckedAt, "ev_esc-acknowledged", T["by_whom"]+" "+who(e.AckedBy), e.ID)
 		}
 	}
+	return rows, nil
 }
 
 // newestFirst orders the timeline's rows, newest first.

@@ -68,6 +68,12 @@ func keyEscalations(agency string) string    { return agencyTag(agency) + ":escs
 // escalation the agency ever had.
 func keyUnresolved(agency string) string { return agencyTag(agency) + ":escs:unresolved" }
 
+// keyClientEscalations indexes one client's escalations (lex sorted set of
+// ids, time-ordered), for the client's timeline.
+func keyClientEscalations(agency, client string) string {
+	return agencyTag(agency) + ":escs:client:" + client
+}
+
 // keyOpenEscalation names the client's open escalation, and nothing once it closed.
 func keyOpenEscalation(agency, client string) string {
 	return agencyTag(agency) + ":esc-open:" + client
@@ -137,7 +143,7 @@ func (s *Store) OpenOrJoinEscalation(ctx context.Context, o Opening) (OpenResult
 		safety = pipe.Eval(ctx, queueLua, keys, args...)
 	}
 	keys := []string{keyOpenEscalation(e.AgencyID, e.ClientID), keyEscalation(e.AgencyID, e.ID), keyEscalations(e.AgencyID),
-		Outbox{Agency: e.AgencyID}.key(), keyWebhookEndpoints(e.AgencyID), keyUnresolved(e.AgencyID)}
+		Outbox{Agency: e.AgencyID}.key(), keyWebhookEndpoints(e.AgencyID), keyUnresolved(e.AgencyID), keyClientEscalations(e.AgencyID, e.ClientID)}
 	var cm *redis.StringCmd
 	if o.Staff != "" {
 		keys = append(keys, keyAckCodes(e.AgencyID, o.Staff))
@@ -419,6 +425,24 @@ func (s *Store) UnresolvedEscalations(ctx context.Context, agency string) ([]*Es
 	return out, nil
 }
 
+// ClientEscalations returns a client's escalations opened at since or
+// later, newest first, from the client's index.
+func (s *Store) ClientEscalations(ctx context.Context, agency, client string, since time.Time) ([]*Escalation, error) {
+	ids, err := s.rdb.ZRevRangeByLex(ctx, keyClientEscalations(agency, client), &redis.ZRangeBy{Min: "[" + idFloor("es", since), Max: "+"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list client escalations: %w", err)
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyEscalation(agency, id)
+	}
+	items, err := getMany[Escalation](ctx, s, keys)
+	if err != nil {
+		return nil, fmt.Errorf("list client escalations: %w", err)
+	}
+	return items, nil
+}
+
 // keyIndexed is the newest escalation id IndexEscalations has read of the
 // agency's list.
 func keyIndexed(agency string) string { return agencyTag(agency) + ":escs:indexed" }
@@ -427,8 +451,9 @@ func keyIndexed(agency string) string { return agencyTag(agency) + ":escs:indexe
 const indexBatch = 500
 
 // IndexEscalations adds to each agency's unresolved index the unresolved
-// escalations opened since it last ran (all of them, the first time). The
-// scripts that open and resolve escalations keep the index themselves;
+// escalations opened since it last ran (all of them, the first time), and
+// each to its client's index. The scripts that open and resolve
+// escalations keep the indexes themselves;
 // this catches what a binary older than the index (schema 3) opened while
 // both ran during a rolling upgrade. It runs at the upgrade and then as a
 // chore of the work runner: three round trips when nothing is new.
@@ -490,6 +515,7 @@ func (s *Store) indexIDs(ctx context.Context, agency string, ids []string) error
 		if e.Status != EscResolved {
 			pipe.ZAdd(ctx, keyUnresolved(agency), redis.Z{Member: e.ID})
 		}
+		pipe.ZAdd(ctx, keyClientEscalations(agency, e.ClientID), redis.Z{Member: e.ID})
 	}
 	pipe.Set(ctx, keyIndexed(agency), ids[len(ids)-1], 0)
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -25,6 +25,7 @@ func escalationScenarios() []scenario {
 		{"escalation/the unresolved index follows open, acknowledged, resolved", testUnresolvedIndex},
 		{"escalation/schema 3 builds the unresolved index", testUnresolvedIndexBuilt},
 		{"escalation/the index catches what an older binary wrote", testUnresolvedIndexOldBinary},
+		{"escalation/a client's escalations by time", testClientEscalations},
 		{"escalation/a call is in flight while it can still ring or is answered", testCallInFlight},
 	}
 }
@@ -468,5 +469,53 @@ func testUnresolvedIndexOldBinary(t *testing.T, s *Store) {
 	}
 	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint([]string{old.ID + " open"}) {
 		t.Errorf("after the chore: %v; want %s open", got, old.ID)
+	}
+	if list, err := s.ClientEscalations(ctx, a.ID, c1.ID, time.Now().Add(-time.Hour)); err != nil || len(list) != 1 || list[0].ID != old.ID {
+		t.Errorf("the client's escalations after the chore = %v, %v; want %s", list, err, old.ID)
+	}
+}
+
+func testClientEscalations(t *testing.T, s *Store) {
+	ctx := t.Context()
+	clk := &clock{t: time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)}
+	s.now = clk.now
+	a, c1 := seedClient(t, s)
+	c2 := seedClientOf(t, s, a)
+	var mine []string
+	for i := range 3 {
+		e, _, err := openEscalation(ctx, s, newEscalation(a, c1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, e.ID)
+		if _, _, err := openEscalation(ctx, s, newEscalation(a, c2)); err != nil && i == 0 {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateEscalation(ctx, a.ID, e.ID, func(x *Escalation) error { x.Status = EscResolved; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		clk.add(24 * time.Hour)
+	}
+	ids := func(since time.Time) []string {
+		t.Helper()
+		list, err := s.ClientEscalations(ctx, a.ID, c1.ID, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, e := range list {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	start := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	if got, want := ids(start), []string{mine[2], mine[1], mine[0]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("since the first = %v; want %v (newest first, the other client's left out)", got, want)
+	}
+	if got, want := ids(start.Add(24*time.Hour)), []string{mine[2], mine[1]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("since the second day = %v; want %v", got, want)
+	}
+	if got := ids(start.Add(24*time.Hour + time.Millisecond)); fmt.Sprint(got) != fmt.Sprint([]string{mine[2]}) {
+		t.Errorf("since just after the second = %v; want only %s", got, mine[2])
 	}
 }

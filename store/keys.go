@@ -32,7 +32,7 @@ package store
 //	{a:<agency>}:rots           the agency's rotation ids (lex sorted set)
 //	{a:<agency>}:calling:<staff>  the alert call ringing or in progress to a staff member: "<CallSid> <unix ms placed>",
 //	                            "<CallSid> answered", or "<alert> <unix ms>" while it is being placed (calls.go)
-//	{a:<agency>}:esc:<id>, :escs, :escs:unresolved, :escs:indexed, :esc-open:<client>, :ack:<staff>  escalations (escalation.go)
+//	{a:<agency>}:esc:<id>, :escs, :escs:unresolved, :escs:indexed, :escs:client:<client>, :esc-open:<client>, :ack:<staff>  escalations (escalation.go)
 
 func agencyTag(id string) string              { return "{a:" + id + "}" }
 func clientTag(id string) string              { return "{c:" + id + "}" }

@@ -25,8 +25,8 @@ import (
 // their own SMS identity and phone space (an older binary would send their
 // messages from the default number and not find their people); the keys of
 // version 2 are read as they are.
-// 4: an index of each agency's unresolved escalations, built from the
-// records at the first start.
+// 4: indexes of each agency's unresolved escalations and of each client's
+// escalations, built from the records at the first start.
 const SchemaVersion = 4
 
 // Errors callers map to user-facing answers.
@@ -280,6 +280,14 @@ func NewID(prefix string, now time.Time) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	_, _ = rand.Read(b[6:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+// idFloor is the smallest id NewID can make at t or later: ids compare as
+// their times do, so it bounds a range of ids by time.
+func idFloor(prefix string, t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
 
