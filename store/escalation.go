@@ -350,11 +350,7 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 		if len(ids) == 0 {
 			break
 		}
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = keyEscalation(agency, id)
-		}
-		items, err := getMany[Escalation](ctx, s, keys)
+		items, err := s.escalationsByID(ctx, agency, ids)
 		if err != nil {
 			return Page[*Escalation]{}, fmt.Errorf("list escalations: %w", err)
 		}
@@ -381,6 +377,16 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 	return Page[*Escalation]{Items: out, Next: next}, nil
 }
 
+// escalationsByID loads the agency's escalations of ids in one round trip,
+// in that order, leaving out ids of no record.
+func (s *Store) escalationsByID(ctx context.Context, agency string, ids []string) ([]*Escalation, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = keyEscalation(agency, id)
+	}
+	return getMany[Escalation](ctx, s, keys)
+}
+
 // UnresolvedEscalations returns the agency's escalations that are open or
 // acknowledged, from their index (keyUnresolved), in no particular order.
 func (s *Store) UnresolvedEscalations(ctx context.Context, agency string) ([]*Escalation, error) {
@@ -388,11 +394,7 @@ func (s *Store) UnresolvedEscalations(ctx context.Context, agency string) ([]*Es
 	if err != nil {
 		return nil, fmt.Errorf("list unresolved escalations: %w", err)
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = keyEscalation(agency, id)
-	}
-	items, err := getMany[Escalation](ctx, s, keys)
+	items, err := s.escalationsByID(ctx, agency, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list unresolved escalations: %w", err)
 	}
@@ -432,11 +434,7 @@ func (s *Store) ClientEscalations(ctx context.Context, agency, client string, si
 	if err != nil {
 		return nil, fmt.Errorf("list client escalations: %w", err)
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = keyEscalation(agency, id)
-	}
-	items, err := getMany[Escalation](ctx, s, keys)
+	items, err := s.escalationsByID(ctx, agency, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list client escalations: %w", err)
 	}
@@ -502,11 +500,7 @@ func (s *Store) IndexEscalations(ctx context.Context) error {
 // indexIDs indexes the unresolved escalations among ids (in list order)
 // and moves the agency's mark past them.
 func (s *Store) indexIDs(ctx context.Context, agency string, ids []string) error {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = keyEscalation(agency, id)
-	}
-	items, err := getMany[Escalation](ctx, s, keys)
+	items, err := s.escalationsByID(ctx, agency, ids)
 	if err != nil {
 		return fmt.Errorf("index escalations: %w", err)
 	}

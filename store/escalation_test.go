@@ -94,9 +94,7 @@ func testEscalationReopens(t *testing.T, s *Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateEscalation(ctx, a.ID, first.ID, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	setStatus(t, s, a, first.ID, EscResolved)
 	next, isNew, err := openEscalation(ctx, s, newEscalation(a, c))
 	if err != nil || !isNew || next.ID == first.ID {
 		t.Errorf("open after resolve = %s (new %v, %v); want a new escalation", next.ID, isNew, err)
@@ -303,6 +301,24 @@ func testOpenPointersMove(t *testing.T, s *Store) {
 	}
 }
 
+// mustOpen opens an escalation for client c of agency a.
+func mustOpen(t *testing.T, s *Store, a *Agency, c *Client) *Escalation {
+	t.Helper()
+	e, _, err := openEscalation(t.Context(), s, newEscalation(a, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// setStatus changes an escalation's status as the escalation service does.
+func setStatus(t *testing.T, s *Store, a *Agency, id, status string) {
+	t.Helper()
+	if _, err := s.UpdateEscalation(t.Context(), a.ID, id, func(e *Escalation) error { e.Status = status; return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // unresolvedIDs is what UnresolvedEscalations lists, sorted.
 func unresolvedIDs(t *testing.T, s *Store, agency string) []string {
 	t.Helper()
@@ -322,26 +338,16 @@ func testUnresolvedIndex(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c1 := seedClient(t, s)
 	c2 := seedClientOf(t, s, a)
-	e1, _, err := openEscalation(ctx, s, newEscalation(a, c1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2, _, err := openEscalation(ctx, s, newEscalation(a, c2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.UpdateEscalation(ctx, a.ID, e1.ID, func(e *Escalation) error { e.Status = EscAcknowledged; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	e1 := mustOpen(t, s, a, c1)
+	e2 := mustOpen(t, s, a, c2)
+	setStatus(t, s, a, e1.ID, EscAcknowledged)
 	want := []string{e1.ID + " acknowledged", e2.ID + " open"}
 	sort.Strings(want)
 	if got := unresolvedIDs(t, s, a.ID); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("unresolved = %v; want %v", got, want)
 	}
 	for _, id := range []string{e1.ID, e2.ID} {
-		if _, err := s.UpdateEscalation(ctx, a.ID, id, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
-			t.Fatal(err)
-		}
+		setStatus(t, s, a, id, EscResolved)
 	}
 	if got := unresolvedIDs(t, s, a.ID); len(got) != 0 {
 		t.Errorf("unresolved after both resolved = %v; want none", got)
@@ -363,17 +369,9 @@ func testUnresolvedIndexBuilt(t *testing.T, s *Store) {
 	ctx := t.Context()
 	a, c1 := seedClient(t, s)
 	c2 := seedClientOf(t, s, a)
-	open, _, err := openEscalation(ctx, s, newEscalation(a, c1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, _, err := openEscalation(ctx, s, newEscalation(a, c2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.UpdateEscalation(ctx, a.ID, done.ID, func(e *Escalation) error { e.Status = EscResolved; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	open := mustOpen(t, s, a, c1)
+	done := mustOpen(t, s, a, c2)
+	setStatus(t, s, a, done.ID, EscResolved)
 	// As schema 3 left it: no index.
 	if err := s.rdb.Del(ctx, keyUnresolved(a.ID)).Err(); err != nil {
 		t.Fatal(err)
@@ -437,10 +435,7 @@ func testUnresolvedIndexOldBinary(t *testing.T, s *Store) {
 	if err := s.IndexEscalations(ctx); err != nil {
 		t.Fatal(err)
 	}
-	resolved, _, err := openEscalation(ctx, s, newEscalation(a, c2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resolved := mustOpen(t, s, a, c2)
 	// The old binary's open: the record and the agency's list, no index.
 	old := newEscalation(a, c1)
 	old.ID, old.Status, old.Opened = NewID("es", time.Now()), EscOpen, time.Now().UTC()
@@ -491,9 +486,7 @@ func testClientEscalations(t *testing.T, s *Store) {
 		if _, _, err := openEscalation(ctx, s, newEscalation(a, c2)); err != nil && i == 0 {
 			t.Fatal(err)
 		}
-		if _, err := s.UpdateEscalation(ctx, a.ID, e.ID, func(x *Escalation) error { x.Status = EscResolved; return nil }); err != nil {
-			t.Fatal(err)
-		}
+		setStatus(t, s, a, e.ID, EscResolved)
 		clk.add(24 * time.Hour)
 	}
 	ids := func(since time.Time) []string {
