@@ -331,7 +331,8 @@ func pause(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Escalations lists an agency's escalations, newest first, optionally by status.
+// Escalations lists an agency's escalations, newest first, optionally by
+// status.
 func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, limit int) (Page[*Escalation], error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
@@ -340,10 +341,16 @@ func (s *Store) Escalations(ctx context.Context, agency, status, cursor string, 
 	if cursor != "" {
 		max = "(" + cursor
 	}
+	// Open and acknowledged ones are read from their own index, not from
+	// every escalation the agency had.
+	list := keyEscalations(agency)
+	if status == EscOpen || status == EscAcknowledged {
+		list = keyUnresolved(agency)
+	}
 	var out []*Escalation
 	next := ""
 	for len(out) < limit {
-		ids, err := s.rdb.ZRevRangeByLex(ctx, keyEscalations(agency), &redis.ZRangeBy{Min: "-", Max: max, Count: int64(limit * 2)}).Result()
+		ids, err := s.rdb.ZRevRangeByLex(ctx, list, &redis.ZRangeBy{Min: "-", Max: max, Count: int64(limit * 2)}).Result()
 		if err != nil {
 			return Page[*Escalation]{}, fmt.Errorf("list escalations: %w", err)
 		}
