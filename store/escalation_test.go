@@ -357,9 +357,7 @@ func testUnresolvedIndex(t *testing.T, s *Store) {
 	}
 	// Another agency's index is its own.
 	b, c3 := seedClient(t, s)
-	if _, _, err := openEscalation(ctx, s, newEscalation(b, c3)); err != nil {
-		t.Fatal(err)
-	}
+	mustOpen(t, s, b, c3)
 	if got := unresolvedIDs(t, s, a.ID); len(got) != 0 {
 		t.Errorf("agency A lists another agency's escalation: %v", got)
 	}
