@@ -73,9 +73,13 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	h := newHarness(t)
 	agency, key := h.agency("Northside")
 	anaID := h.staffMember(key, "Ana Reyes", "ana@example.org", "case_manager")
-	h.newStaff(key, "Sue Park", "sue@example.org", "supervisor")
+	sueID, _ := h.newStaff(key, "Sue Park", "sue@example.org", "supervisor")
 	h.newStaff(key, "Ada Admin", "ada@example.org", "admin")
 	inviteAna := h.invite(key, anaID)
+	if code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Crisis line", "staff": []string{anaID, sueID},
+		"handoff": "weekly", "at": "09:00", "start": "2026-11-02"}); code != 201 {
+		t.Fatalf("create rotation = %d %v", code, out)
+	}
 	rosa := h.client(key, anaID, "Rosa Delgado", "+13125550142")
 	h.client(key, anaID, "Sam Okafor", "+13125550157")
 	for i, mood := range []string{"6", "4", "7"} {
@@ -181,7 +185,7 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	checkAxe("the client's page")
 	shoot("client")
 	for _, page := range []struct{ name, path string }{
-		{"clients", "/console/clients"}, {"reports", "/console/reports"}, {"inbox", "/console/"},
+		{"clients", "/console/clients"}, {"reports", "/console/reports"}, {"inbox", "/console/"}, {"on-call", "/console/on-call"},
 		{"escalation", "/console/escalations/" + esc}, {"staff", "/console/staff"}, {"keys", "/console/keys"}, {"audit", "/console/audit"},
 		{"settings", "/console/settings"}, {"policy", "/console/settings/policy"}, {"safety", "/console/settings/safety"}, {"phrases", "/console/settings/phrases"},
 	} {

@@ -49,6 +49,7 @@ func routes(c *console) http.Handler {
 		r.Method(http.MethodGet, "/clients", handleClients(c))
 		r.Method(http.MethodGet, "/clients/{id}", handleClient(c))
 		r.Method(http.MethodPost, "/clients/{id}/schedules", handleAddSchedule(c))
+		r.Method(http.MethodGet, "/on-call", handleOnCall(c))
 		r.Group(func(r chi.Router) {
 			r.Use(requireRole(c, "forbidden_reports", staff.RoleSupervisor, staff.RoleAdmin))
 			r.Method(http.MethodGet, "/reports", handleReports(c))
