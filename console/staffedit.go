@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/carecheck/carecheck/bot/telegram"
 	"github.com/carecheck/carecheck/freetext"
@@ -18,10 +19,25 @@ type staffForm struct {
 	ID, Name, Email, Role, Language, Phone, BackupID string
 	Start, End, Timezone                             string
 	Days                                             map[int]bool
+	// Rules are their contact rules as rows (none: the default).
+	Rules []ruleRow
 	// Telegram says whether they linked Telegram (through the API's link).
 	Telegram bool
 	Active   bool
 }
+
+// ruleRow is one contact rule as the form shows it: after how many
+// minutes unacknowledged, by which method ("" an empty row).
+type ruleRow struct {
+	N             int
+	After, Method string
+}
+
+// maxRuleRows is how many contact rules the form takes, as the API.
+const maxRuleRows = 10
+
+// errRuleAfter is a rule's "after" that is not a number of minutes.
+var errRuleAfter = errors.New("contact rule: after is not a number of minutes")
 
 // dayBox is one weekday checkbox of the working hours.
 type dayBox struct {
@@ -63,7 +79,30 @@ func staffFormOf(m *store.CaseManager) staffForm {
 	for _, d := range m.WorkingHours.Days {
 		f.Days[d] = true
 	}
+	for _, cr := range m.ContactRules {
+		f.Rules = append(f.Rules, ruleRow{After: strconv.FormatFloat(time.Duration(cr.After).Minutes(), 'f', -1, 64), Method: cr.Method})
+	}
 	return f
+}
+
+// contactRules reads the form's rule rows (empty rows left out) as the
+// API's contact rules; staff.Create and staff.Update check them.
+func (f staffForm) contactRules() ([]store.ContactRule, error) {
+	rules := []store.ContactRule{}
+	for _, row := range f.Rules {
+		if row.Method == "" {
+			continue
+		}
+		minutes := 0.0
+		if a := strings.TrimSpace(row.After); a != "" {
+			var err error
+			if minutes, err = strconv.ParseFloat(a, 64); err != nil || minutes < 0 || minutes > 60 {
+				return nil, errRuleAfter
+			}
+		}
+		rules = append(rules, store.ContactRule{After: store.Duration(time.Duration(minutes * float64(time.Minute))), Method: row.Method})
+	}
+	return rules, nil
 }
 
 // readStaffForm reads the posted form; bad day numbers are left to staff.Hours.
@@ -72,6 +111,12 @@ func readStaffForm(r *http.Request) staffForm {
 		Language: r.PostFormValue("language"), Phone: r.PostFormValue("phone"), BackupID: r.PostFormValue("backup_id"),
 		Start: r.PostFormValue("start"), End: r.PostFormValue("end"), Timezone: strings.TrimSpace(r.PostFormValue("timezone")),
 		Days: map[int]bool{}, Active: true}
+	for i := range maxRuleRows {
+		n := strconv.Itoa(i)
+		if m, a := r.PostFormValue("rule_method_"+n), r.PostFormValue("rule_after_"+n); m != "" || a != "" {
+			f.Rules = append(f.Rules, ruleRow{After: a, Method: m})
+		}
+	}
 	for _, d := range r.PostForm["days"] {
 		n, err := strconv.Atoi(d)
 		if err != nil {
@@ -100,6 +145,15 @@ func (c *console) renderStaffForm(w http.ResponseWriter, r *http.Request, status
 	for d := 1; d <= 7; d++ {
 		p.Days = append(p.Days, dayBox{N: d, Label: T[weekdayKeys[d]], On: p.Form.Days[d]})
 	}
+	// The rules, then two empty rows to add one.
+	rows := append([]ruleRow(nil), p.Form.Rules...)
+	for len(rows) < min(len(p.Form.Rules)+2, maxRuleRows) {
+		rows = append(rows, ruleRow{})
+	}
+	for i := range rows {
+		rows[i].N = i
+	}
+	p.Form.Rules = rows
 	p.Backups = []option{{"", T["no_backup"]}}
 	cursor := ""
 	for {
@@ -143,8 +197,13 @@ func handleStaffCreate(c *console) http.Handler {
 		v := viewerOf(r)
 		f := readStaffForm(r)
 		wh := f.hours()
+		rules, err := f.contactRules()
+		if err != nil {
+			c.staffRefused(w, r, staffFormPage{New: true, Form: f}, err)
+			return
+		}
 		m, err := staff.Create(r.Context(), c.Store, v.Agency, &staff.Fields{Name: f.Name, Phone: f.Phone, BackupID: f.BackupID,
-			WorkingHours: &wh, Email: f.Email, Role: f.Role, Language: f.Language})
+			WorkingHours: &wh, Email: f.Email, Role: f.Role, Language: f.Language, ContactRules: rules})
 		if err != nil {
 			c.staffRefused(w, r, staffFormPage{New: true, Form: f}, err)
 			return
@@ -166,6 +225,8 @@ func (c *console) staffRefused(w http.ResponseWriter, r *http.Request, p staffFo
 	switch {
 	case errors.As(err, &fe):
 		c.renderStaffForm(w, r, http.StatusBadRequest, p, textProblem(lang, staffLabels[fe.Field], err), true)
+	case errors.Is(err, errRuleAfter):
+		c.renderStaffForm(w, r, http.StatusBadRequest, p, T["rule_after_bad"], true)
 	case errors.As(err, &se) && se.Code == staff.CodeContactRules:
 		c.renderStaffForm(w, r, http.StatusBadRequest, p, fmt.Sprintf(T["staff_contact_rules"], se.Error()), true)
 	case errors.As(err, &se):
@@ -230,8 +291,12 @@ func handleStaffSave(c *console) http.Handler {
 		f := readStaffForm(r)
 		f.ID = urlParam(r, "id")
 		wh := f.hours()
-		old, m, err := staff.Update(r.Context(), c.Store, v.Agency, f.ID, &staff.Patch{Name: &f.Name, Phone: &f.Phone,
-			BackupID: &f.BackupID, WorkingHours: &wh, Email: &f.Email, Role: &f.Role, Language: &f.Language})
+		rules, err := f.contactRules()
+		var old, m *store.CaseManager
+		if err == nil {
+			old, m, err = staff.Update(r.Context(), c.Store, v.Agency, f.ID, &staff.Patch{Name: &f.Name, Phone: &f.Phone,
+				BackupID: &f.BackupID, WorkingHours: &wh, Email: &f.Email, Role: &f.Role, Language: &f.Language, ContactRules: &rules})
+		}
 		if err != nil {
 			if cur, err := c.Store.CaseManager(r.Context(), v.Agency.ID, f.ID); err == nil {
 				f.Telegram, f.Active = cur.TelegramChat != "", cur.Active

@@ -202,3 +202,78 @@ func TestConsoleStaffPagesInSpanish(t *testing.T) {
 		t.Errorf("a refused add in Spanish = %d %q", p.Status, flash(p.Body))
 	}
 }
+
+// TestConsoleStaffContactRules: an admin sets how alerts reach a staff
+// member (SMS at once, a call after 2 minutes) on their page, as
+// PATCH /v1/case-managers/{id} would; the page shows the rules back;
+// rules the API refuses (a call for someone without a phone, minutes that
+// are not a number, a first rule not at once) say why and change nothing;
+// clearing every method goes back to the default.
+func TestConsoleStaffContactRules(t *testing.T) {
+	h := newHarness(t)
+	_, key := h.agency("Northside")
+	_, admin := h.newStaff(key, "Ada Admin", "ada@example.org", "admin")
+	cora := h.staffMember(key, "Cora Night", "cora@example.org", "case_manager")
+	if code, out := h.api("PATCH", "/v1/case-managers/"+cora, key, map[string]any{"phone": "+13125550144"}); code != 200 {
+		t.Fatalf("set phone = %d %v", code, out)
+	}
+	rules := func() string {
+		t.Helper()
+		_, out := h.api("GET", "/v1/case-managers/"+cora, key, nil)
+		var got []string
+		list, _ := out["contact_rules"].([]any) // none: absent
+		for _, r := range list {
+			r := r.(map[string]any)
+			got = append(got, r["after"].(string)+" "+r["method"].(string))
+		}
+		return strings.Join(got, ", ")
+	}
+	form := func(phone string, rows ...string) url.Values {
+		f := staffForm("Cora Night", "cora@example.org", "case_manager", phone, "")
+		for i, row := range rows {
+			after, method, _ := strings.Cut(row, " ")
+			f.Set("rule_after_"+string(rune('0'+i)), after)
+			f.Set("rule_method_"+string(rune('0'+i)), method)
+		}
+		return f
+	}
+
+	if p := admin.post("/console/staff/"+cora, form("+13125550144", "0 sms", "2 voice")); p.Status != http.StatusSeeOther {
+		t.Fatalf("save rules = %d %q; want 303", p.Status, flash(p.Body))
+	}
+	if got := rules(); got != "0s sms, 2m0s voice" {
+		t.Errorf("contact rules through the API = %q; want SMS at once, a call after 2 minutes", got)
+	}
+	p := admin.get("/console/staff/" + cora)
+	for _, want := range []string{`name="rule_after_1" type="number" min="0" max="60" step="any" inputmode="decimal" value="2"`, `<option value="voice" selected>Voice call</option>`} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("the staff page lacks %q", want)
+		}
+	}
+
+	for _, tc := range []struct {
+		name  string
+		form  url.Values
+		says  string
+		stays string
+	}{
+		{"a call without a phone", form("", "0 voice"), "voice needs a phone number", "0s sms, 2m0s voice"},
+		{"minutes that are not a number", form("+13125550144", "0 sms", "soon voice"), "must be a number from 0 to 60", "0s sms, 2m0s voice"},
+		{"a first rule not at once", form("+13125550144", "5 sms"), "the first rule is at once", "0s sms, 2m0s voice"},
+	} {
+		p := admin.post("/console/staff/"+cora, tc.form)
+		if p.Status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(flash(p.Body)), tc.says) {
+			t.Errorf("%s: = %d %q; want 400 saying %q", tc.name, p.Status, flash(p.Body), tc.says)
+		}
+		if got := rules(); got != tc.stays {
+			t.Errorf("%s: rules now %q; want %q (nothing changed)", tc.name, got, tc.stays)
+		}
+	}
+
+	if p := admin.post("/console/staff/"+cora, form("+13125550144")); p.Status != http.StatusSeeOther {
+		t.Fatalf("clear rules = %d %q; want 303", p.Status, flash(p.Body))
+	}
+	if got := rules(); got != "" {
+		t.Errorf("contact rules after clearing = %q; want none (the default)", got)
+	}
+}
