@@ -209,15 +209,9 @@ type overrideRequest struct {
 	End     time.Time `json:"end"`
 }
 
-// maxOverride is the longest override; maxOverrides how many a rotation
-// keeps (those that ended are dropped when one is added).
-const (
-	maxOverride  = 31 * 24 * time.Hour
-	maxOverrides = 50
-)
-
 // handleCreateOverride puts another staff member on call for a while
-// ("Sam covers Friday night"): {staff_id, start, end} (RFC 3339).
+// ("Sam covers Friday night"): {staff_id, start, end} (RFC 3339), by the
+// rules of escalation.AddOverride (shared with the console).
 func handleCreateOverride(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req overrideRequest
@@ -225,42 +219,16 @@ func handleCreateOverride(d Deps) http.Handler {
 			respondErr(w, r, d.Log, err)
 			return
 		}
-		req.StaffID = strings.TrimSpace(req.StaffID)
-		now := d.Now()
+		o, old, rot, err := escalation.AddOverride(r.Context(), d.Store, agencyID(r), urlParam(r, "id"), req.StaffID, req.Start, req.End, d.Now())
+		var bad *escalation.OverrideError
 		switch {
-		case req.StaffID == "":
-			respondErr(w, r, d.Log, invalid("staff_id: required"))
+		case errors.As(err, &bad) && bad.TooMany:
+			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: bad.Error()})
 			return
-		case req.Start.IsZero() || req.End.IsZero():
-			respondErr(w, r, d.Log, invalid("start, end: required (RFC 3339)"))
+		case errors.As(err, &bad):
+			respondErr(w, r, d.Log, invalid("%s", bad.Error()))
 			return
-		case !req.End.After(req.Start):
-			respondErr(w, r, d.Log, invalid("end: must be after start"))
-			return
-		case req.End.Sub(req.Start) > maxOverride:
-			respondErr(w, r, d.Log, invalid("end: an override lasts at most 31 days"))
-			return
-		case !req.End.After(now):
-			respondErr(w, r, d.Log, invalid("end: already past"))
-			return
-		}
-		if err := activeStaff(r, d, req.StaffID); err != nil {
-			if errors.Is(err, errNoStaff) {
-				err = invalid("staff_id: no such active case manager in this agency")
-			}
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		o := store.RotationOverride{ID: store.NewID("ov", now), StaffID: req.StaffID, Start: req.Start.UTC(), End: req.End.UTC()}
-		old, rot, err := d.Store.UpdateRotation(r.Context(), agencyID(r), urlParam(r, "id"), func(rot *store.Rotation) error {
-			rot.Overrides = slices.DeleteFunc(rot.Overrides, func(x store.RotationOverride) bool { return !x.End.After(now) })
-			if len(rot.Overrides) >= maxOverrides {
-				return &Error{Code: CodeConflict, Message: "overrides: at most 50 current or future overrides"}
-			}
-			rot.Overrides = append(rot.Overrides, o)
-			return nil
-		})
-		if err != nil {
+		case err != nil:
 			respondErr(w, r, d.Log, err)
 			return
 		}
@@ -273,15 +241,7 @@ func handleCreateOverride(d Deps) http.Handler {
 // handleDeleteOverride removes an override.
 func handleDeleteOverride(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		oid := urlParam(r, "oid")
-		old, rot, err := d.Store.UpdateRotation(r.Context(), agencyID(r), urlParam(r, "id"), func(rot *store.Rotation) error {
-			i := slices.IndexFunc(rot.Overrides, func(x store.RotationOverride) bool { return x.ID == oid })
-			if i < 0 {
-				return store.ErrNotFound
-			}
-			rot.Overrides = slices.Delete(rot.Overrides, i, i+1)
-			return nil
-		})
+		old, rot, err := escalation.RemoveOverride(r.Context(), d.Store, agencyID(r), urlParam(r, "id"), urlParam(r, "oid"))
 		if err != nil {
 			respondErr(w, r, d.Log, err)
 			return

@@ -79,6 +79,9 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	if code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Crisis line", "staff": []string{anaID, sueID},
 		"handoff": "weekly", "at": "09:00", "start": "2026-11-02"}); code != 201 {
 		t.Fatalf("create rotation = %d %v", code, out)
+	} else if code, out := h.api("POST", "/v1/rotations/"+out["id"].(string)+"/overrides", key, map[string]any{"staff_id": anaID,
+		"start": h.clock.Now().Add(48 * time.Hour).Format(time.RFC3339), "end": h.clock.Now().Add(60 * time.Hour).Format(time.RFC3339)}); code != 201 {
+		t.Fatalf("add override = %d %v", code, out)
 	}
 	rosa := h.client(key, anaID, "Rosa Delgado", "+13125550142")
 	h.client(key, anaID, "Sam Okafor", "+13125550157")

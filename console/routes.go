@@ -55,6 +55,11 @@ func routes(c *console) http.Handler {
 			r.Method(http.MethodGet, "/reports", handleReports(c))
 		})
 		r.Group(func(r chi.Router) {
+			r.Use(requireRole(c, "forbidden_overrides", staff.RoleSupervisor, staff.RoleAdmin))
+			r.Method(http.MethodPost, "/on-call/{id}/overrides", handleAddOverride(c))
+			r.Method(http.MethodPost, "/on-call/{id}/overrides/{oid}/remove", handleRemoveOverride(c))
+		})
+		r.Group(func(r chi.Router) {
 			r.Use(requireRole(c, "forbidden", staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))
 			r.Method(http.MethodPost, "/staff", handleStaffCreate(c))
