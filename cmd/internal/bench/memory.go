@@ -39,8 +39,8 @@ type MemoryResult struct {
 	// Fixed is the steady-state share of what does not grow with time (the
 	// client, its schedule, the queued next occurrence, the owner mapping,
 	// the idle conversation, dedupe and sent markers at their TTL share):
-	// the ≤ 2 KB target. History is what grows: the timeline and closed
-	// escalations, over Days.
+	// the ≤ 2 KB target. History is what grows: the timeline, closed
+	// escalations and the client's index of them, over Days.
 	Fixed, History float64
 	UsedDelta      float64 // INFO used_memory delta / clients
 	Messages       int     // SMS the fake recorded for these clients
@@ -48,7 +48,9 @@ type MemoryResult struct {
 
 // historyShape reports whether a key shape is history (grows with every
 // answered day) rather than fixed state.
-func historyShape(shape string) bool { return shape == "{c}:timeline" || shape == "{a}:esc" }
+func historyShape(shape string) bool {
+	return shape == "{c}:timeline" || shape == "{a}:esc" || shape == "{a}:escs:client"
+}
 
 // memNote is client i's note on day d: a different sentence every day of
 // the phase, and neighbours on different ones.
@@ -239,7 +241,7 @@ func memoryClasses(ctx context.Context, c *redis.Client, span time.Duration) ([]
 			shape := keyShape(k)
 			mc := byClass[shape]
 			if mc == nil {
-				mc = &MemClass{Class: shape, PerAgencyKey: strings.HasPrefix(shape, "{a}") && shape != "{a}:esc" ||
+				mc = &MemClass{Class: shape, PerAgencyKey: strings.HasPrefix(shape, "{a}") && shape != "{a}:esc" && shape != "{a}:escs:client" ||
 					shape == "agencies" || shape == "apikey:*" || shape == "carecheck:*"}
 				byClass[shape] = mc
 			}

@@ -147,7 +147,7 @@ func (e *benchEnv) report(w io.Writer, r *Results) {
 			p("| `%s`%s | %d | %.0f | %s | %.0f |\n", k.Class, note, k.Keys, k.Bytes/float64(m.Clients), ttl, k.Steady/float64(m.Clients))
 		}
 		p("| **total per client** | | **%.0f** | | **%.0f** |\n\n", m.PerClient, m.Steady)
-		p("Split by what grows: the fixed state does not grow with time (target ≤ 2 KB); the history (timeline entries, the closed escalation) grows with every answered day (no target).\n\n")
+		p("Split by what grows: the fixed state does not grow with time (target ≤ 2 KB); the history (timeline entries, the closed escalation and the client's index of it) grows with every answered day (no target).\n\n")
 		p("| per client | bytes |\n|---|---|\n")
 		p("| **fixed state** (client, schedule, queued occurrence, owner, idle conversation, dedupe, send bookkeeping at its TTL share) | **%.0f** |\n", m.Fixed)
 		p("| history per answered check-in day (timeline + escalation, ÷ %d days) | %.0f |\n", m.Days, m.History/float64(m.Days))

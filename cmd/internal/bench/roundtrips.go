@@ -137,6 +137,9 @@ func CmdDesc(c redis.Cmder) string {
 
 // keyShape hides ids: "{c:cl_x}:timeline" → "{c}:timeline", "sent:r:…" → "sent:*".
 func keyShape(k string) string {
+	if strings.Contains(k, ":escs:client:") {
+		return "{a}:escs:client" // a client's escalations, beside the agency's list
+	}
 	if strings.HasPrefix(k, "{") {
 		if end := strings.IndexByte(k, '}'); end > 1 {
 			tag := k[1:end]
