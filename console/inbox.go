@@ -90,19 +90,27 @@ func (c *console) loadInbox(ctx context.Context, v *viewer) (inbox, error) {
 // staffNames maps the agency's staff ids to their names.
 func (c *console) staffNames(ctx context.Context, agency string) map[string]string {
 	names := map[string]string{}
+	all, _ := c.allStaff(ctx, agency) // names of what could be read; ids stand for the rest
+	for _, m := range all {
+		names[m.ID] = m.Name
+	}
+	return names
+}
+
+// allStaff reads every staff member of the agency, active or not, in id
+// order (the store pages them).
+func (c *console) allStaff(ctx context.Context, agency string) ([]*store.CaseManager, error) {
+	var all []*store.CaseManager
 	cursor := ""
 	for {
 		page, err := c.Store.CaseManagers(ctx, agency, cursor, 200)
 		if err != nil {
-			return names
+			return all, err
 		}
-		for _, m := range page.Items {
-			names[m.ID] = m.Name
+		all = append(all, page.Items...)
+		if cursor = page.Next; cursor == "" {
+			return all, nil
 		}
-		if page.Next == "" {
-			return names
-		}
-		cursor = page.Next
 	}
 }
 

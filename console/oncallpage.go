@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -67,18 +68,10 @@ func handleOnCall(c *console) http.Handler {
 func (c *console) renderOnCall(w http.ResponseWriter, r *http.Request, status int, rotID string, form overrideForm, flash string, isErr bool) {
 	v := viewerOf(r)
 	ctx := r.Context()
-	var rots []*store.Rotation
-	cursor := ""
-	for {
-		page, err := c.Store.Rotations(ctx, v.Agency.ID, cursor, 200)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		rots = append(rots, page.Items...)
-		if cursor = page.Next; cursor == "" {
-			break
-		}
+	rots, err := c.allRotations(ctx, v.Agency.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
 	}
 	names := c.staffNames(ctx, v.Agency.ID)
 	loc := zoneOf(v.Agency)
@@ -116,24 +109,34 @@ func (c *console) renderOnCall(w http.ResponseWriter, r *http.Request, status in
 		p.Rows = append(p.Rows, row)
 	}
 	if p.CanEdit {
-		cursor := ""
-		for {
-			page, err := c.Store.CaseManagers(ctx, v.Agency.ID, cursor, 200)
-			if err != nil {
-				c.fail(w, r, err)
-				return
-			}
-			for _, m := range page.Items {
-				if m.Active {
-					p.Staff = append(p.Staff, option{m.ID, m.Name})
-				}
-			}
-			if cursor = page.Next; cursor == "" {
-				break
+		all, err := c.allStaff(ctx, v.Agency.ID)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		for _, m := range all {
+			if m.Active {
+				p.Staff = append(p.Staff, option{m.ID, m.Name})
 			}
 		}
 	}
 	c.render(w, r, "oncall.html", status, "oncall_title", view{Data: p, Flash: flash, FlashError: isErr})
+}
+
+// allRotations reads every on-call rotation of the agency, in id order.
+func (c *console) allRotations(ctx context.Context, agency string) ([]*store.Rotation, error) {
+	var all []*store.Rotation
+	cursor := ""
+	for {
+		page, err := c.Store.Rotations(ctx, agency, cursor, 200)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if cursor = page.Next; cursor == "" {
+			return all, nil
+		}
+	}
 }
 
 // handleAddOverride puts someone else on call for a while, by the API's

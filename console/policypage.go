@@ -128,35 +128,24 @@ func (c *console) renderPolicy(w http.ResponseWriter, r *http.Request, status in
 	ctx := r.Context()
 	p.Targets = []option{{escalation.NotifyAssigned, T["notify_assigned"]}, {escalation.NotifyBackup, T["notify_backup"]}}
 	names := map[string]string{}
-	cursor := ""
-	for {
-		page, err := c.Store.CaseManagers(ctx, v.Agency.ID, cursor, 200)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		for _, m := range page.Items {
-			names[m.ID] = m.Name
-			if m.Active {
-				p.Targets = append(p.Targets, option{m.ID, m.Name})
-			}
-		}
-		if cursor = page.Next; cursor == "" {
-			break
+	all, err := c.allStaff(ctx, v.Agency.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, m := range all {
+		names[m.ID] = m.Name
+		if m.Active {
+			p.Targets = append(p.Targets, option{m.ID, m.Name})
 		}
 	}
-	for {
-		page, err := c.Store.Rotations(ctx, v.Agency.ID, cursor, 200)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		for _, rot := range page.Items {
-			p.Targets = append(p.Targets, option{escalation.NotifyOnCall + rot.ID, T["notify_on_call"] + " " + rot.Name})
-		}
-		if cursor = page.Next; cursor == "" {
-			break
-		}
+	rots, err := c.allRotations(ctx, v.Agency.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, rot := range rots {
+		p.Targets = append(p.Targets, option{escalation.NotifyOnCall + rot.ID, T["notify_on_call"] + " " + rot.Name})
 	}
 	waits := map[string]bool{}
 	for _, d := range policyWaits {

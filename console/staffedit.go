@@ -155,22 +155,15 @@ func (c *console) renderStaffForm(w http.ResponseWriter, r *http.Request, status
 	}
 	p.Form.Rules = rows
 	p.Backups = []option{{"", T["no_backup"]}}
-	cursor := ""
-	for {
-		page, err := c.Store.CaseManagers(r.Context(), v.Agency.ID, cursor, 200)
-		if err != nil {
-			c.fail(w, r, err)
-			return
+	all, err := c.allStaff(r.Context(), v.Agency.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, m := range all {
+		if m.Active && m.ID != p.Form.ID {
+			p.Backups = append(p.Backups, option{m.ID, m.Name})
 		}
-		for _, m := range page.Items {
-			if m.Active && m.ID != p.Form.ID {
-				p.Backups = append(p.Backups, option{m.ID, m.Name})
-			}
-		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
 	}
 	title := "staff_edit_title"
 	if p.New {

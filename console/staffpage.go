@@ -39,20 +39,13 @@ func handleStaff(c *console) http.Handler {
 
 func (c *console) renderStaff(w http.ResponseWriter, r *http.Request, status int, p staffPage) {
 	v := viewerOf(r)
-	cursor := ""
-	for {
-		page, err := c.Store.CaseManagers(r.Context(), v.Agency.ID, cursor, 200)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		for _, m := range page.Items {
-			p.Staff = append(p.Staff, staffRow{ID: m.ID, Name: m.Name, Email: m.Email, Role: staff.Role(m), Active: m.Active})
-		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
+	all, err := c.allStaff(r.Context(), v.Agency.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, m := range all {
+		p.Staff = append(p.Staff, staffRow{ID: m.ID, Name: m.Name, Email: m.Email, Role: staff.Role(m), Active: m.Active})
 	}
 	c.render(w, r, "staff.html", status, "staff_title", view{Data: p})
 }
