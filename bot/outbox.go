@@ -400,11 +400,33 @@ func (o *Outbox) failed(ctx context.Context, j *Job, err error) error {
 
 var _ StatusReceiver = (*Outbox)(nil)
 
+// A final delivery report for a message not on record yet is looked for
+// again after reportRecheck, doubling up to reportRecheckMax (about 1.6 s
+// in all): the time our own write of the send may lag Twilio's answer.
+const (
+	reportRecheck    = 25 * time.Millisecond
+	reportRecheckMax = 800 * time.Millisecond
+)
+
 // Status applies a delivery report: statuses never move backwards; a
 // failed or undelivered message is retried like a failed send; Twilio's
 // 21610 means the person opted out with the carrier.
 func (o *Outbox) Status(ctx context.Context, s StatusUpdate) error {
+	final := s.Status == "delivered" || s.Status == "undelivered" || s.Status == "failed"
 	id, moved, err := o.store.UpdateStatus(ctx, s.ProviderID, s.Status)
+	// A report can overtake our own record of the send: Twilio took the
+	// message and called back while the sent marker was still being
+	// written. A final report is worth looking for again, for a moment.
+	for wait := reportRecheck; errors.Is(err, store.ErrNotFound) && final && wait <= reportRecheckMax; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		id, moved, err = o.store.UpdateStatus(ctx, s.ProviderID, s.Status)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // not ours, or expired
 	}
