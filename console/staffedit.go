@@ -96,7 +96,7 @@ func (f staffForm) contactRules() ([]store.ContactRule, error) {
 		minutes := 0.0
 		if a := strings.TrimSpace(row.After); a != "" {
 			var err error
-			if minutes, err = strconv.ParseFloat(a, 64); err != nil || minutes < 0 || minutes > 60 {
+			if minutes, err = strconv.ParseFloat(a, 64); err != nil || !(minutes >= 0 && minutes <= 60) {
 				return nil, errRuleAfter
 			}
 		}

@@ -259,6 +259,7 @@ func TestConsoleStaffContactRules(t *testing.T) {
 	}{
 		{"a call without a phone", form("", "0 voice"), "voice needs a phone number", "0s sms, 2m0s voice"},
 		{"minutes that are not a number", form("+13125550144", "0 sms", "soon voice"), "must be a number from 0 to 60", "0s sms, 2m0s voice"},
+		{"minutes that are NaN", form("+13125550144", "0 sms", "NaN voice"), "must be a number from 0 to 60", "0s sms, 2m0s voice"},
 		{"a first rule not at once", form("+13125550144", "5 sms"), "the first rule is at once", "0s sms, 2m0s voice"},
 	} {
 		p := admin.post("/console/staff/"+cora, tc.form)
