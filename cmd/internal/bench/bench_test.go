@@ -45,6 +45,8 @@ func TestCmdDescHidesIDs(t *testing.T) {
 		{"hash", []any{"hset", "{c:cl_1a2b}:conv", "f", "v"}, "hset {c}:conv"},
 		{"script", []any{"evalsha", "abc", 2, "{c:cl_1a2b}:conv", "{c:cl_1a2b}:timeline", "x"}, "evalsha {c}:conv,{c}:timeline"},
 		{"plain key", []any{"set", "sent:r:12345", "1"}, "set sent:*"},
+		{"named parts kept, ids dropped", []any{"zadd", "{a:ag_1x}:escs:client:cl_9y", "0", "es_1"}, "zadd {a}:escs:client"},
+		{"an email is an id", []any{"get", "{a:ag_1x}:staffemail:ana@example.org"}, "get {a}:staffemail"},
 		{"no key", []any{"ping"}, "ping"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

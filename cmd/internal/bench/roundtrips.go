@@ -135,28 +135,43 @@ func CmdDesc(c redis.Cmder) string {
 	return name + " " + keyShape(key)
 }
 
-// keyShape hides ids: "{c:cl_x}:timeline" → "{c}:timeline", "sent:r:…" → "sent:*".
+// keyShape hides ids: "{c:cl_x}:timeline" → "{c}:timeline", "sent:r:…" →
+// "sent:*". After a hash tag, the key's named parts are kept and the first
+// part that is not a plain word (an id, an email, a number) ends it:
+// "{a:ag_x}:escs:client:cl_y" → "{a}:escs:client".
 func keyShape(k string) string {
-	if strings.Contains(k, ":escs:client:") {
-		return "{a}:escs:client" // a client's escalations, beside the agency's list
-	}
 	if strings.HasPrefix(k, "{") {
 		if end := strings.IndexByte(k, '}'); end > 1 {
 			tag := k[1:end]
 			if i := strings.IndexByte(tag, ':'); i >= 0 {
 				tag = tag[:i]
 			}
-			rest := k[end+1:]
-			if len(rest) > 1 {
-				if j := strings.IndexByte(rest[1:], ':'); j >= 0 {
-					rest = rest[:j+1]
+			shape := "{" + tag + "}"
+			for _, part := range strings.Split(k[end+1:], ":")[1:] {
+				if !namePart(part) {
+					break
 				}
+				shape += ":" + part
 			}
-			return "{" + tag + "}" + rest
+			return shape
 		}
 	}
 	if i := strings.IndexByte(k, ':'); i >= 0 {
 		return k[:i] + ":*"
 	}
 	return k
+}
+
+// namePart reports whether a key part names something (lower-case letters
+// and hyphens) rather than identifying it.
+func namePart(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, c := range p {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
