@@ -353,6 +353,13 @@ func TestObfuscated(t *testing.T) {
 		"wow!great news":          None,
 		"meet at 3am":             None,
 		"k1ll mys3lf":             Crisis,
+		"qu1er0 m0r1r":            Crisis,
+		"m4t4rm3 hoy":             Crisis,
+		"w@nn@ d1e":               Crisis,
+		"need to cu7 tonight":     Crisis,
+		"covid19 test came back":  None,
+		"help! i lost my keys":    None,
+		"on my ps5 all night":     None,
 	} {
 		if got := lex.Detect(text, "").Level; got != want {
 			t.Errorf("Detect(%q) = %v; want %v", text, got, want)

@@ -63,7 +63,7 @@ func tokenize(s *scratch, text string) {
 	for i := 0; i < len(text); {
 		c := text[i]
 		if kind == 1 {
-			if l, n := leet(text, i); n > 0 {
+			if l, n := leet(text, i, len(s.disp)-wordStart); n > 0 {
 				// A digit or symbol standing for a letter inside a word
 				// ("k!ll", "m4t4rme", "t00k"); '*' hides a letter and is
 				// dropped ("s*icidal" is then one letter from a key word).
@@ -144,11 +144,22 @@ func tokenize(s *scratch, text string) {
 // spellings; '*' maps to 0, a hidden letter.
 var leetLetter = [128]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's', '!': 'i', '*': 0xFF}
 
+// leetDigitEnd are the leet characters that stand for a letter at the end
+// of a word as well as inside it.
+var leetDigitEnd = [128]bool{'0': true, '1': true, '3': true, '4': true, '5': true, '7': true, '@': true}
+
+// wordByte reports whether c continues a word: an ASCII letter or digit, or
+// a byte of a multi-byte character.
+func wordByte(c byte) bool {
+	return c >= 0x80 || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+}
+
 // leet reports whether text[i] is a stand-in for a letter: a leet character
 // right after a letter (the caller is inside a word) whose run of leet
-// characters is followed by an ASCII letter. It returns the letter (0 for
+// characters is followed by an ASCII letter, or a single one that ends a
+// word of at least two letters (letters: how many it has so far). It returns the letter (0 for
 // a hidden one) and 1, or 0, 0.
-func leet(text string, i int) (byte, int) {
+func leet(text string, i, letters int) (byte, int) {
 	c := text[i]
 	if c >= 0x80 || leetLetter[c] == 0 {
 		return 0, 0
@@ -157,7 +168,13 @@ func leet(text string, i int) (byte, int) {
 	for j < len(text) && text[j] < 0x80 && leetLetter[text[j]] != 0 {
 		j++
 	}
-	if j == len(text) || !('a' <= text[j]|0x20 && text[j]|0x20 <= 'z') {
+	switch {
+	case j < len(text) && 'a' <= text[j]|0x20 && text[j]|0x20 <= 'z':
+	case j == i+1 && letters >= 2 && (c < 0x80 && leetDigitEnd[c]) && (j == len(text) || !wordByte(text[j])):
+		// One digit or '@' ending a word of letters ("qu1er0", "cu7",
+		// "w@nn@"); a longer run is a number ("covid19"), and '!' or
+		// '*' at the end are punctuation.
+	default:
 		return 0, 0
 	}
 	l := leetLetter[c]
