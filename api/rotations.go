@@ -3,9 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/carecheck/carecheck/escalation"
@@ -23,59 +21,14 @@ type rotationRequest struct {
 	Start   *string   `json:"start"`
 }
 
-// apply sets the request's fields on rot and validates the result: the
-// shape (escalation/oncall) and every staff id an active case manager of
-// the agency, once.
+// apply sets the request's fields on rot and validates the result by the
+// rules of escalation.ApplyRotation (shared with the console).
 func (req *rotationRequest) apply(r *http.Request, d Deps, rot *store.Rotation) error {
-	if req.Name != nil {
-		name, err := text("name", *req.Name, nameRule)
-		if err != nil {
-			return err
-		}
-		rot.Name = name
-	}
-	if req.Staff != nil {
-		rot.Staff = nil
-		for _, id := range *req.Staff {
-			rot.Staff = append(rot.Staff, strings.TrimSpace(id))
-		}
-	}
-	if req.Handoff != nil {
-		rot.Handoff = strings.TrimSpace(*req.Handoff)
-	}
-	if req.At != nil {
-		rot.At = strings.TrimSpace(*req.At)
-	}
-	if req.Start != nil {
-		rot.Start = strings.TrimSpace(*req.Start)
-	}
-	if rot.Name == "" {
-		return invalid("name: required")
-	}
-	if err := oncall.Validate(escalation.OnCallSpec(rot)); err != nil {
-		return invalid("%s", err.Error())
-	}
-	for i, id := range rot.Staff {
-		if slices.Index(rot.Staff, id) != i {
-			return invalid("staff[%d]: %s is already in the rotation", i, id)
-		}
-		if err := activeStaff(r, d, id); err != nil {
-			if errors.Is(err, errNoStaff) {
-				return invalid("staff[%d]: no such active case manager in this agency", i)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-var errNoStaff = errors.New("no such active case manager")
-
-// activeStaff checks that id names an active case manager of the request's agency.
-func activeStaff(r *http.Request, d Deps, id string) error {
-	m, err := d.Store.CaseManager(r.Context(), agencyID(r), id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !m.Active) {
-		return errNoStaff
+	err := escalation.ApplyRotation(r.Context(), d.Store, agencyID(r), escalation.RotationFields{
+		Name: req.Name, Staff: req.Staff, Handoff: req.Handoff, At: req.At, Start: req.Start}, rot, d.Now())
+	var bad *escalation.RotationError
+	if errors.As(err, &bad) {
+		return invalid("%s", bad.Error())
 	}
 	return err
 }
@@ -167,33 +120,18 @@ func handlePatchRotation(d Deps) http.Handler {
 }
 
 // handleDeleteRotation deletes a rotation the agency's policy does not name
-// (409 naming the steps that do). An open escalation whose policy snapshot
+// (409 naming the steps that do), by escalation.DeleteRotation (shared with
+// the console). An open escalation whose policy snapshot
 // names it skips that step, and its audit says nobody was on call.
 func handleDeleteRotation(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rot, ok := rotationOf(d, w, r)
-		if !ok {
+		rot, err := escalation.DeleteRotation(r.Context(), d.Store, agencyID(r), urlParam(r, "id"))
+		var inUse *escalation.RotationInUseError
+		if errors.As(err, &inUse) {
+			respondErr(w, r, d.Log, &Error{Code: CodeConflict, Message: inUse.Error()})
 			return
 		}
-		ag, err := d.Store.Agency(r.Context(), rot.AgencyID)
 		if err != nil {
-			respondErr(w, r, d.Log, err)
-			return
-		}
-		if ag.Policy != nil {
-			var steps []string
-			for i, st := range ag.Policy.Steps {
-				if id, ok := escalation.OnCallRotation(st.Notify); ok && id == rot.ID {
-					steps = append(steps, strconv.Itoa(i+1))
-				}
-			}
-			if len(steps) > 0 {
-				respondErr(w, r, d.Log, &Error{Code: CodeConflict,
-					Message: "the escalation policy names this rotation (steps " + strings.Join(steps, ", ") + "): change the policy first"})
-				return
-			}
-		}
-		if err := d.Store.DeleteRotation(r.Context(), rot.AgencyID, rot.ID); err != nil {
 			respondErr(w, r, d.Log, err)
 			return
 		}

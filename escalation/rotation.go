@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/carecheck/carecheck/escalation/oncall"
+	"github.com/carecheck/carecheck/freetext"
 	"github.com/carecheck/carecheck/store"
 )
 
@@ -113,4 +115,192 @@ func RemoveOverride(ctx context.Context, st *store.Store, agencyID, rotID, oid s
 		rot.Overrides = slices.Delete(rot.Overrides, i, i+1)
 		return nil
 	})
+}
+
+// RotationFields is a rotation as asked for (POST and PATCH /v1/rotations,
+// the console's rotation form); a nil field is left as it is.
+type RotationFields struct {
+	Name    *string
+	Staff   *[]string
+	Handoff *string
+	At      *string
+	Start   *string
+	// Day asks for the start instead of Start (the console's form): the
+	// local date, in the agency's zone, of the latest hand-off at or before
+	// now, on Day's weekday for a weekly rotation and on any day for a daily
+	// one, so that the first of Staff is on call now, until the next
+	// hand-off. Start is ignored then.
+	Day *time.Weekday
+}
+
+// Rotation refusal codes (RotationError.Code).
+const (
+	RotationNameRequired = "name_required" // no name
+	RotationNameText     = "name_text"     // a name freetext refuses (Err says why)
+	RotationShape        = "shape"         // oncall.Validate refused it (Field: staff, handoff, at, start, overrides[i])
+	RotationStaffTwice   = "staff_twice"   // Staff[Index] is already in the rotation
+	RotationNoStaff      = "no_staff"      // Staff[Index] is no active case manager of the agency
+)
+
+// RotationError is a rotation refused by its rules: Code (and Field, Index)
+// say what is wrong for a form to word; Error is the API's message.
+type RotationError struct {
+	Code, Field string
+	Index       int
+	// Err is the refusal of freetext (RotationNameText) or oncall
+	// (RotationShape).
+	Err error
+	msg string
+}
+
+func (e *RotationError) Error() string { return e.msg }
+func (e *RotationError) Unwrap() error { return e.Err }
+
+// ApplyRotation sets f's fields on rot (a new one, or the stored one in
+// store.UpdateRotation's change) and checks the result by the rules the API
+// and the console share: a name (freetext.Name); the shape oncall.Validate
+// checks (staff, hand-off daily or weekly at a local time, start); every
+// staff id an active case manager of the agency, once. A refusal is a
+// *RotationError; other errors are the store's. now and the agency's zone
+// place the start when f.Day is set.
+func ApplyRotation(ctx context.Context, st *store.Store, agencyID string, f RotationFields, rot *store.Rotation, now time.Time) error {
+	if f.Name != nil {
+		name, err := freetext.Check("name", *f.Name, freetext.Name)
+		if err != nil {
+			return &RotationError{Code: RotationNameText, Field: "name", Err: err, msg: err.Error()}
+		}
+		rot.Name = name
+	}
+	if f.Staff != nil {
+		rot.Staff = nil
+		for _, id := range *f.Staff {
+			rot.Staff = append(rot.Staff, strings.TrimSpace(id))
+		}
+	}
+	if f.Handoff != nil {
+		rot.Handoff = strings.TrimSpace(*f.Handoff)
+	}
+	if f.At != nil {
+		rot.At = strings.TrimSpace(*f.At)
+	}
+	if f.Day != nil {
+		ag, err := st.Agency(ctx, agencyID)
+		if err != nil {
+			return err
+		}
+		if start, ok := startNow(rot.Handoff, rot.At, *f.Day, ag.Timezone, now); ok {
+			rot.Start = start
+		}
+	} else if f.Start != nil {
+		rot.Start = strings.TrimSpace(*f.Start)
+	}
+	if rot.Name == "" {
+		return &RotationError{Code: RotationNameRequired, Field: "name", msg: "name: required"}
+	}
+	if err := oncall.Validate(OnCallSpec(rot)); err != nil {
+		field := ""
+		var oe *oncall.Error
+		if errors.As(err, &oe) {
+			field = oe.Field
+		}
+		return &RotationError{Code: RotationShape, Field: field, Err: err, msg: err.Error()}
+	}
+	for i, id := range rot.Staff {
+		if slices.Index(rot.Staff, id) != i {
+			return &RotationError{Code: RotationStaffTwice, Field: fmt.Sprintf("staff[%d]", i), Index: i,
+				msg: fmt.Sprintf("staff[%d]: %s is already in the rotation", i, id)}
+		}
+		m, err := st.CaseManager(ctx, agencyID, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !m.Active) {
+			return &RotationError{Code: RotationNoStaff, Field: fmt.Sprintf("staff[%d]", i), Index: i,
+				msg: fmt.Sprintf("staff[%d]: no such active case manager in this agency", i)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startNow is the local date, in zone tz, of a rotation's latest hand-off
+// at or before now (by escalation/oncall's reckoning, DST included): on
+// weekday day when weekly, any day when daily; false when the hand-off or
+// its time is not valid (oncall.Validate says why).
+func startNow(handoff, at string, day time.Weekday, tz string, now time.Time) (string, bool) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return "", false
+	}
+	y, m, d := now.In(loc).Date()
+	guess := time.Date(y, m, d, 12, 0, 0, 0, loc)
+	if handoff == oncall.Weekly {
+		guess = guess.AddDate(0, 0, -((int(guess.Weekday()) - int(day) + 7) % 7))
+	}
+	spec := oncall.Rotation{Staff: []string{"-"}, Handoff: handoff, At: at, Start: guess.Format(time.DateOnly)}
+	if oncall.Validate(spec) != nil {
+		return "", false
+	}
+	return oncall.At(spec, loc, now).From.In(loc).Format(time.DateOnly), true
+}
+
+// StaffFromNow is the rotation's staff in turn from whoever's shift runs at
+// now (overrides aside), in the agency's zone tz: with the weekday of the
+// shift's hand-off and RotationFields.Day, the same schedule again (what the
+// console's form shows to edit). The rotation as stored when it cannot be
+// read.
+func StaffFromNow(r *store.Rotation, tz string, now time.Time) []string {
+	spec := OnCallSpec(r)
+	spec.Overrides = nil
+	loc, err := time.LoadLocation(tz)
+	if err != nil || oncall.Validate(spec) != nil {
+		return slices.Clone(r.Staff)
+	}
+	i := slices.Index(r.Staff, oncall.At(spec, loc, now).StaffID)
+	if i < 0 {
+		return slices.Clone(r.Staff)
+	}
+	return append(slices.Clone(r.Staff[i:]), r.Staff[:i]...)
+}
+
+// RotationInUseError refuses to delete a rotation the agency's escalation
+// policy names: Steps are the steps that do, from 1.
+type RotationInUseError struct{ Steps []int }
+
+func (e *RotationInUseError) Error() string {
+	steps := make([]string, len(e.Steps))
+	for i, s := range e.Steps {
+		steps[i] = strconv.Itoa(s)
+	}
+	return "the escalation policy names this rotation (steps " + strings.Join(steps, ", ") + "): change the policy first"
+}
+
+// DeleteRotation deletes the agency's rotation rotID unless a step of the
+// agency's escalation policy names it as on-call:<id> (*RotationInUseError),
+// by the rule the API and the console share. It returns the rotation
+// deleted (store.ErrNotFound: no such rotation in the agency). An open
+// escalation whose policy snapshot names it skips that step.
+func DeleteRotation(ctx context.Context, st *store.Store, agencyID, rotID string) (*store.Rotation, error) {
+	rot, err := st.Rotation(ctx, agencyID, rotID)
+	if err != nil {
+		return nil, err
+	}
+	ag, err := st.Agency(ctx, rot.AgencyID)
+	if err != nil {
+		return nil, err
+	}
+	if ag.Policy != nil {
+		var steps []int
+		for i, s := range ag.Policy.Steps {
+			if id, ok := OnCallRotation(s.Notify); ok && id == rot.ID {
+				steps = append(steps, i+1)
+			}
+		}
+		if len(steps) > 0 {
+			return nil, &RotationInUseError{Steps: steps}
+		}
+	}
+	if err := st.DeleteRotation(ctx, rot.AgencyID, rot.ID); err != nil {
+		return nil, err
+	}
+	return rot, nil
 }

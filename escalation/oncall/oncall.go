@@ -50,26 +50,33 @@ type Shift struct {
 	Override bool `json:"override,omitempty"`
 }
 
-// Validate checks the rotation's shape (not whether its staff exist).
+// Error is a rotation Validate refuses: Field names what is wrong ("staff",
+// "handoff", "at", "start", "overrides[2]"), Msg why.
+type Error struct{ Field, Msg string }
+
+func (e *Error) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate checks the rotation's shape (not whether its staff exist); a
+// refusal is an *Error.
 func Validate(r Rotation) error {
 	if len(r.Staff) == 0 {
-		return errors.New("staff: at least one staff member")
+		return &Error{"staff", "at least one staff member"}
 	}
 	if len(r.Staff) > 100 {
-		return errors.New("staff: at most 100")
+		return &Error{"staff", "at most 100"}
 	}
 	if r.Handoff != Daily && r.Handoff != Weekly {
-		return errors.New(`handoff: "daily" or "weekly"`)
+		return &Error{"handoff", `"daily" or "weekly"`}
 	}
 	if _, _, err := clock(r.At); err != nil {
-		return fmt.Errorf("at: %w", err)
+		return &Error{"at", err.Error()}
 	}
 	if _, err := time.Parse(time.DateOnly, r.Start); err != nil {
-		return errors.New("start: a date, 2026-11-02")
+		return &Error{"start", "a date, 2026-11-02"}
 	}
 	for i, o := range r.Overrides {
 		if !o.End.After(o.Start) {
-			return fmt.Errorf("overrides[%d]: end must be after start", i)
+			return &Error{fmt.Sprintf("overrides[%d]", i), "end must be after start"}
 		}
 	}
 	return nil
