@@ -76,10 +76,13 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	sueID, _ := h.newStaff(key, "Sue Park", "sue@example.org", "supervisor")
 	h.newStaff(key, "Ada Admin", "ada@example.org", "admin")
 	inviteAna := h.invite(key, anaID)
-	if code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Crisis line", "staff": []string{anaID, sueID},
-		"handoff": "weekly", "at": "09:00", "start": "2026-11-02"}); code != 201 {
+	code, out := h.api("POST", "/v1/rotations", key, map[string]any{"name": "Crisis line", "staff": []string{anaID, sueID},
+		"handoff": "weekly", "at": "09:00", "start": "2026-11-02"})
+	if code != 201 {
 		t.Fatalf("create rotation = %d %v", code, out)
-	} else if code, out := h.api("POST", "/v1/rotations/"+out["id"].(string)+"/overrides", key, map[string]any{"staff_id": anaID,
+	}
+	rotID := out["id"].(string)
+	if code, out := h.api("POST", "/v1/rotations/"+rotID+"/overrides", key, map[string]any{"staff_id": anaID,
 		"start": h.clock.Now().Add(48 * time.Hour).Format(time.RFC3339), "end": h.clock.Now().Add(60 * time.Hour).Format(time.RFC3339)}); code != 201 {
 		t.Fatalf("add override = %d %v", code, out)
 	}
@@ -189,6 +192,7 @@ func TestConsolePagesInABrowser(t *testing.T) {
 	shoot("client")
 	for _, page := range []struct{ name, path string }{
 		{"clients", "/console/clients"}, {"reports", "/console/reports"}, {"inbox", "/console/"}, {"on-call", "/console/on-call"},
+		{"rotation-new", "/console/on-call/new"}, {"rotation-edit", "/console/on-call/" + rotID + "/edit"},
 		{"escalation", "/console/escalations/" + esc}, {"staff", "/console/staff"}, {"keys", "/console/keys"}, {"audit", "/console/audit"},
 		{"settings", "/console/settings"}, {"policy", "/console/settings/policy"}, {"safety", "/console/settings/safety"}, {"phrases", "/console/settings/phrases"},
 	} {

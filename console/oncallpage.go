@@ -56,10 +56,21 @@ type onCallShift struct {
 // handleOnCall lists the agency's on-call rotations for every signed-in
 // staff member: who is on call now, since when, and the next hand-offs
 // (the answer of GET /v1/rotations/{id}/on-call, read the same way);
-// supervisors and admins also add and remove overrides there.
+// supervisors and admins also add and remove overrides there, and find
+// the forms to add, change and delete rotations (rotationpage.go).
 func handleOnCall(c *console) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.renderOnCall(w, r, http.StatusOK, "", overrideForm{}, "", false)
+		flash := ""
+		T := texts[langOf(r)]
+		switch q := r.URL.Query(); {
+		case q.Get("created") != "":
+			flash = T["rotation_created"]
+		case q.Get("saved") != "":
+			flash = T["rotation_saved"]
+		case q.Get("deleted") != "":
+			flash = T["rotation_deleted"]
+		}
+		c.renderOnCall(w, r, http.StatusOK, "", overrideForm{}, flash, false)
 	})
 }
 

@@ -60,6 +60,14 @@ func routes(c *console) http.Handler {
 			r.Method(http.MethodPost, "/on-call/{id}/overrides/{oid}/remove", handleRemoveOverride(c))
 		})
 		r.Group(func(r chi.Router) {
+			r.Use(requireRole(c, "forbidden_rotations", staff.RoleSupervisor, staff.RoleAdmin))
+			r.Method(http.MethodGet, "/on-call/new", handleRotationNew(c))
+			r.Method(http.MethodPost, "/on-call", handleRotationCreate(c))
+			r.Method(http.MethodGet, "/on-call/{id}/edit", handleRotationEdit(c))
+			r.Method(http.MethodPost, "/on-call/{id}", handleRotationSave(c))
+			r.Method(http.MethodPost, "/on-call/{id}/delete", handleRotationDelete(c))
+		})
+		r.Group(func(r chi.Router) {
 			r.Use(requireRole(c, "forbidden", staff.RoleAdmin))
 			r.Method(http.MethodGet, "/staff", handleStaff(c))
 			r.Method(http.MethodPost, "/staff", handleStaffCreate(c))
