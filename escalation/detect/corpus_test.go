@@ -44,7 +44,10 @@ func readCSV(t *testing.T, path string) []Example {
 // thresholds 0.851, 7.2 %, 0.835; the lexicon alone 0.496, 4.8 %, 0.405),
 // so the test logs the gap and holds the floors below, just under what it
 // reaches, so that a change that loses ground fails. Raise them as the
-// detector improves; never tune on this file to do so.
+// detector improves; never tune on this file to do so. Concern caught is
+// held at the issue's own target (0.85) rather than just under what it
+// reaches: a threshold choice that raises crisis recall and lowers false
+// alarms may cost concern a point or two, and crisis comes first.
 func TestTestSplit(t *testing.T) {
 	exs := readCSV(t, testSplit)
 	r := Evaluate(mustNew(t), exs)
@@ -69,7 +72,7 @@ func TestTestSplit(t *testing.T) {
 	}
 	checkFloors(t, []floor{
 		{"test crisis recall", all.CrisisRecall(), 0.88},
-		{"test concern caught", all.ConcernCaught(), 0.86},
+		{"test concern caught", all.ConcernCaught(), 0.85},
 	})
 	if got := all.NoneCrisis(); got > 0.05 {
 		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.05", got)
