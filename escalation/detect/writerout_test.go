@@ -119,6 +119,11 @@ func TestLeaveWriterOut(t *testing.T) {
 		recalls = append(recalls, f.crisisRecall)
 		t.Logf("leave one writer out (%d writers, seed %d): crisis recall %.4f, none→crisis %.4f (hard negatives %.4f), concern caught %.4f, crisis rows left at none %.4f",
 			len(writers), cfg.seed, f.crisisRecall, f.noneCrisis, f.hardCrisis, f.concernCaught, f.harm)
+		if n == 0 {
+			s := measureDev(cvThresholds, rs, gold)
+			t.Logf("at the shipped thresholds (chosen by ordinary folds): crisis recall %.4f, none→crisis %.4f (hard negatives %.4f), concern caught %.4f, crisis rows left at none %.4f",
+				s.crisisRecall, s.noneCrisis, s.hardCrisis, s.concernCaught, s.harm)
+		}
 		if f.crisisRecall <= lexAlone.crisisRecall {
 			t.Errorf("leave one writer out: crisis recall %.3f; want above the lexicon alone (%.3f)", f.crisisRecall, lexAlone.crisisRecall)
 		}
