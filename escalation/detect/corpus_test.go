@@ -60,6 +60,12 @@ func TestTestSplit(t *testing.T) {
 	exs := readCSV(t, testSplit)
 	r := Evaluate(mustNew(t), exs)
 	logReport(t, r)
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := Evaluate(lex, exs).All()
+	t.Logf("lexicon alone on the test split: crisis recall %.3f, none→crisis %.3f, concern caught %.3f", lr.CrisisRecall(), lr.NoneCrisis(), lr.ConcernCaught())
 	all := r.All()
 	for _, g := range []struct {
 		name      string
