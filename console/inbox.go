@@ -277,12 +277,7 @@ func fingerprint(in inbox) string {
 func (c *console) visibleEscalation(w http.ResponseWriter, r *http.Request) (*store.Escalation, *store.Client, bool) {
 	v := viewerOf(r)
 	e, err := c.Store.Escalation(r.Context(), v.Agency.ID, urlParam(r, "id"))
-	if errors.Is(err, store.ErrNotFound) {
-		c.notFound(w, r)
-		return nil, nil, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
+	if !c.loaded(w, r, err) {
 		return nil, nil, false
 	}
 	cl, err := c.Store.AgencyClient(r.Context(), v.Agency.ID, e.ClientID)

@@ -207,15 +207,7 @@ func handleRotationCreate(c *console) http.Handler {
 // 404 itself when there is none.
 func (c *console) rotation(w http.ResponseWriter, r *http.Request) (*store.Rotation, bool) {
 	rot, err := c.Store.Rotation(r.Context(), viewerOf(r).Agency.ID, urlParam(r, "id"))
-	if errors.Is(err, store.ErrNotFound) {
-		c.notFound(w, r)
-		return nil, false
-	}
-	if err != nil {
-		c.fail(w, r, err)
-		return nil, false
-	}
-	return rot, true
+	return rot, c.loaded(w, r, err)
 }
 
 // handleRotationEdit shows a rotation's edit form (another agency's: 404).

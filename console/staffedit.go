@@ -265,15 +265,22 @@ func handleStaffEdit(c *console) http.Handler {
 // answering 404 itself when there is none.
 func (c *console) staffMember(w http.ResponseWriter, r *http.Request) (*store.CaseManager, bool) {
 	m, err := c.Store.CaseManager(r.Context(), viewerOf(r).Agency.ID, urlParam(r, "id"))
-	if errors.Is(err, store.ErrNotFound) {
+	return m, c.loaded(w, r, err)
+}
+
+// loaded reports whether a record of the viewer's agency was read; when it
+// was not, it has answered: 404 for none (another agency's looks like none),
+// 500 for any other error.
+func (c *console) loaded(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		c.notFound(w, r)
-		return nil, false
-	}
-	if err != nil {
+		return false
+	case err != nil:
 		c.fail(w, r, err)
-		return nil, false
+		return false
 	}
-	return m, true
+	return true
 }
 
 // handleStaffSave changes a staff member by the API's rules (staff.Update,
