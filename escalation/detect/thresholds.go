@@ -8,18 +8,22 @@ import "math"
 // threshold is as low as the false-alarm budget allows, and stops lowering
 // once recall reaches devCrisisRecall.
 //
-// The budget is 4.5 % of the hard negatives: the none rows other than plain
-// replies (category ordinary), that is idioms, jokes, third person, past,
-// negation, news, media and risky-word logistics. Issue 13 bounds unseen
-// messages at 5 %. Plain replies are almost never called crisis, so a budget
-// over all none rows loosens whenever writers add everyday rows (1,100 in
-// the w4 file alone); over the hard negatives it does not. At the last
-// round's thresholds the cross-validated hard-negative rate was 4.6 % and
-// the frozen test split's (90 % hard negatives) 4.5 %; 4.5 % leaves about
-// the gap seen between the two below the bound.
+// The budget is 4.5 % of the none rows, under issue 13's 5 % for unseen
+// messages. It was 4.5 % of the hard negatives alone (none rows other than
+// plain replies), so that writers adding everyday rows would not loosen it;
+// but how hard the hard negatives are depends on the writer: five writers
+// asked for benign mirrors of the crisis rows' own words (w10 to w14) wrote
+// hard negatives that the model, out of fold, called crisis 8 to 14 % of the
+// time against 3 to 5 % for most earlier writers, and over them the
+// hard-negative budget moved the crisis threshold from 0.35 to 0.51, costing
+// 4.5 points of cross-validated recall, although on the earlier writers' dev
+// rows the model trained with them was better at every threshold (at 0.35:
+// recall 0.913 against 0.900, concern caught 0.951 against 0.927, crisis
+// rows left at none 2.8 % against 4.1 %). Recall comes first; the budget now
+// counts the whole none population the issue's figure counts.
 var (
 	devCrisisRecall          = 0.98  // enough: no need to spend more false alarms
-	devHardCrisisMax         = 0.045 // most hard-negative none rows the combination may call crisis
+	devNoneCrisisMax         = 0.045 // most none rows the combination may call crisis
 	devConcernCaught         = 0.90  // share of concern rows called concern or crisis
 	minDevRows               = 100   // below this there is too little to choose on
 	lowMargin        float32 = 0.10  // the band never starts within this of the bias's P(crisis)
@@ -33,7 +37,7 @@ var (
 // every start, which would train five more models (seconds of CPU);
 // TestThresholdsCrossValidated chooses them again and fails, printing the
 // new values, when the corpus, the features or the training change them.
-var cvThresholds = thresholds{Crisis: 0.35, Low: 0.13, Risk: 0.51, Guard: 0.8, Denied: 0.7, Veto: 0.11, Doubt: 0.065}
+var cvThresholds = thresholds{Crisis: 0.35, Low: 0.15, Risk: 0.51, Guard: 0.8, Denied: 0.75, Veto: 0.15, Doubt: 0.15}
 
 // bandShare is the share of plain replies (gold none, category ordinary)
 // that only the band raises.
@@ -111,8 +115,8 @@ func measureDev(th thresholds, rs []reading, gold []goldRow) devFigures {
 //
 //  1. Veto, with the model's own crisis off: the highest value up to 0.30
 //     that turns no dev crisis row into concern.
-//  2. Crisis: the lowest threshold at which the hard negatives called
-//     crisis (the whole combination) stay within devHardCrisisMax, or the
+//  2. Crisis: the lowest threshold at which the none rows called crisis
+//     (the whole combination) stay within devNoneCrisisMax, or the
 //     highest one whose dev crisis recall reaches devCrisisRecall if that
 //     comes first; chosen with Denied, the crisis threshold over an idiom,
 //     a denial, a third person or remote history, from 0.95 down to
@@ -168,7 +172,7 @@ func pickThresholds(rs []reading, dev []goldRow, floor float32) thresholds {
 		for i := 95; i >= 2; i-- {
 			th.Crisis = grid(i)
 			f := measureDev(th, rs, dev)
-			if f.hardCrisis > devHardCrisisMax {
+			if f.noneCrisis > devNoneCrisisMax {
 				break
 			}
 			best, recall = th.Crisis, f.crisisRecall
