@@ -131,7 +131,7 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 		switch {
 		case len(d.IDs) == 0:
 		case d.Box.Client == "" && d.Box.Agency == agency:
-			scriptOutboxDrop.Eval(ctx, pipe, []string{d.Box.key()}, strs(d.IDs)...)
+			d.drop(ctx, pipe)
 			queued++
 		default:
 			later = append(later, d)
@@ -145,7 +145,7 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 	if len(later) > 0 {
 		p := s.rdb.Pipeline()
 		for _, d := range later {
-			scriptOutboxDrop.Eval(ctx, p, []string{d.Box.key()}, strs(d.IDs)...)
+			d.drop(ctx, p)
 		}
 		if _, err := p.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("drop outbox entries: %w", err)
@@ -156,6 +156,21 @@ func (s *Store) PushWebhookEvents(ctx context.Context, agency string, pushes []W
 		out[i] = l.Val()
 	}
 	return out, nil
+}
+
+// drop adds the dropping of d's entries to a pipeline. A client's outbox
+// goes once empty (outboxdrop.lua): its entries' ids are its timeline's.
+// An agency's stays, empty: its ids are XADD's own, and the events'
+// webhook-ids are made of them; a stream made anew numbers from Redis's
+// clock again, so an escalation's next change in the millisecond of the
+// one just moved would repeat its id, and a receiver, telling repeats by
+// webhook-id, would drop it. One empty stream per agency.
+func (d OutboxDrop) drop(ctx context.Context, pipe redis.Pipeliner) {
+	if d.Box.Client == "" {
+		pipe.XDel(ctx, d.Box.key(), d.IDs...)
+		return
+	}
+	scriptOutboxDrop.Eval(ctx, pipe, []string{d.Box.key()}, strs(d.IDs)...)
 }
 
 // strs makes ids a script's arguments.
