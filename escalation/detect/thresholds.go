@@ -37,7 +37,7 @@ var (
 // every start, which would train five more models (seconds of CPU);
 // TestThresholdsCrossValidated chooses them again and fails, printing the
 // new values, when the corpus, the features or the training change them.
-var cvThresholds = thresholds{Crisis: 0.35, Low: 0.15, Risk: 0.51, Guard: 0.8, Denied: 0.75, Veto: 0.15, Doubt: 0.15}
+var cvThresholds = thresholds{Crisis: 0.34, Low: 0.15, Risk: 0.52, Guard: 0.8, Denied: 0.45, Veto: 0.3, Doubt: 0.14}
 
 // bandShare is the share of plain replies (gold none, category ordinary)
 // that only the band raises.
@@ -114,7 +114,10 @@ func measureDev(th thresholds, rs []reading, gold []goldRow) devFigures {
 // thresholds. In order:
 //
 //  1. Veto, with the model's own crisis off: the highest value up to 0.30
-//     that turns no dev crisis row into concern.
+//     at which vetoing costs at most doubtLoss of the dev crisis rows (it
+//     was none at all, and then one row, "lmao the voices said kill urself
+//     again, maybe they got a point this time", took Veto from 0.15 to
+//     0.04 and "imma kms lol" over the wifi became a crisis).
 //  2. Crisis: the lowest threshold at which the none rows called crisis
 //     (the whole combination) stay within devNoneCrisisMax, or the
 //     highest one whose dev crisis recall reaches devCrisisRecall if that
@@ -150,7 +153,7 @@ func pickThresholds(rs []reading, dev []goldRow, floor float32) thresholds {
 	for i := 1; i <= 30; i++ {
 		t := th
 		t.Veto = grid(i)
-		if measureDev(t, rs, dev).crisisRecall < base {
+		if measureDev(t, rs, dev).crisisRecall < base-doubtLoss {
 			break
 		}
 		th.Veto = t.Veto
