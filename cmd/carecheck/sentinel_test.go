@@ -129,8 +129,16 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 	// What Twilio saw: 200 or 503, and only 503 while there was no primary.
 	var retry []sentHook
 	other := map[int]int{}
-	okN, outage := 0, 0
+	okN, outage, across := 0, 0, 0
 	for _, h := range hooks {
+		if h.began.Before(fo.NoPrimaryAt) && h.ended.After(killedAt) {
+			// In flight while there was no primary: it must be refused
+			// (503) or answered only once a primary took it (200 later).
+			across++
+			if h.status == 200 && h.ended.Before(fo.NoPrimaryAt) {
+				t.Errorf("webhook %s answered 200 %v after the kill, while there was no primary", h.sid, h.ended.Sub(killedAt).Round(time.Millisecond))
+			}
+		}
 		switch h.status {
 		case 200:
 			okN++
@@ -152,8 +160,13 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 	if len(other) > 0 {
 		t.Errorf("webhook answers other than 200 and 503: %v (status: count)", other)
 	}
-	if len(retry) == 0 {
-		t.Error("no webhook answered 503 while there was no primary")
+	// The outage must have been tried: some webhook in flight while there
+	// was no primary. It either answered 503 or waited for the new primary
+	// and answered 200 (a failover shorter than a webhook's wait: seen at
+	// 1.4 s without a primary); both are right, and neither loses it.
+	t.Logf("%d webhooks in flight while there was no primary; %d answered 503", across, len(retry))
+	if across == 0 {
+		t.Error("no webhook was in flight while there was no primary: the outage was not tried")
 	}
 
 	// Twilio retries each 503 until it gets 200.
