@@ -32,7 +32,9 @@ func readCSV(t *testing.T, path string) []Example {
 // TestTestSplit measures the detector on the frozen test split. Issue 13
 // sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
 // flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
-// detector does not reach the first two yet (at the last change, a third
+// detector does not reach the first two yet (at the last change, a fourth
+// round of five writers, w20 to w24: 0.949, 3.3 %, 0.886, crisis rows left
+// at none 6 of 369; before that, a third
 // round of five writers, w15 to w19, and Veto allowed doubtLoss: 0.938,
 // 3.5 %, 0.878, crisis rows left at none 5 of 369; before that, a second
 // round of five writers, w10 to w14, and the crisis budget counted over all
@@ -76,7 +78,7 @@ func TestTestSplit(t *testing.T) {
 		}
 	}
 	checkFloors(t, []floor{
-		{"test crisis recall", all.CrisisRecall(), 0.92},
+		{"test crisis recall", all.CrisisRecall(), 0.93},
 		{"test concern caught", all.ConcernCaught(), 0.86},
 	})
 	if got := all.NoneCrisis(); got > 0.05 {
