@@ -22,14 +22,7 @@ func TestEscalationEventsInOneMillisecond(t *testing.T) {
 	st := store.New(redistest.New(t).Client(t), nil)
 	tl := &told{Service: New(st, nil, nil)}
 	st.SetObserver(tl)
-	a := &store.Agency{Name: "North", Timezone: "America/Chicago"}
-	if _, err := st.CreateAgency(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	c := &store.Client{AgencyID: a.ID, Name: "Cara One", Channel: "sms", Phone: "+13125550201", Timezone: "America/Chicago", Language: "en"}
-	if err := st.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	a, c := northAndCara(t, st)
 	var mu sync.Mutex
 	got := map[string]bool{} // webhook-ids received
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -70,14 +70,7 @@ func TestRelayRoundTrips(t *testing.T) {
 	tl := &told{Service: New(st, nil, nil)}
 	st.SetObserver(tl)
 
-	a := &store.Agency{Name: "North", Timezone: "America/Chicago"}
-	if _, err := st.CreateAgency(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	c := &store.Client{AgencyID: a.ID, Name: "Cara One", Channel: "sms", Phone: "+13125550201", Timezone: "America/Chicago", Language: "en"}
-	if err := st.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	a, c := northAndCara(t, st)
 	if err := st.CreateWebhookEndpoint(ctx, &store.WebhookEndpoint{AgencyID: a.ID, URL: "http://127.0.0.1:1/hook", Events: Events, Secret: NewSecret()}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +134,18 @@ func TestRelayRoundTrips(t *testing.T) {
 	if left, err := rdb.Keys(ctx, "*whout*").Result(); err != nil || len(left) != 1 || !strings.HasPrefix(left[0], "{a:") {
 		t.Errorf("outbox keys after the relay: %v, %v; want the agency's only", left, err)
 	}
+}
+
+// northAndCara makes an agency, North, and its SMS client, Cara One.
+func northAndCara(t *testing.T, st *store.Store) (*store.Agency, *store.Client) {
+	t.Helper()
+	a := &store.Agency{Name: "North", Timezone: "America/Chicago"}
+	if _, err := st.CreateAgency(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	c := &store.Client{AgencyID: a.ID, Name: "Cara One", Channel: "sms", Phone: "+13125550201", Timezone: "America/Chicago", Language: "en"}
+	if err := st.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	return a, c
 }
