@@ -132,12 +132,10 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 	okN, outage, across := 0, 0, 0
 	for _, h := range hooks {
 		if h.began.Before(fo.NoPrimaryAt) && h.ended.After(killedAt) {
-			// In flight while there was no primary: it must be refused
-			// (503) or answered only once a primary took it (200 later).
+			// In flight while there was no primary. One begun before the
+			// kill may have been stored before it and answer 200 a moment
+			// after; one begun after it is checked below.
 			across++
-			if h.status == 200 && h.ended.Before(fo.NoPrimaryAt) {
-				t.Errorf("webhook %s answered 200 %v after the kill, while there was no primary", h.sid, h.ended.Sub(killedAt).Round(time.Millisecond))
-			}
 		}
 		switch h.status {
 		case 200:
@@ -161,9 +159,10 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 		t.Errorf("webhook answers other than 200 and 503: %v (status: count)", other)
 	}
 	// The outage must have been tried: some webhook in flight while there
-	// was no primary. It either answered 503 or waited for the new primary
-	// and answered 200 (a failover shorter than a webhook's wait: seen at
-	// 1.4 s without a primary); both are right, and neither loses it.
+	// was no primary. One begun in the outage either answered 503 or waited
+	// for the new primary and answered 200 (a failover shorter than a
+	// webhook's wait: seen at 1.4 s without a primary); both are right, and
+	// neither loses it.
 	t.Logf("%d webhooks in flight while there was no primary; %d answered 503", across, len(retry))
 	if across == 0 {
 		t.Error("no webhook was in flight while there was no primary: the outage was not tried")
