@@ -272,11 +272,7 @@ func handleRotationDelete(c *console) http.Handler {
 		var inUse *escalation.RotationInUseError
 		switch {
 		case errors.As(err, &inUse):
-			steps := make([]string, len(inUse.Steps))
-			for i, s := range inUse.Steps {
-				steps[i] = strconv.Itoa(s)
-			}
-			c.renderRotation(w, r, http.StatusConflict, p, fmt.Sprintf(T["rotation_in_policy"], strings.Join(steps, ", ")), true)
+			c.renderRotation(w, r, http.StatusConflict, p, fmt.Sprintf(T["rotation_in_policy"], inUse.StepList()), true)
 			return
 		case errors.Is(err, store.ErrNotFound):
 			c.notFound(w, r)

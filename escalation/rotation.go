@@ -267,11 +267,16 @@ func StaffFromNow(r *store.Rotation, tz string, now time.Time) []string {
 type RotationInUseError struct{ Steps []int }
 
 func (e *RotationInUseError) Error() string {
+	return "the escalation policy names this rotation (steps " + e.StepList() + "): change the policy first"
+}
+
+// StepList is the steps that name the rotation, "2, 3".
+func (e *RotationInUseError) StepList() string {
 	steps := make([]string, len(e.Steps))
 	for i, s := range e.Steps {
 		steps[i] = strconv.Itoa(s)
 	}
-	return "the escalation policy names this rotation (steps " + strings.Join(steps, ", ") + "): change the policy first"
+	return strings.Join(steps, ", ")
 }
 
 // DeleteRotation deletes the agency's rotation rotID unless a step of the
