@@ -202,12 +202,15 @@ type Detector struct {
 	fuzzy1 [256]bool        // first bytes worth a fuzzy look-up
 	fuzMin int
 	fuzMax int
-	multi  map[int32][]rewrite // multi-token aliases ("do not" -> "dont")
-	pats   []pattern
-	root   []*node // root edges by token id
-	rootCl []classEdge
-	pool   sync.Pool
-	m      *model // the learned stage; nil in the lexicon-only detector that picks its thresholds
+	// censored are the risk words a censored spelling may stand for
+	// ("k*ll", "m*rir"), by key: see unhide.
+	censored map[string]int32
+	multi    map[int32][]rewrite // multi-token aliases ("do not" -> "dont")
+	pats     []pattern
+	root     []*node // root edges by token id
+	rootCl   []classEdge
+	pool     sync.Pool
+	m        *model // the learned stage; nil in the lexicon-only detector that picks its thresholds
 }
 
 // New compiles the built-in lexicon plus the agency's extra phrases. It

@@ -360,6 +360,18 @@ func TestObfuscated(t *testing.T) {
 		"covid19 test came back":  None,
 		"help! i lost my keys":    None,
 		"on my ps5 all night":     None,
+		// A letter hidden by '*' is filled from the lexicon's censored
+		// list only: a risk word is read, a swear word or an idiom is not.
+		"k*ll myself":                   Crisis,
+		"i want to d*e":                 Crisis,
+		"thinking about su*c*de":        Crisis,
+		"c*t myself again":              Crisis,
+		"quiero m*rir":                  Crisis,
+		"me quiero m*tar":               Crisis,
+		"i almost sh*t myself laughing": None,
+		"f*ck this day":                 None,
+		"this traffic is k*lling me":    None,
+		"my d*d called":                 None,
 	} {
 		if got := lex.Detect(text, "").Level; got != want {
 			t.Errorf("Detect(%q) = %v; want %v", text, got, want)

@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"bytes"
+	"math"
+)
 
 // Hashed features of one message, for the learned stage.
 //
@@ -105,7 +108,7 @@ func featurize(s *scratch) {
 	for i := range s.toks {
 		t := &s.toks[i]
 		s.words = append(s.words, word{start: t.start, end: t.end, brk: t.brk})
-		k := s.key[t.kstart:t.kend]
+		k := s.featureKey(i, &s.buf)
 		if softWords[string(k)] || len(k) >= 4 && softPrefix[string(k[:4])] {
 			s.soft = true
 		}
@@ -147,7 +150,7 @@ func featurize(s *scratch) {
 				if s.toks[j+1].brk == bStrong || (back == 3 && s.toks[j+2].brk == bStrong) || t.brk == bStrong {
 					break
 				}
-				pk := s.key[s.toks[j].kstart:s.toks[j].kend]
+				pk := s.featureKey(int(j), &s.buf2)
 				s.feats = append(s.feats, feat{h: fmix(hashBytes(fWord, pk)*0x85ebca77 ^ hw ^ fSkip), v: scaleSkip, tok: j, span: 1})
 			}
 		}
@@ -156,6 +159,25 @@ func featurize(s *scratch) {
 			s.grams(k, int32(i))
 		}
 	}
+}
+
+// featureKey returns token i's key as the features read it: without its
+// hidden letters ("k*ll" is "kll"), so that a censored word weighs as the
+// model has always read it. A key with none is returned as it is; one with
+// some is copied into *buf.
+func (s *scratch) featureKey(i int, buf *[]byte) []byte {
+	k := s.key[s.toks[i].kstart:s.toks[i].kend]
+	if bytes.IndexByte(k, hiddenLetter) < 0 {
+		return k
+	}
+	b := (*buf)[:0]
+	for _, c := range k {
+		if c != hiddenLetter {
+			b = append(b, c)
+		}
+	}
+	*buf = b
+	return b
 }
 
 // grams appends the character 3- to 5-grams of word k, edges included.

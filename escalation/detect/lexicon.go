@@ -174,9 +174,10 @@ type lexFile struct {
 func newCompiler() (*compiler, error) {
 	c := &compiler{
 		d: &Detector{
-			vocab: map[string]int32{},
-			fuzzy: map[string]int32{},
-			multi: map[int32][]rewrite{},
+			vocab:    map[string]int32{},
+			fuzzy:    map[string]int32{},
+			censored: map[string]int32{},
+			multi:    map[int32][]rewrite{},
 		},
 		root:    &node{},
 		macros:  map[string]string{},
@@ -238,7 +239,7 @@ func newCompiler() (*compiler, error) {
 	return c, nil
 }
 
-// directive handles alias, class, macro and fuzzy lines; other lines wait
+// directive handles alias, class, macro, fuzzy and censored lines; other lines wait
 // for pass 2.
 func (c *compiler) directive(line string) error {
 	switch {
@@ -295,6 +296,14 @@ func (c *compiler) directive(line string) error {
 			return fmt.Errorf("macro %s defined twice", name)
 		}
 		c.macros[name] = strings.TrimSpace(body)
+	case strings.HasPrefix(line, "censored:"):
+		for _, w := range strings.Fields(line[len("censored:"):]) {
+			ks := c.keys(w)
+			if len(ks) != 1 {
+				return fmt.Errorf("censored: %q is not one word", w)
+			}
+			c.d.censored[ks[0]] = c.id(ks[0])
+		}
 	case strings.HasPrefix(line, "fuzzy:"):
 		for _, w := range strings.Fields(line[len("fuzzy:"):]) {
 			ks := c.keys(w)
@@ -310,7 +319,7 @@ func (c *compiler) directive(line string) error {
 // phraseLine handles "LEVEL CATEGORY: phrase {flags}" and "KIND: phrase".
 func (c *compiler) phraseLine(line, lang, src string) error {
 	if line == "" || line[0] == '#' || line[0] == '@' || line[0] == '$' ||
-		strings.HasPrefix(line, "alias ") || strings.HasPrefix(line, "fuzzy:") {
+		strings.HasPrefix(line, "alias ") || strings.HasPrefix(line, "fuzzy:") || strings.HasPrefix(line, "censored:") {
 		return nil
 	}
 	head, body, ok := strings.Cut(line, ":")

@@ -1,11 +1,15 @@
 package detect
 
-import "sort"
+import (
+	"bytes"
+	"sort"
+)
 
 // scratch holds one call's buffers; Detectors pool them so that Detect
 // allocates only for the signals it returns.
 type scratch struct {
 	disp, key, buf []byte
+	buf2           []byte
 	toks           []token
 	hits           []hit
 	mask           []uint16 // per token: cue kinds ending (low byte) and starting (high byte) here
@@ -95,6 +99,17 @@ func (d *Detector) lookup(s *scratch) {
 			t.id = id
 			continue
 		}
+		if bytes.IndexByte(k, hiddenLetter) >= 0 {
+			var ok bool
+			if t.id, ok = d.unhide(s, k); ok {
+				continue
+			}
+			k = s.featureKey(i, &s.buf2)
+			if id, ok := d.vocab[string(k)]; ok {
+				t.id = id
+				continue
+			}
+		}
 		if n := len(k); n >= 4 && k[n-2] == 'i' && k[n-1] == 'n' {
 			// A dropped g ("killin", "thinkin"): the -ing word, when the
 			// lexicon has it. Only a known word can match, so "sin" or
@@ -140,6 +155,41 @@ func (d *Detector) lookup(s *scratch) {
 		w++
 	}
 	s.toks = s.toks[:w]
+}
+
+// unhide fills the hidden letters of a censored word ("k*ll", "m*rir",
+// "su*c*de": at most two) with vowels, which is what censoring hides, and
+// returns the first word of the lexicon's censored list a fill makes
+// (vowels tried in the order i, a, e, o, u), or false. Only that list is
+// tried: "c*t" is "cut", not the "cat" of some idiom, and "sh*t" nothing.
+func (d *Detector) unhide(s *scratch, k []byte) (int32, bool) {
+	var at [2]int
+	n := 0
+	for i, c := range k {
+		if c == hiddenLetter {
+			if n == len(at) {
+				return -1, false
+			}
+			at[n] = i
+			n++
+		}
+	}
+	const vowels = "iaeou"
+	combos := len(vowels)
+	if n == 2 {
+		combos *= len(vowels)
+	}
+	s.buf = append(s.buf[:0], k...)
+	for c := range combos {
+		s.buf[at[0]] = vowels[c%len(vowels)]
+		if n == 2 {
+			s.buf[at[1]] = vowels[c/len(vowels)]
+		}
+		if id, ok := d.censored[string(s.buf)]; ok {
+			return id, true
+		}
+	}
+	return -1, false
 }
 
 // correct returns the key word one edit away from k, or -1. It checks k

@@ -65,11 +65,13 @@ func tokenize(s *scratch, text string) {
 		if kind == 1 {
 			if l, n := leet(text, i, len(s.disp)-wordStart); n > 0 {
 				// A digit or symbol standing for a letter inside a word
-				// ("k!ll", "m4t4rme", "t00k"); '*' hides a letter and is
-				// dropped ("s*icidal" is then one letter from a key word).
-				if l != 0 {
-					s.disp = append(s.disp, l)
+				// ("k!ll", "m4t4rme", "t00k"); '*' hides a letter and stays
+				// in the word: lookup fills it ("k*ll", "m*rir"), the
+				// features leave it out.
+				if l == 0 {
+					l = hiddenLetter
 				}
+				s.disp = append(s.disp, l)
 				i += n
 				continue
 			}
@@ -139,6 +141,10 @@ func tokenize(s *scratch, text string) {
 	}
 	end()
 }
+
+// hiddenLetter stands in a word's display and key for a letter hidden by
+// '*' ("k*ll", "su*c*de").
+const hiddenLetter = '*'
 
 // leetLetter maps the characters that stand for letters in obfuscated
 // spellings; '*' maps to 0, a hidden letter.
