@@ -144,6 +144,12 @@ func TestTraps(t *testing.T) {
 			{text: "feeling ok today", lang: "en", want: None},
 			{text: "", lang: "en", want: None},
 			{text: "sí", lang: "es", want: None},
+			// "rn" marks the moment in many crisis rows; busy right now
+			// is no reason for the safety question.
+			{text: "im home rn", lang: "en", want: None},
+			{text: "at the gym rn", lang: "en", want: None},
+			{text: "on the phone rn", lang: "en", want: None},
+			{text: "ahorita ando en la calle", lang: "es", want: None},
 		}},
 		{"code switching", []tc{
 			{text: "me siento fatal, i want to die", lang: "es", want: Crisis},
