@@ -228,6 +228,9 @@ func wordSet(s *scratch, ids map[string]int32, text string) []int32 {
 	return slices.Compact(set)
 }
 
+// jaccard is the Jaccard similarity of two sorted sets.
+//
+//go:norace
 func jaccard(a, b []int32) float64 {
 	if len(a) == 0 && len(b) == 0 {
 		return 1
@@ -249,7 +252,12 @@ func jaccard(a, b []int32) float64 {
 }
 
 // nearDuplicates returns, for each row of probe, the first row of ref whose
-// word set is at least 0.8 Jaccard-similar to it (or equal), or -1.
+// word set is at least 0.8 Jaccard-similar to it (or equal), or -1. Its
+// loops (and jaccard's) are left out of the race detector's
+// instrumentation: they only read, and under -race they took a minute and
+// a half of CI.
+//
+//go:norace
 func nearDuplicates(probe, ref []Example) []int {
 	s := new(scratch)
 	ids := map[string]int32{}

@@ -384,3 +384,84 @@ func TestObfuscated(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoresStayNarrow: an idiom's ignore line names what follows the
+// risk words in the idiom, so that the same words with anything else are
+// read. Each of these risk messages was once swallowed by an ignore whose
+// alternative ended on a bare preposition ("me quiero morir de", "cut
+// myself on", "me mato con").
+func TestIgnoresStayNarrow(t *testing.T) {
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		text, lang string
+		want       Level
+	}{
+		{"me quiero morir de verdad", "es", Crisis},
+		{"me quiero morir de una vez", "es", Crisis},
+		{"me quiero morir por todo lo que pasó", "es", Crisis},
+		{"me mato con las pastillas esta noche", "es", Crisis},
+		{"hoy me mato con la pistola de mi papa", "es", Crisis},
+		{"prefiero morir que seguir asi", "es", Crisis},
+		{"i cut myself on purpose last night", "en", Crisis},
+		{"cut myself on my arm again", "en", Crisis},
+		{"i cut myself while everyone was asleep", "en", Crisis},
+		{"burned my arm on purpose", "en", Crisis},
+		{"i hope i dont wake up at all", "en", Crisis},
+		{"i want to die for real", "en", Crisis},
+		{"i keep thinking about dying to be honest", "en", Crisis},
+		{"i want to end it with pills tonight", "en", Crisis},
+		{"id rather die than keep living like this", "en", Crisis},
+		{"i want to pull the trigger on myself", "en", Concern},
+		{"yes i took all my pills im sorry", "en", Crisis},
+		{"i took all my pills for the week at once", "en", Crisis},
+		{"i bought a rope to tie a noose", "en", Crisis},
+		{"i have the pills ready for tomorrow", "en", Crisis},
+		{"i burned my arm in the shower on purpose", "en", Crisis},
+		{"my family wouldnt even care if i died", "en", Crisis},
+		{"my kids would be better off without me", "en", Crisis},
+		{"no me siento segura de noche en mi casa", "es", Crisis},
+		{"me corte las venas con una hoja de rasurar", "es", Crisis},
+		{"me mato el viernes", "es", Crisis},
+		{"prefiero morir que ser una carga para mi familia", "es", Crisis},
+		{"mi esposo dice que me va a matar de verdad", "es", Crisis},
+		{"mi mama dice que me va a matar si le digo a alguien", "es", Crisis},
+		{"si pierdo el jale me mato", "es", Crisis},
+		{"ya tengo la soga para el arbol", "es", Crisis},
+		{"no sirvo para nada quiero morirme", "es", Crisis},
+		{"no tengo ganas de nada me quiero morir", "es", Crisis},
+		// The idioms stay idioms.
+		{"me quiero morir de la vergüenza", "es", None},
+		{"me muero por verte", "es", None},
+		{"me muero de hambre", "es", None},
+		{"me mato el examen", "es", None},
+		{"me mato de risa contigo", "es", None},
+		{"prefiero morirme antes que ponerme ese vestido", "es", None},
+		{"cut myself on a can opener", "en", None},
+		{"cut myself while cooking", "en", None},
+		{"burned my hand on the stove", "en", None},
+		{"hurt myself at work", "en", None},
+		{"i need to wake up at 6", "en", None},
+		{"that cake is to die for", "en", None},
+		{"dying to see you this weekend", "en", None},
+		{"im ending things with my boyfriend", "en", None},
+		{"id rather die than wear that", "en", None},
+		{"took my meds this morning", "en", None},
+		{"ready for the trip", "en", None},
+		{"burned my hand on the stove", "en", None},
+		{"estoy segura de que viene mañana", "es", None},
+		{"me corte con una hoja de papel", "es", None},
+		{"me muero por un cafecito", "es", None},
+		{"esta tarea me va a matar", "es", None},
+		{"mi mama me va a matar si llego tarde", "es", None},
+		{"ese meme me mato", "es", None},
+		{"ya me tome mis pastillas de hoy", "es", None},
+		{"compre una soga pal columpio", "es", None},
+	} {
+		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
+			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
+		}
+	}
+}
