@@ -79,10 +79,7 @@ func BenchmarkNew(b *testing.B) {
 // trained model keeps: its weight tables, and the live heap one more model
 // adds after a collection.
 func BenchmarkTrain(b *testing.B) {
-	lex, err := newLexicon()
-	if err != nil {
-		b.Fatal(err)
-	}
+	lex := mustLexicon(b)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

@@ -55,10 +55,7 @@ func TestTestSplit(t *testing.T) {
 	exs := readCSV(t, testSplit)
 	r := Evaluate(mustNew(t), exs)
 	logReport(t, r)
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	lr := Evaluate(lex, exs).All()
 	t.Logf("lexicon alone on the test split: crisis recall %.3f, none→crisis %.3f, concern caught %.3f", lr.CrisisRecall(), lr.NoneCrisis(), lr.ConcernCaught())
 	all := r.All()
@@ -199,10 +196,7 @@ func TestThresholdsCrossValidated(t *testing.T) {
 // fitted on both splits. It holds the combination above the lexicon alone.
 func TestDevSplit(t *testing.T) {
 	c, _, prep := mustPrepared(t)
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	m := fit(c.train, prep[:len(c.train)], nil, defaultTrain)
 	m.th = cvThresholds
 	d, err := newLexicon()

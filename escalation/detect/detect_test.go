@@ -322,10 +322,7 @@ func TestConcurrent(t *testing.T) {
 // leaves out the other language's concern phrases (the learned stage, which
 // has no per-language lists, may still read them).
 func TestLexiconLanguage(t *testing.T) {
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	for lang, want := range map[string]Level{"en": None, "": Concern, "es": Concern} {
 		if got := lex.Detect("no aguanto más", lang).Level; got != want {
 			t.Errorf("lexicon Detect(no aguanto más, %q) = %v; want %v", lang, got, want)
@@ -345,10 +342,7 @@ func TestLexiconFilesParse(t *testing.T) {
 
 // TestObfuscated: leet and censored spellings read as the word they hide.
 func TestObfuscated(t *testing.T) {
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	for text, want := range map[string]Level{
 		"gonna k!ll myself":       Crisis,
 		"kiero m4t4rme hoy":       Crisis,
@@ -391,10 +385,7 @@ func TestObfuscated(t *testing.T) {
 // alternative ended on a bare preposition ("me quiero morir de", "cut
 // myself on", "me mato con").
 func TestIgnoresStayNarrow(t *testing.T) {
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	for _, c := range []struct {
 		text, lang string
 		want       Level

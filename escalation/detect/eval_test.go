@@ -160,10 +160,7 @@ func checkFloors(t *testing.T, floors []floor) {
 // floors sit just under what it reaches, so that a lexicon change that
 // loses ground fails. (The learned stage is measured on the corpus splits.)
 func TestExamples(t *testing.T) {
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	s := measure(t, lex, loadExamples(t, "testdata/examples.csv"))
 	checkFloors(t, []floor{
 		{"crisis recall", s.crisis.recall(), 0.97},
@@ -265,6 +262,16 @@ var builtIn struct {
 // mustNew returns a detector with the built-in lexicon and extra; without
 // extra, the one shared by the tests. The learned stage is the process's
 // shared model either way (trained once).
+// mustLexicon compiles the lexicon alone (no learned stage).
+func mustLexicon(t testing.TB) *Detector {
+	t.Helper()
+	lex, err := newLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lex
+}
+
 func mustNew(t testing.TB, extra ...Phrase) *Detector {
 	t.Helper()
 	if len(extra) == 0 {

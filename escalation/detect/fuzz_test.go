@@ -13,14 +13,12 @@ import (
 // veto), and the same input always gives the same result.
 func FuzzDetect(f *testing.F) {
 	d := mustNew(f)
-	lexOnly, err := newLexicon()
-	if err != nil {
-		f.Fatal(err)
-	}
+	lexOnly := mustLexicon(f)
 	for _, s := range []string{
 		"i want to kill myself", "no me quiero morir", "💊💊💊", "took 30 tylenol",
 		"suicidal thoughts: none", "i don t want to live", "", "\xff\xfe", "sooooo sad",
 		"i cant do this anymore, i have the pills ready", "honestly i just want out", "k1ll mys3lf", "😂😂 kms lol",
+		"k*ll myself", "su*c*d*e", "m**rir", "a*", "sh*t myself laughing",
 	} {
 		f.Add(s, "en")
 	}

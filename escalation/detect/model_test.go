@@ -51,10 +51,7 @@ func TestCombined(t *testing.T) {
 func TestModelSignalExplains(t *testing.T) {
 	d := mustNew(t)
 	const text = "put the dog's food and leash by the door for my neighbor, she's keeping him from now on. thanks for everything"
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	if got := lex.Detect(text, "en").Level; got != None {
 		t.Fatalf("lexicon alone = %v; this test needs a message only the model catches", got)
 	}
@@ -85,10 +82,7 @@ func TestModelSignalExplains(t *testing.T) {
 // TestTrainingDeterministic trains again from the embedded corpus and
 // compares every weight and threshold with the process's shared model.
 func TestTrainingDeterministic(t *testing.T) {
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	a, err := buildModel(lex, defaultTrain)
 	if err != nil {
 		t.Fatal(err)

@@ -68,9 +68,6 @@ func tokenize(s *scratch, text string) {
 				// ("k!ll", "m4t4rme", "t00k"); '*' hides a letter and stays
 				// in the word: lookup fills it ("k*ll", "m*rir"), the
 				// features leave it out.
-				if l == 0 {
-					l = hiddenLetter
-				}
 				s.disp = append(s.disp, l)
 				i += n
 				continue
@@ -147,8 +144,8 @@ func tokenize(s *scratch, text string) {
 const hiddenLetter = '*'
 
 // leetLetter maps the characters that stand for letters in obfuscated
-// spellings; '*' maps to 0, a hidden letter.
-var leetLetter = [128]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's', '!': 'i', '*': 0xFF}
+// spellings; '*' stays itself, a hidden letter.
+var leetLetter = [128]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's', '!': 'i', '*': hiddenLetter}
 
 // leetDigitEnd are the leet characters that stand for a letter at the end
 // of a word as well as inside it.
@@ -163,8 +160,8 @@ func wordByte(c byte) bool {
 // leet reports whether text[i] is a stand-in for a letter: a leet character
 // right after a letter (the caller is inside a word) whose run of leet
 // characters is followed by an ASCII letter, or a single one that ends a
-// word of at least two letters (letters: how many it has so far). It returns the letter (0 for
-// a hidden one) and 1, or 0, 0.
+// word of at least two letters (letters: how many it has so far). It returns the letter
+// (hiddenLetter for '*') and 1, or 0, 0.
 func leet(text string, i, letters int) (byte, int) {
 	c := text[i]
 	if c >= 0x80 || leetLetter[c] == 0 {
@@ -183,11 +180,7 @@ func leet(text string, i, letters int) (byte, int) {
 	default:
 		return 0, 0
 	}
-	l := leetLetter[c]
-	if l == 0xFF {
-		l = 0
-	}
-	return l, 1
+	return leetLetter[c], 1
 }
 
 // endWord closes the word that starts at disp[ws:]: it collapses long runs

@@ -67,10 +67,7 @@ func writerRows(t *testing.T) ([]Example, []string) {
 // above the lexicon alone on voices it never saw.
 func TestLeaveWriterOut(t *testing.T) {
 	rows, writer := writerRows(t)
-	lex, err := newLexicon()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lex := mustLexicon(t)
 	prep := prepare(lex, rows)
 	var writers []string
 	for _, w := range writer {
