@@ -77,7 +77,9 @@ func TestTestSplit(t *testing.T) {
 		}
 	}
 	checkFloors(t, []floor{
-		{"test crisis recall", all.CrisisRecall(), 0.93},
+		// 0.92, not 0.93, since the false-alarm budget went from 4.5 to
+		// 4.0 % of none rows (thresholds.go): 343 of 369 at 4.0 %, 347 at 4.5 %.
+		{"test crisis recall", all.CrisisRecall(), 0.92},
 		{"test concern caught", all.ConcernCaught(), 0.86},
 	})
 	if got := all.NoneCrisis(); got > 0.05 {
@@ -162,8 +164,8 @@ func TestThresholdsCrossValidated(t *testing.T) {
 		th, rs := crossValidate(all, prep, defaultTrain, seed*101)
 		f := measureDev(th, rs, levels(all, nil))
 		figs = append(figs, f)
-		t.Logf("%d-fold cross-validation (deal %d) over %d rows: crisis recall %.3f, none→crisis %.3f (hard negatives %.3f), concern caught %.3f, none flagged %.3f, crisis rows left at none %.3f",
-			defaultTrain.folds, seed*101, len(all), f.crisisRecall, f.noneCrisis, f.hardCrisis, f.concernCaught, f.noneFlagged, f.harm)
+		t.Logf("%d-fold cross-validation (deal %d) over %d rows: crisis recall %.3f, none→crisis %.3f (hard negatives %.3f), concern caught %.3f, none flagged %.3f, crisis rows left at none %.3f; thresholds %+v",
+			defaultTrain.folds, seed*101, len(all), f.crisisRecall, f.noneCrisis, f.hardCrisis, f.concernCaught, f.noneFlagged, f.harm, th)
 		if seed == 0 && th != cvThresholds {
 			t.Errorf("cvThresholds = %#v; cross-validation now chooses\n%#v\n(write it into thresholds.go)", cvThresholds, th)
 		}

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,10 +70,11 @@ func TestModelSignalExplains(t *testing.T) {
 			t.Errorf("model signal match %q: %q is not words of the message", sg.Match, part)
 		}
 	}
-	// The words that make it a preparatory act, not the dog's food: which
-	// of them weighs most moves with every retraining.
-	if !strings.Contains(sg.Match, "keeping") && !strings.Contains(sg.Match, "from now") {
-		t.Errorf("model signal match %q; want it to name \"keeping\" or \"from now\"", sg.Match)
+	// The words that make it a preparatory act, not the dog's food (given
+	// away for good, a goodbye): which of them weighs most moves with every
+	// retraining.
+	if !slices.ContainsFunc([]string{"keeping", "from now", "him from", "everything"}, func(w string) bool { return strings.Contains(sg.Match, w) }) {
+		t.Errorf("model signal match %q; want it to name \"keeping\", \"from now\", \"him from\" or \"everything\"", sg.Match)
 	}
 	if got, want := sg.Explain(), "model, words that weighed most: '"+sg.Match+"'"; got != want {
 		t.Errorf("Explain() = %q; want %q", got, want)

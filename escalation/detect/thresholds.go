@@ -8,9 +8,18 @@ import "math"
 // threshold is as low as the false-alarm budget allows, and stops lowering
 // once recall reaches devCrisisRecall.
 //
-// The budget is 4.5 % of the none rows, under issue 13's 5 % for unseen
-// messages. It was 4.5 % of the hard negatives alone (none rows other than
-// plain replies), so that writers adding everyday rows would not loosen it;
+// The budget is 4.0 % of the none rows, under issue 13's 5 % for unseen
+// messages. It was 4.5 %: five rounds of writers, each read by the model
+// before it was trained on them, were flagged crisis on 7.1, 4.2, 5.7, 4.8
+// and 2.4 % of their none rows, 4.8 % on average, so at 4.5 % a new
+// writer's messages stood a near even chance of crossing 5 %; their crisis
+// recall moved far less (0.916 to 0.933). At 4.0 % cross-validated recall
+// is 1.2 points lower (0.915 against 0.927 over 48,048 rows) and both of
+// the issue's bounds for unseen messages keep a margin.
+//
+// Before that it was 4.5 % of the hard negatives alone (none rows other
+// than plain replies), so that writers adding everyday rows would not
+// loosen it;
 // but how hard the hard negatives are depends on the writer: five writers
 // asked for benign mirrors of the crisis rows' own words (w10 to w14) wrote
 // hard negatives that the model, out of fold, called crisis 8 to 14 % of the
@@ -23,7 +32,7 @@ import "math"
 // counts the whole none population the issue's figure counts.
 var (
 	devCrisisRecall          = 0.98  // enough: no need to spend more false alarms
-	devNoneCrisisMax         = 0.045 // most none rows the combination may call crisis
+	devNoneCrisisMax         = 0.040 // most none rows the combination may call crisis
 	devConcernCaught         = 0.90  // share of concern rows called concern or crisis
 	minDevRows               = 100   // below this there is too little to choose on
 	lowMargin        float32 = 0.10  // the band never starts within this of the bias's P(crisis)
@@ -37,7 +46,7 @@ var (
 // every start, which would train five more models (seconds of CPU);
 // TestThresholdsCrossValidated chooses them again and fails, printing the
 // new values, when the corpus, the features or the training change them.
-var cvThresholds = thresholds{Crisis: 0.31, Low: 0.13, Risk: 0.52, Guard: 0.8, Denied: 0.4, Veto: 0.3, Doubt: 0.13}
+var cvThresholds = thresholds{Crisis: 0.33, Low: 0.13, Risk: 0.5, Guard: 0.8, Denied: 0.65, Veto: 0.3, Doubt: 0.11}
 
 // bandShare is the share of plain replies (gold none, category ordinary)
 // that only the band raises.
