@@ -423,6 +423,11 @@ func TestIgnoresStayNarrow(t *testing.T) {
 		{"ya tengo la soga para el arbol", "es", Crisis},
 		{"no sirvo para nada quiero morirme", "es", Crisis},
 		{"no tengo ganas de nada me quiero morir", "es", Crisis},
+		{"compre una pistola ayer", "es", Crisis},
+		{"tengo la pistola cargada aqui", "es", Crisis},
+		{"bought a gun today", "en", Crisis},
+		{"the gun is in my hand", "en", Crisis},
+		{"i have the nail gun ready, going to put it to my head", "en", Crisis},
 		// The idioms stay idioms.
 		{"me quiero morir de la vergüenza", "es", None},
 		{"me muero por verte", "es", None},
@@ -450,6 +455,14 @@ func TestIgnoresStayNarrow(t *testing.T) {
 		{"ese meme me mato", "es", None},
 		{"ya me tome mis pastillas de hoy", "es", None},
 		{"compre una soga pal columpio", "es", None},
+		// Toys and tools that are called guns, not weapons: a parent who
+		// bought a water gun is not asked the safety question.
+		{"compre una pistola de agua para el cumple", "es", None},
+		{"ya tengo la pistola de agua lista pa la playa", "es", None},
+		{"tengo la pistola de calor aqui", "es", None},
+		{"me compre una pistola de silicon pa las manualidades", "es", None},
+		{"the glue gun is in my hand lol", "en", None},
+		{"i have the water gun ready for the pool party", "en", None},
 	} {
 		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
 			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
