@@ -259,9 +259,6 @@ var builtIn struct {
 	err  error
 }
 
-// mustNew returns a detector with the built-in lexicon and extra; without
-// extra, the one shared by the tests. The learned stage is the process's
-// shared model either way (trained once).
 // mustLexicon compiles the lexicon alone (no learned stage).
 func mustLexicon(t testing.TB) *Detector {
 	t.Helper()
@@ -272,6 +269,9 @@ func mustLexicon(t testing.TB) *Detector {
 	return lex
 }
 
+// mustNew returns a detector with the built-in lexicon and extra; without
+// extra, the one shared by the tests. The learned stage is the process's
+// shared model either way (trained once).
 func mustNew(t testing.TB, extra ...Phrase) *Detector {
 	t.Helper()
 	if len(extra) == 0 {
