@@ -468,3 +468,50 @@ func TestIgnoresStayNarrow(t *testing.T) {
 		}
 	}
 }
+
+// TestLexiconPlainWording holds explicit wording the lexicon once left to
+// the model (threats with a weapon named, the will to live lost, voices
+// saying "mátate", a whole organizer taken) at crisis, and the everyday
+// sentences that share their words at none.
+func TestLexiconPlainWording(t *testing.T) {
+	lex := mustLexicon(t)
+	for _, c := range []struct {
+		text, lang string
+		want       Level
+	}{
+		{"he is threatening me with a knife right now", "en", Crisis},
+		{"i havent stopped thinking about suicide since friday", "en", Crisis},
+		{"googling painless ways to go", "en", Crisis},
+		{"thoughts of offing myself all day", "en", Crisis},
+		{"i wish i had died in that wreck", "en", Crisis},
+		{"glad to be dead honestly", "en", Crisis},
+		{"took the whole organizer at once", "en", Crisis},
+		{"se me fueron las ganas de vivir", "es", Crisis},
+		{"me voy a dejar morir", "es", Crisis},
+		{"me tienen amenazada los del barrio", "es", Crisis},
+		{"me siento en peligro en esta casa", "es", Crisis},
+		{"estaria mejor bajo tierra", "es", Crisis},
+		{"quiero volarme los sesos", "es", Crisis},
+		{"una voz me dice matate", "es", Crisis},
+		{"me tome todos los seroquel de golpe", "es", Crisis},
+		{"no hay dia que no piense en matarme", "es", Crisis},
+		{"pienso en aventarme a los carros", "es", Crisis},
+		{"estoy viendo videos de como suicidarse", "es", Crisis},
+
+		{"he threatened me with a lawsuit", "en", None},
+		{"No I haven't stopped my meds, I take them at night", "en", None},
+		{"i wish i had died of embarrassment lol", "en", None},
+		{"glad to be done with finals", "en", None},
+		{"refilled the whole pill organizer for the week", "en", None},
+		{"se me fueron las ganas de comer", "es", None},
+		{"no me voy a dejar morir, tengo a mis hijos", "es", None},
+		{"mi mama me dijo matate estudiando jaja", "es", None},
+		{"ya me tome todas las pastillas de hoy", "es", None},
+		{"no hay dia que no piense en ti", "es", None},
+		{"vi un video de como se hacen tamales", "es", None},
+	} {
+		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
+			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
+		}
+	}
+}

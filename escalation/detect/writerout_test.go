@@ -20,7 +20,7 @@ import (
 // (features, word lists): see corpus/README.md.
 var (
 	lwoSeeds  = flag.Int("lwoseeds", 0, "extra training seeds to measure in TestLeaveWriterOut")
-	lwoMisses = flag.Bool("lwomisses", false, "log the crisis rows TestLeaveWriterOut misses (train and dev rows only)")
+	lwoMisses = flag.Bool("lwomisses", false, "log the crisis rows TestLeaveWriterOut misses and the none rows it calls crisis (train and dev rows only)")
 	// lwoFolds groups the writers into this many folds, each held out
 	// whole, so the test trains that many models rather than one per
 	// writer (29 of them: a minute and a half under -race); 0 holds out
@@ -145,6 +145,9 @@ func TestLeaveWriterOut(t *testing.T) {
 			for i, r := range rs {
 				if gold[i].level == Crisis && th.decide(r).level != Crisis {
 					t.Logf("missed %s %s P(crisis)=%.2f lexicon=%v → %v: %s", writer[i], rows[i].Category, r.p[Crisis], r.lex, th.decide(r).level, rows[i].Text)
+				}
+				if gold[i].level == None && th.decide(r).level == Crisis {
+					t.Logf("false alarm %s %s P(crisis)=%.2f lexicon=%v: %s", writer[i], rows[i].Category, r.p[Crisis], r.lex, rows[i].Text)
 				}
 			}
 		}
