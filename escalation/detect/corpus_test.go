@@ -88,29 +88,39 @@ func TestTestSplit(t *testing.T) {
 	}
 }
 
-// unseenSplit is the second frozen set: five writers (w40 to w44) the model
-// never saw, written after seven rounds of writers and never trained on. One
-// choice was made after reading it, the 4.0 % false-alarm budget of
-// thresholds.go (corpus/UNSEEN.md says which). It is the nearest this corpus
+// The unseen sets are frozen sets of writers the model never saw and was
+// never trained on (corpus/UNSEEN.md). unseenSplit (w40 to w44) was written
+// after seven rounds of writers; one choice was made after reading it, the
+// 4.0 % false-alarm budget of thresholds.go. unseen2Split (w55 to w59, the
+// eleventh round) was read once by the model before it, then frozen because
+// training on it took unseenSplit's false alarms over issue 13's bound;
+// nothing was chosen after reading it. They are the nearest this corpus
 // comes to how issue 13 will be tried.
-const unseenSplit = "corpus/unseen.csv"
+const (
+	unseenSplit  = "corpus/unseen.csv"
+	unseen2Split = "corpus/unseen2.csv"
+)
 
 // TestUnseenWriters holds the detector to issue 13's bounds for messages
-// the project has never seen, on writers it has never seen: crisis recall
-// at least 0.90, none rows flagged crisis at most 5 %, and concern caught
-// (as concern or crisis) at least 0.85. Read it only to report; a change
-// that fails it loses ground on the voices the detector will meet.
+// the project has never seen, on writers it has never seen, set by set:
+// crisis recall at least 0.90, none rows flagged crisis at most 5 %, and
+// concern caught (as concern or crisis) at least 0.85. Read it only to
+// report; a change that fails it loses ground on the voices the detector
+// will meet.
 func TestUnseenWriters(t *testing.T) {
-	exs := readCSV(t, unseenSplit)
-	r := Evaluate(mustNew(t), exs)
-	logReport(t, r)
-	all := r.All()
-	checkFloors(t, []floor{
-		{"unseen writers: crisis recall", all.CrisisRecall(), 0.90},
-		{"unseen writers: concern caught", all.ConcernCaught(), 0.85},
-	})
-	if got := all.NoneCrisis(); got > 0.05 {
-		t.Errorf("unseen writers: none rows flagged crisis = %.3f; want <= 0.05", got)
+	for _, set := range []string{unseenSplit, unseen2Split} {
+		t.Run(filepath.Base(set), func(t *testing.T) {
+			r := Evaluate(mustNew(t), readCSV(t, set))
+			logReport(t, r)
+			all := r.All()
+			checkFloors(t, []floor{
+				{"unseen writers: crisis recall", all.CrisisRecall(), 0.90},
+				{"unseen writers: concern caught", all.ConcernCaught(), 0.85},
+			})
+			if got := all.NoneCrisis(); got > 0.05 {
+				t.Errorf("unseen writers: none rows flagged crisis = %.3f; want <= 0.05", got)
+			}
+		})
 	}
 }
 
@@ -336,7 +346,7 @@ func TestNoNearDuplicatesAcrossSplits(t *testing.T) {
 		}
 	}
 	check("dev", c.dev, c.train)
-	for _, frozen := range []string{testSplit, unseenSplit} {
+	for _, frozen := range []string{testSplit, unseenSplit, unseen2Split} {
 		if _, err := os.Stat(frozen); err == nil {
 			check(filepath.Base(frozen), readCSV(t, frozen), append(slices.Clip(c.train), c.dev...))
 		}
