@@ -33,9 +33,10 @@ func readCSV(t *testing.T, path string) []Example {
 // sets the targets: crisis recall ≥ 0.97, ordinary replies (gold none)
 // flagged crisis ≤ 3 %, concern caught (as concern or crisis) ≥ 0.85. The
 // detector does not reach the first yet and meets the other two narrowly
-// (at the last change, a twelfth
-// round of five writers, w60 to w64: 0.930, 2.8 %, 0.852, crisis rows left
-// at none 5 of 369; before that, after the tenth round and a lexicon pass:
+// (at the last change, a thirteenth
+// round of five writers, w65 to w69: 0.943, 2.8 %, 0.869, crisis rows left
+// at none 7 of 369; before that, a twelfth round, w60 to w64: 0.930, 2.8 %,
+// 0.852, 5 of 369; before that, after the tenth round and a lexicon pass:
 // 0.940, 2.8 %, 0.865, 8 of 369; before that, a fifth
 // round of five writers, w25 to w29, mostly hard negatives: 0.940, 3.5 %,
 // 0.890, crisis rows left at none 6 of 369; before that, a fourth
@@ -85,12 +86,13 @@ func TestTestSplit(t *testing.T) {
 		// 4.0 % of none rows (thresholds.go): with the ninth round, 343 of
 		// 369 at 4.0 % against 347 at 4.5 % (346 after the tenth).
 		{"test crisis recall", all.CrisisRecall(), 0.92},
-		// 0.85, issue 13's own bound, not 0.86, since the twelfth round
-		// (w60 to w64) was trained on: 0.865 to 0.852 here (3 of 237
-		// rows), while both unseen sets gained (unseen.csv 0.866 to 0.878,
-		// unseen2.csv 0.894 to 0.901) and so did their crisis recall and
-		// this split's crisis rows left at none (8 to 5 of 369).
-		{"test concern caught", all.ConcernCaught(), 0.85},
+		// Back to 0.86 with the thirteenth round (0.869). It was 0.85,
+		// issue 13's own bound, after the twelfth round (w60 to w64) took
+		// it from 0.865 to 0.852 (3 of 237 rows) while both unseen sets
+		// gained (unseen.csv 0.866 to 0.878, unseen2.csv 0.894 to 0.901),
+		// and so did their crisis recall and this split's crisis rows left
+		// at none (8 to 5 of 369).
+		{"test concern caught", all.ConcernCaught(), 0.86},
 	})
 	if got := all.NoneCrisis(); got > 0.05 {
 		t.Errorf("test none rows flagged crisis = %.3f; want <= 0.05", got)
