@@ -384,12 +384,25 @@ func TestObfuscated(t *testing.T) {
 // read. Each of these risk messages was once swallowed by an ignore whose
 // alternative ended on a bare preposition ("me quiero morir de", "cut
 // myself on", "me mato con").
-func TestIgnoresStayNarrow(t *testing.T) {
+// lexCase is a message and the level the lexicon alone must give it.
+type lexCase struct {
+	text, lang string
+	want       Level
+}
+
+// checkLexicon reads each case with the lexicon alone.
+func checkLexicon(t *testing.T, cases []lexCase) {
+	t.Helper()
 	lex := mustLexicon(t)
-	for _, c := range []struct {
-		text, lang string
-		want       Level
-	}{
+	for _, c := range cases {
+		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
+			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
+		}
+	}
+}
+
+func TestIgnoresStayNarrow(t *testing.T) {
+	checkLexicon(t, []lexCase{
 		{"me quiero morir de verdad", "es", Crisis},
 		{"me quiero morir de una vez", "es", Crisis},
 		{"me quiero morir por todo lo que pasó", "es", Crisis},
@@ -462,11 +475,7 @@ func TestIgnoresStayNarrow(t *testing.T) {
 		{"me compre una pistola de silicon pa las manualidades", "es", None},
 		{"the glue gun is in my hand lol", "en", None},
 		{"i have the water gun ready for the pool party", "en", None},
-	} {
-		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
-			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
-		}
-	}
+	})
 }
 
 // TestLexiconPlainWording holds explicit wording the lexicon once left to
@@ -474,11 +483,7 @@ func TestIgnoresStayNarrow(t *testing.T) {
 // saying "mátate", a whole organizer taken) at crisis, and the everyday
 // sentences that share their words at none.
 func TestLexiconPlainWording(t *testing.T) {
-	lex := mustLexicon(t)
-	for _, c := range []struct {
-		text, lang string
-		want       Level
-	}{
+	checkLexicon(t, []lexCase{
 		{"he is threatening me with a knife right now", "en", Crisis},
 		{"i havent stopped thinking about suicide since friday", "en", Crisis},
 		{"googling painless ways to go", "en", Crisis},
@@ -509,9 +514,6 @@ func TestLexiconPlainWording(t *testing.T) {
 		{"ya me tome todas las pastillas de hoy", "es", None},
 		{"no hay dia que no piense en ti", "es", None},
 		{"vi un video de como se hacen tamales", "es", None},
-	} {
-		if got := lex.Detect(c.text, c.lang).Level; got != c.want {
-			t.Errorf("lexicon Detect(%q) = %v; want %v", c.text, got, c.want)
-		}
-	}
+		{"quiero que mi papa pueda morir sin dolor", "es", None},
+	})
 }
