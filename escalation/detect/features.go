@@ -17,7 +17,10 @@ import (
 //     ("<pil", "ils>"), which carry a misspelling, a leet spelling or a
 //     Spanish inflection ("matarme", "matar") to the weights of the word;
 //   - for numbers, a magnitude class (0–4, 5–19, 20+): "took 30" and
-//     "took 40" are the same thing, "took 2" is a dose.
+//     "took 40" are the same thing, "took 2" is a dose;
+//   - in a message of several sentences, the words of the last one again,
+//     marked: risk is often told last, after the logistics ("group was
+//     nice, somebody brought cookies. the plan is still on").
 //
 // Each kind has a scale (a word counts more than one of its grams) and the
 // message's vector is scaled to unit length.
@@ -32,6 +35,7 @@ const (
 	fSkip
 	fSoft = 0x50f7
 	fNeg  = 0x4e47
+	fLast = 0x4c53
 )
 
 // word is a token's display span as featurize saw it (lookup later merges
@@ -60,6 +64,7 @@ var (
 	scaleLex    float32 = 6
 	scaleSkip   float32 = 1
 	skipGrams           = true
+	scaleLast   float32 = 2
 )
 
 const (
@@ -104,7 +109,14 @@ func featurize(s *scratch) {
 	s.feats = s.feats[:0]
 	s.words = s.words[:0]
 	var prev uint32
-	negLeft := 0 // words still inside a negation's reach
+	negLeft := 0   // words still inside a negation's reach
+	lastSent := -1 // first word of the last sentence, when there are several
+	for i := len(s.toks) - 1; i > 0; i-- {
+		if s.toks[i].brk == bStrong {
+			lastSent = i
+			break
+		}
+	}
 	for i := range s.toks {
 		t := &s.toks[i]
 		s.words = append(s.words, word{start: t.start, end: t.end, brk: t.brk})
@@ -135,6 +147,9 @@ func featurize(s *scratch) {
 			// Inside a negation's reach: "havent stopped" is not "stopped".
 			s.feats = append(s.feats, feat{h: fmix(hw ^ fNeg), v: scaleWord, tok: int32(i), span: 1})
 			negLeft--
+		}
+		if lastSent > 0 && i >= lastSent {
+			s.feats = append(s.feats, feat{h: fmix(hw ^ fLast), v: scaleLast, tok: int32(i), span: 1})
 		}
 		if negWords[string(k)] {
 			negLeft = 3
