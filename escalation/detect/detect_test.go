@@ -480,8 +480,9 @@ func TestIgnoresStayNarrow(t *testing.T) {
 
 // TestLexiconPlainWording holds explicit wording the lexicon once left to
 // the model (threats with a weapon named, the will to live lost, voices
-// saying "mátate", a whole organizer taken) at crisis, and the everyday
-// sentences that share their words at none.
+// saying "mátate", a whole organizer taken; clipped English with "to" and
+// "myself" left out, as in English shaped by ASL; Spanish spelled by sound)
+// at crisis, and the everyday sentences that share their words at none.
 func TestLexiconPlainWording(t *testing.T) {
 	checkLexicon(t, []lexCase{
 		{"he is threatening me with a knife right now", "en", Crisis},
@@ -502,6 +503,13 @@ func TestLexiconPlainWording(t *testing.T) {
 		{"no hay dia que no piense en matarme", "es", Crisis},
 		{"pienso en aventarme a los carros", "es", Crisis},
 		{"estoy viendo videos de como suicidarse", "es", Crisis},
+		{"me want die. tired everything", "en", Crisis},
+		{"i wan die", "en", Crisis},
+		{"me think kill self every day", "en", Crisis},
+		{"last night hurt self again", "en", Crisis},
+		{"me tired life, want sleep never wake", "en", Crisis},
+		{"me ready go heaven now", "en", Crisis},
+		{"ya no quiero bibir", "es", Crisis},
 
 		{"he threatened me with a lawsuit", "en", None},
 		{"No I haven't stopped my meds, I take them at night", "en", None},
@@ -515,5 +523,12 @@ func TestLexiconPlainWording(t *testing.T) {
 		{"no hay dia que no piense en ti", "es", None},
 		{"vi un video de como se hacen tamales", "es", None},
 		{"quiero que mi papa pueda morir sin dolor", "es", None},
+		{"me not want die, just tired", "en", None},
+		{"working on my self esteem in group", "en", None},
+		{"self checkout broke again at the store", "en", None},
+		{"i wanna ded-lift 200 by summer", "en", None},
+		{"me think kill weeds in garden saturday", "en", None},
+		{"grandma go heaven last year, me miss her", "en", None},
+		{"ya quiero bibir en mi propia casa", "es", None},
 	})
 }
