@@ -319,36 +319,69 @@ func jaccard(a, b []int32) float64 {
 }
 
 // nearDuplicates returns, for each row of probe, the first row of ref whose
-// word set is at least 0.8 Jaccard-similar to it (or equal), or -1. Its
-// loops (and jaccard's) are left out of the race detector's
-// instrumentation: they only read, and under -race they took a minute and
-// a half of CI.
+// word set is at least 0.8 Jaccard-similar to it (or equal), or -1.
+//
+// Rather than compare every pair (under -race that took minutes of CI), it
+// looks only at ref rows sharing a word with the probe's prefix: if
+// J(p, r) ≥ 0.8 then p and r share at least ⌈0.8·|p|⌉ words, so r holds
+// one of any |p| − ⌈0.8·|p|⌉ + 1 words of p. The prefix takes p's rarest
+// words, whose lists of ref rows are short. Its loops (and jaccard's) are
+// left out of the race detector's instrumentation: they only read.
 //
 //go:norace
 func nearDuplicates(probe, ref []Example) []int {
 	s := new(scratch)
 	ids := map[string]int32{}
 	refSets := make([][]int32, len(ref))
+	var postings [][]int32 // word id → ref rows holding it, in order
 	for i, e := range ref {
 		refSets[i] = wordSet(s, ids, e.Text)
+		for _, w := range refSets[i] {
+			for int(w) >= len(postings) {
+				postings = append(postings, nil)
+			}
+			postings[w] = append(postings[w], int32(i))
+		}
+	}
+	df := func(w int32) int {
+		if int(w) < len(postings) {
+			return len(postings[w])
+		}
+		return 0
 	}
 	out := make([]int, len(probe))
+	var prefix []int32
 	for i, e := range probe {
 		out[i] = -1
 		p := wordSet(s, ids, e.Text)
 		if len(p) < 3 {
 			continue // "7", "yes", "C": check-in answers repeat by nature
 		}
-		for j, r := range refSets {
-			lo, hi := min(len(p), len(r)), max(len(p), len(r))
-			if float64(lo) < 0.8*float64(hi) {
+		shared := int(math.Ceil(0.8*float64(len(p)) - 1e-9))
+		prefix = append(prefix[:0], p...)
+		slices.SortFunc(prefix, func(a, b int32) int { return df(a) - df(b) })
+		prefix = prefix[:len(p)-shared+1]
+		best := -1
+		for _, w := range prefix {
+			if int(w) >= len(postings) {
 				continue
 			}
-			if jaccard(p, r) >= 0.8 {
-				out[i] = j
-				break
+			for _, j := range postings[w] {
+				if best >= 0 && int(j) >= best {
+					break // postings are in row order: only an earlier row can win
+				}
+				r := refSets[j]
+				lo, hi := min(len(p), len(r)), max(len(p), len(r))
+				if float64(lo) < 0.8*float64(hi) {
+					continue
+				}
+				if jaccard(p, r) >= 0.8 {
+					best = int(j)
+					break
+				}
 			}
 		}
+		out[i] = best
 	}
 	return out
 }
@@ -399,5 +432,14 @@ func TestNearDuplicateRule(t *testing.T) {
 		if got := nearDuplicates([]Example{{Text: text}}, a)[0] >= 0; got != want {
 			t.Errorf("near duplicate of %q: %v; want %v", text, got, want)
 		}
+	}
+	// The first near row of ref is the one named, whichever word found it.
+	ref := []Example{
+		{Text: "bought bread and milk at the store"},
+		{Text: "i gave my old dog away for good today"},
+		{Text: "i gave my dog away for good today"},
+	}
+	if got := nearDuplicates([]Example{{Text: "i gave my dog away for good today!"}}, ref)[0]; got != 1 {
+		t.Errorf("near-duplicate row = %d; want 1, the first near row", got)
 	}
 }
