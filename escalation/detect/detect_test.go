@@ -528,6 +528,8 @@ func TestLexiconPlainWording(t *testing.T) {
 		{"self checkout broke again at the store", "en", None},
 		{"i wanna ded-lift 200 by summer", "en", None},
 		{"me think kill weeds in garden saturday", "en", None},
+		{"im ready die hard 5 tonight, movie marathon", "en", None},
+		{"i want die, my hair falling out from stress", "en", Crisis},
 		{"grandma go heaven last year, me miss her", "en", None},
 		{"ya quiero bibir en mi propia casa", "es", None},
 	})
