@@ -532,5 +532,7 @@ func TestLexiconPlainWording(t *testing.T) {
 		{"i want die, my hair falling out from stress", "en", Crisis},
 		{"grandma go heaven last year, me miss her", "en", None},
 		{"ya quiero bibir en mi propia casa", "es", None},
+		{"we talked about my crisis plan suicide line and coping skills", "en", None},
+		{"me plan suicide tonight", "en", Crisis},
 	})
 }
