@@ -199,9 +199,14 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 		helpN += n
 	}
 	// A message stored by a webhook whose turn failed with Redis waits for
-	// its client's lock (15 s) to lapse and the sweeper to take it.
-	replyDeadline := time.Now().Add(40 * time.Second)
-	for answered() > 0 && time.Now().Before(replyDeadline) {
+	// its client's lock (15 s) to lapse and the sweeper (every 5 s, for
+	// messages 10 s old) to take it; a reply whose send the failover cut
+	// waits for the reclaimer (30 s idle) and its send's deadline (30 s).
+	// On a busy machine that adds up to about a minute and a half; the
+	// re-deliveries below are counted only once all of it is done.
+	rdb := sn.Client(t)
+	replyDeadline := time.Now().Add(90 * time.Second)
+	for (answered() > 0 || !workDone(t.Context(), rdb)) && time.Now().Before(replyDeadline) {
 		time.Sleep(50 * time.Millisecond) // polling the fake for the service's replies
 	}
 	t.Logf("%d HELP webhooks: answers caught up %v after the load stopped (%d still missing)",
@@ -218,7 +223,6 @@ func TestSentinelFailoverKeepsAcceptedWebhooks(t *testing.T) {
 	// Redis answers; given up, it would wait for the reclaimer and be found
 	// in Twilio's message list. Wait for the queue to drain so that any such
 	// send is counted too.
-	rdb := sn.Client(t)
 	drainDeadline := time.Now().Add(45 * time.Second)
 	for !workDone(t.Context(), rdb) && time.Now().Before(drainDeadline) {
 		time.Sleep(50 * time.Millisecond) // polling the service's queue

@@ -47,6 +47,7 @@ type thresholds struct {
 // it once per row and pass (see train).
 //
 //go:norace
+//go:nocheckptr
 func (m *model) probs(feats []feat) [nLevels]float32 {
 	z := m.lb
 	const mask = 1<<levelBits - 1

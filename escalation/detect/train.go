@@ -194,6 +194,7 @@ func prepare(lex *Detector, rows []Example) []prepared {
 // tenfold slowdown of every test binary that calls New) is left out of it.
 //
 //go:norace
+//go:nocheckptr
 func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
 	if idx == nil {
 		idx = make([]int, len(rows))
@@ -320,6 +321,9 @@ func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
 // recall at the same none→crisis rose 1.3 to 1.5 points along the curve.
 // Counts are per occurrence; a bucket no crisis or none row has keeps
 // scale 1.
+//
+//go:norace
+//go:nocheckptr
 func nbScales(rows []Example, feats [][]feat, idx []int, cfg trainConfig) []float32 {
 	sc := make([]float32, 1<<levelBits)
 	for b := range sc {
@@ -374,6 +378,7 @@ func readRow(s *scratch, lex *Detector, e Example) Result {
 // level head already chose, so it gets fewer passes (catEpochs).
 //
 //go:norace
+//go:nocheckptr
 func trainCategories(m *model, rows []Example, feats [][]feat, catIdx map[string]int, cfg trainConfig) {
 	nc := len(m.cats)
 	const mask = 1<<catBits - 1
@@ -401,13 +406,19 @@ func trainCategories(m *model, rows []Example, feats [][]feat, catIdx map[string
 		}
 		for _, ri := range order {
 			fs, ci := feats[ri], catIdx[rows[ri].Category]
-			top := math.Inf(-1)
+			// Feature by feature, so each bucket's row of weights is read
+			// once; every z[c] still sums in feature order.
 			for c := range nc {
-				zc := float64(m.cb[c])
-				for _, f := range fs {
-					zc += float64(f.v * m.cw[int(f.h&mask)*nc+c])
+				z[c] = float64(m.cb[c])
+			}
+			for _, f := range fs {
+				row := m.cw[int(f.h&mask)*nc:][:nc]
+				for c, w := range row {
+					z[c] += float64(f.v * w)
 				}
-				z[c] = zc
+			}
+			top := math.Inf(-1)
+			for _, zc := range z {
 				top = math.Max(top, zc)
 			}
 			var sum float64
