@@ -43,8 +43,9 @@ type thresholds struct {
 
 // probs returns P(none), P(concern), P(crisis) for the features in feats.
 // It only reads the weights, which no one writes after training, and is
-// left out of the race detector's instrumentation because training calls
-// it once per row and pass (see train).
+// left out of the race detector's instrumentation, and of the pointer
+// checks -race also turns on, because training calls it once per row and
+// pass (see fit).
 //
 //go:norace
 //go:nocheckptr
