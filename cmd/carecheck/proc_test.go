@@ -54,9 +54,9 @@ var raceEnabled = func() bool {
 }()
 
 // startupWait bounds how long a serve process may take to listen. Start-up
-// trains the detector's model, CPU-bound: about a second alone, several
-// times that under -race, and more when several processes start together
-// on a busy machine.
+// trains the detector's model, CPU-bound: 3 to 7 s alone, about twice that
+// under -race, and more when several processes start together on a busy
+// machine.
 var startupWait = map[bool]time.Duration{false: 30 * time.Second, true: 90 * time.Second}[raceEnabled]
 
 const publicURL = "https://carecheck.example.org"

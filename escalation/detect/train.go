@@ -233,6 +233,15 @@ func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
 		}
 	}
 
+	// The category head shares only the features with the level head: it
+	// is trained beside it, on a goroutine of its own (each head in its own
+	// fixed order, so the weights are the same as one after the other).
+	catsDone := make(chan struct{})
+	go func() {
+		defer close(catsDone)
+		trainCategories(m, rows, feats, catIdx, cfg)
+	}()
+
 	// While training, each bucket's three weights, their three AdaGrad
 	// sums of squared gradients and the bucket's scale (nbScales) sit side
 	// by side (one cache line, where separate tables cost a miss each per
@@ -306,7 +315,7 @@ func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
 			m.lw[b*nLevels+k] = tw[b*stride+k] * tw[b*stride+2*nLevels]
 		}
 	}
-	trainCategories(m, rows, feats, catIdx, cfg)
+	<-catsDone
 	return m
 }
 
