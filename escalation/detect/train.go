@@ -189,8 +189,9 @@ func prepare(lex *Detector, rows []Example) []prepared {
 }
 
 // fit fits both heads by AdaGrad with L2 on the rows whose indices are in
-// idx (all rows when idx is nil), in a fixed order. It runs on one
-// goroutine over its own tables, so the race detector's instrumentation is
+// idx (all rows when idx is nil), in a fixed order. Each head is trained
+// by one goroutine over tables of its own, so the race detector's
+// instrumentation is
 // left out of it, and so are the pointer checks (checkptr) that -race also
 // turns on: they checked every step of every loop over a row's features,
 // and with them a model took 33 s to train under -race instead of 11 s
@@ -332,7 +333,7 @@ func fit(rows []Example, prep []prepared, idx []int, cfg trainConfig) *model {
 // cross-validation, crisis
 // recall at the same none→crisis rose 1.3 to 1.5 points along the curve.
 // Counts are per occurrence; a bucket no crisis or none row has keeps
-// scale 1. Like fit, it runs on one goroutine over its own tables.
+// scale 1. Like fit, it runs on one goroutine over tables of its own.
 //
 //go:norace
 //go:nocheckptr
@@ -388,7 +389,7 @@ func readRow(s *scratch, lex *Detector, e Example) Result {
 // regression over the same features, on risk rows with a category, by
 // AdaGrad in a fixed order. It only orders the categories of a level the
 // level head already chose, so it gets fewer passes (catEpochs). Like
-// fit, it runs on one goroutine over its own tables.
+// fit, it runs on one goroutine over tables of its own.
 //
 //go:norace
 //go:nocheckptr
