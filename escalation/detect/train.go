@@ -191,11 +191,11 @@ func prepare(lex *Detector, rows []Example) []prepared {
 // fit fits both heads by AdaGrad with L2 on the rows whose indices are in
 // idx (all rows when idx is nil), in a fixed order. Each head is trained
 // by one goroutine over tables of its own, so the race detector's
-// instrumentation is
-// left out of it, and so are the pointer checks (checkptr) that -race also
-// turns on: they checked every step of every loop over a row's features,
-// and with them a model took 33 s to train under -race instead of 11 s
-// (every test binary that calls New, every serve process a test starts).
+// instrumentation is left out of it, and so are the pointer checks
+// (checkptr) that -race also turns on: they checked every step of every
+// loop over a row's features, and with them a model took 33 s to train
+// under -race instead of 11 s (every test binary that calls New, every
+// serve process a test starts).
 //
 //go:norace
 //go:nocheckptr
